@@ -1,0 +1,334 @@
+"""The one batching path: sequences -> codes -> bank kernels -> heads -> strand merge -> scores.
+
+Everything in varbind that scores sequences comes through :func:`score` (whole sequences) or
+:func:`score_edits` (reference sequences and same-length edits of them, computed as deltas on the
+reference pass). Both do the batching, ``no_grad``, device placement and concatenation.
+
+Modes
+-----
+``global``
+    One forward pass over the whole sequence padded with ``m - 1`` N on both sides (the natural
+    CNN semantics; what :class:`varbind.model.DeepBind` computes).
+``deepbind``
+    Exactly what the published ``deepbind`` v0.1 executable prints: for a sequence longer than
+    ``m`` the maximum over the windows of length ``m`` starting at ``0 .. n-m-1``, each scored as
+    its own N-padded sequence; otherwise the global pass.
+
+Reverse-complement models score both strands; ``strand_merge`` says how the two are combined:
+``"max"`` (DeepBind), ``"mean"`` or ``"forward"`` (forward strand only).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from . import _cpu_kernels as cpu
+from . import _torch_kernels as tk
+from .bank import Group, ModelBank
+from .sequence import N_CODE, CodeBatch, encode_batch
+
+MODES = ("global", "deepbind")
+STRAND_MERGES = ("max", "mean", "forward")
+
+#: floats of kernel output one batch may hold (bounds memory: ~256 MB of float32)
+_BUDGET = 64_000_000
+
+
+class Edits(NamedTuple):
+    """Same-length edits of reference sequences.
+
+    Edit ``e`` is reference ``ref_index[e]`` with ``lengths[e]`` codes starting at 0-based
+    position ``start[e]`` replaced by ``codes[e, :lengths[e]]``.
+    """
+
+    ref_index: np.ndarray  # (E,) int64
+    start: np.ndarray  # (E,) int64
+    codes: np.ndarray  # (E, K) uint8
+    lengths: np.ndarray  # (E,) int64
+
+
+class EditScores(NamedTuple):
+    """Scores of the references ``(B, M)`` and of the edits ``(E, M)``."""
+
+    ref: np.ndarray
+    alt: np.ndarray
+
+
+def _check(mode: str, strand_merge: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if strand_merge not in STRAND_MERGES:
+        raise ValueError(f"strand_merge must be one of {STRAND_MERGES}, not {strand_merge!r}")
+
+
+def _pad(codes: np.ndarray, m: int) -> np.ndarray:
+    out = np.full((codes.shape[0], codes.shape[1] + 2 * (m - 1)), N_CODE, dtype=np.uint8)
+    out[:, m - 1 : m - 1 + codes.shape[1]] = codes
+    return out
+
+
+def _to_slots(group: Group, fmax: torch.Tensor, favg: torch.Tensor) -> torch.Tensor:
+    """Column features ``(R, cols)`` (torch kernels) -> slot features ``(slots, R, 2d)``."""
+    valid = group.slot >= 0
+    slot, feat = group.slot[valid], group.feat[valid]
+    feats = fmax.new_zeros((group.slots, fmax.shape[0], 2 * group.d))
+    feats[slot, :, feat] = fmax[:, valid].T
+    feats[slot, :, group.d + feat] = favg[:, valid].T
+    return feats
+
+
+def _pool(group: Group, codes: np.ndarray, lengths: np.ndarray, mode: str, device: torch.device) -> torch.Tensor:
+    """Pooled features of one group as ``(slots, R, 2d)``; ``R`` is ``B`` (global) or ``B * W``
+    (deepbind, ``W = max(L - m, 1)`` windows a sequence)."""
+    padded = _pad(codes, group.m)
+    nb = codes.shape[0]
+    nwin = max(codes.shape[1] - group.m, 1)
+    if device.type == "cpu":
+        t = group.numpy()
+        if mode == "global":
+            feats = np.zeros((group.slots, nb, 2 * group.d), np.float32)
+            cpu.global_pool(padded, lengths, t["table"], t["thr"], t["slot"], t["feat"], feats)
+        else:
+            feats = np.zeros((group.slots, nb * nwin, 2 * group.d), np.float32)
+            cpu.window_pool(padded, lengths, t["table"], t["thr"], t["start_offset"], t["need_avg"],
+                            t["slot"], t["feat"], nwin, feats)
+        return torch.from_numpy(feats)
+    codes_t = torch.from_numpy(padded).to(device)
+    lengths_t = torch.from_numpy(lengths).to(device)
+    if mode == "global":
+        fmax, favg = tk.global_pool(codes_t, lengths_t, group.table, group.thr)
+    else:
+        fmax, favg = tk.window_pool(codes_t, lengths_t, group.table, group.thr, group.start_offset)
+        fmax, favg = fmax.flatten(0, 1), favg.flatten(0, 1)
+    return _to_slots(group, fmax, favg)
+
+
+def _heads(group: Group, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-strand scores of the group's models: forward ``(R, Mg)``, reverse ``(R, n_rc)``."""
+    mg = len(group.models)
+    fwd = group.head(feats[:mg]).T
+    rev = group.head_rc(feats[mg:]).T if group.n_rc else fwd[:, :0]
+    return fwd, rev
+
+
+def _merge(fwd: torch.Tensor, rev: torch.Tensor, strand_merge: str) -> torch.Tensor:
+    n_rc = rev.shape[-1]
+    if strand_merge == "forward" or n_rc == 0:
+        return fwd
+    out = fwd.clone()
+    if strand_merge == "max":
+        out[..., :n_rc] = torch.maximum(fwd[..., :n_rc], rev)
+    else:
+        out[..., :n_rc] = (fwd[..., :n_rc] + rev) / 2
+    return out
+
+
+def _score_batch(bank: ModelBank, batch: CodeBatch, mode: str, strand_merge: str) -> np.ndarray:
+    nb = batch.codes.shape[0]
+    out = np.empty((nb, len(bank)), dtype=np.float32)
+    lengths = batch.lengths.astype(np.int64)
+    for group in bank.groups:
+        fwd, rev = _heads(group, _pool(group, batch.codes, lengths, mode, bank.device))
+        if mode == "deepbind":
+            nwin_max = max(batch.codes.shape[1] - group.m, 1)
+            fwd, rev = fwd.reshape(nb, nwin_max, -1), rev.reshape(nb, nwin_max, -1)
+            nwin = torch.from_numpy(np.maximum(lengths - group.m, 1)).to(fwd.device)
+            invalid = torch.arange(nwin_max, device=fwd.device)[None, :] >= nwin[:, None]
+            fwd = fwd.masked_fill(invalid[:, :, None], -torch.inf).amax(1)
+            rev = rev.masked_fill(invalid[:, :, None], -torch.inf).amax(1)
+        out[:, group.models] = _merge(fwd, rev, strand_merge).cpu().numpy()
+    return out
+
+
+def _auto_batch(bank: ModelBank, width: int, mode: str) -> int:
+    cols = sum(g.table.shape[0] * g.table.shape[3] for g in bank.groups)
+    per_seq = max(cols, 1) * (max(width, 1) if mode == "deepbind" else 1)
+    if bank.device.type != "cpu":
+        per_seq = per_seq * (max(width, 1) + bank.max_detector_len)  # the conv map is materialised
+    return int(min(4096, max(1, _BUDGET // per_seq)))
+
+
+def _resolve_device(bank: ModelBank, device: str | torch.device | None) -> ModelBank:
+    return bank if device is None else bank.to(device)
+
+
+def _progress(total: int, enabled: bool, unit: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=unit, disable=not enabled, leave=False, dynamic_ncols=True)
+
+
+def score(
+    bank: ModelBank,
+    seqs: Sequence[str] | CodeBatch,
+    *,
+    mode: str = "global",
+    strand_merge: str = "max",
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> np.ndarray:
+    """Score sequences with every model of a bank.
+
+    Parameters
+    ----------
+    bank : ModelBank
+    seqs : sequence of str, or CodeBatch
+        DNA/RNA sequences of any lengths (ACGTUN, any case).
+    mode : {"global", "deepbind"}
+        See the module docstring.
+    strand_merge : {"max", "mean", "forward"}
+        How the two strands of reverse-complement models are combined.
+    batch_size : int, optional
+        Sequences per kernel call (default: sized to bound memory).
+    device : str or torch.device, optional
+        Run on this device (default: the bank's).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(seqs), len(bank)), float32
+
+    Raises
+    ------
+    InvalidSequenceError
+        Naming the (1-based) sequence number and the character.
+
+    Examples
+    --------
+    >>> from varbind.bank import ModelBank
+    >>> from varbind.params import random_params
+    >>> bank = ModelBank.from_params([random_params(detector_len=8, seed=0)], ["m"])
+    >>> s = score(bank, ["ACGTTGCAACGT", "acgttgcaacgt"])
+    >>> s.shape, bool(s[0, 0] == s[1, 0])
+    ((2, 1), True)
+    """
+    _check(mode, strand_merge)
+    bank = _resolve_device(bank, device)
+    n = len(seqs.lengths) if isinstance(seqs, CodeBatch) else len(seqs)
+    out = np.empty((n, len(bank)), dtype=np.float32)
+    if n == 0:
+        return out
+    if isinstance(seqs, CodeBatch):
+        width = int(seqs.lengths.max())
+    else:
+        width = max(len(s) for s in seqs)
+    bs = batch_size or _auto_batch(bank, width, mode)
+    with torch.no_grad(), _progress(n, progress, "seq") as bar:
+        for i in range(0, n, bs):
+            if isinstance(seqs, CodeBatch):
+                lengths = seqs.lengths[i : i + bs]
+                batch = CodeBatch(seqs.codes[i : i + bs, : int(lengths.max())], lengths)
+            else:
+                batch = encode_batch(seqs[i : i + bs], start_index=i)
+            out[i : i + len(batch.lengths)] = _score_batch(bank, batch, mode, strand_merge)
+            bar.update(len(batch.lengths))
+    return out
+
+
+def score_frame(bank: ModelBank, seqs: Sequence[str] | CodeBatch, **kwargs):
+    """:func:`score` as a ``pandas.DataFrame`` with one column per model ID."""
+    import pandas as pd
+
+    return pd.DataFrame(score(bank, seqs, **kwargs), columns=bank.ids)
+
+
+def _edit_batch_cpu(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge: str):
+    nb, ne = len(refs.lengths), len(edits.start)
+    ref_out = np.empty((nb, len(bank)), np.float32)
+    alt_out = np.empty((ne, len(bank)), np.float32)
+    order = np.argsort(edits.ref_index, kind="stable")
+    offsets = np.searchsorted(edits.ref_index[order], np.arange(nb + 1)).astype(np.int64)
+    e_start = np.ascontiguousarray(edits.start[order], dtype=np.int64)
+    e_codes = np.ascontiguousarray(edits.codes[order], dtype=np.uint8)
+    e_len = np.ascontiguousarray(edits.lengths[order], dtype=np.int64)
+    lengths = refs.lengths.astype(np.int64)
+    for group in bank.groups:
+        t = group.numpy()
+        ref_feats = np.zeros((group.slots, nb, 2 * group.d), np.float32)
+        alt_feats = np.zeros((group.slots, ne, 2 * group.d), np.float32)
+        cpu.edit_pool(_pad(refs.codes, group.m), lengths, t["table"], t["thr"], t["slot"], t["feat"],
+                      offsets, e_start, e_codes, e_len, ref_feats, alt_feats)
+        ref_out[:, group.models] = _merge(*_heads(group, torch.from_numpy(ref_feats)), strand_merge).numpy()
+        alt_sorted = _merge(*_heads(group, torch.from_numpy(alt_feats)), strand_merge).numpy()
+        alt_out[np.ix_(order, group.models)] = alt_sorted
+    return ref_out, alt_out
+
+
+def apply_edits(refs: CodeBatch, edits: Edits) -> CodeBatch:
+    """The edited sequences themselves, as a :class:`CodeBatch` (one row per edit)."""
+    codes = refs.codes[edits.ref_index].copy()
+    for e in range(len(edits.start)):
+        s, k = int(edits.start[e]), int(edits.lengths[e])
+        codes[e, s : s + k] = edits.codes[e, :k]
+    return CodeBatch(codes, refs.lengths[edits.ref_index].copy())
+
+
+def _validate_edits(refs: CodeBatch, edits: Edits) -> None:
+    if len(edits.start) == 0:
+        return
+    if edits.ref_index.min() < 0 or edits.ref_index.max() >= len(refs.lengths):
+        raise ValueError("edit ref_index out of range")
+    n = refs.lengths[edits.ref_index]
+    if (edits.start < 0).any() or (edits.start + edits.lengths > n).any() or (edits.lengths < 1).any():
+        bad = int(np.flatnonzero((edits.start < 0) | (edits.start + edits.lengths > n) | (edits.lengths < 1))[0])
+        raise ValueError(f"edit {bad} [{edits.start[bad]}, {edits.start[bad] + edits.lengths[bad]}) "
+                         f"does not fit its reference of length {n[bad]}")
+
+
+def score_edits(
+    bank: ModelBank,
+    refs: CodeBatch,
+    edits: Edits,
+    *,
+    strand_merge: str = "max",
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> EditScores:
+    """Global-mode scores of reference sequences and of same-length edits of them.
+
+    On the CPU each edit costs only the ``k + m - 1`` convolution positions it touches (a delta on
+    the reference pass: prefix/suffix maxima and the total of the reference map give the rest);
+    elsewhere the edited sequences are scored in full. Results equal :func:`score` on
+    :func:`apply_edits` within float32 rounding.
+
+    Examples
+    --------
+    >>> from varbind.bank import ModelBank
+    >>> from varbind.params import random_params
+    >>> from varbind.sequence import encode_batch
+    >>> bank = ModelBank.from_params([random_params(detector_len=6, seed=3)], ["m"])
+    >>> refs = encode_batch(["ACGTACGTTTGA"])
+    >>> edits = Edits(np.array([0]), np.array([4]), np.array([[3]], np.uint8), np.array([1]))
+    >>> r = score_edits(bank, refs, edits)
+    >>> bool(np.allclose(r.alt, score(bank, apply_edits(refs, edits)), atol=1e-5))
+    True
+    """
+    _check("global", strand_merge)
+    bank = _resolve_device(bank, device)
+    _validate_edits(refs, edits)
+    nb = len(refs.lengths)
+    ref_out = np.empty((nb, len(bank)), np.float32)
+    alt_out = np.empty((len(edits.start), len(bank)), np.float32)
+    if bank.device.type != "cpu":
+        ref_out[:] = score(bank, refs, strand_merge=strand_merge, batch_size=batch_size)
+        alt_out[:] = score(bank, apply_edits(refs, edits), strand_merge=strand_merge, batch_size=batch_size)
+        return EditScores(ref_out, alt_out)
+    width = int(refs.lengths.max()) if nb else 0
+    bs = batch_size or max(1, _auto_batch(bank, width, "global") // 4)
+    with torch.no_grad(), _progress(nb, progress, "seq") as bar:
+        for i in range(0, nb, bs):
+            sel = (edits.ref_index >= i) & (edits.ref_index < i + bs)
+            lengths = refs.lengths[i : i + bs]
+            sub_refs = CodeBatch(refs.codes[i : i + bs, : int(lengths.max())], lengths)
+            sub_edits = Edits(edits.ref_index[sel] - i, edits.start[sel], edits.codes[sel], edits.lengths[sel])
+            r, a = _edit_batch_cpu(bank, sub_refs, sub_edits, strand_merge)
+            ref_out[i : i + len(lengths)] = r
+            alt_out[sel] = a
+            bar.update(len(lengths))
+    return EditScores(ref_out, alt_out)
