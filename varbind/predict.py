@@ -170,6 +170,7 @@ def score(
     batch_size: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
+    start_index: int = 0,
 ) -> np.ndarray:
     """Score sequences with every model of a bank.
 
@@ -188,6 +189,8 @@ def score(
         Run on this device (default: the bank's).
     progress : bool
         Show a progress bar.
+    start_index : int
+        Number of sequences before these in the caller's stream (for error messages only).
 
     Returns
     -------
@@ -224,7 +227,7 @@ def score(
                 lengths = seqs.lengths[i : i + bs]
                 batch = CodeBatch(seqs.codes[i : i + bs, : int(lengths.max())], lengths)
             else:
-                batch = encode_batch(seqs[i : i + bs], start_index=i)
+                batch = encode_batch(seqs[i : i + bs], start_index=start_index + i)
             out[i : i + len(batch.lengths)] = _score_batch(bank, batch, mode, strand_merge)
             bar.update(len(batch.lengths))
     return out

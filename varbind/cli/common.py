@@ -1,0 +1,78 @@
+"""Arguments and helpers shared by the sub-commands (model selection, device, input streams)."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from .. import deepbind_db
+from ..bank import ModelBank
+from ..errors import InputFormatError, ModelSourceError
+
+
+def add_model_args(p: argparse.ArgumentParser, default: str | None = "default") -> None:
+    g = p.add_argument_group("models")
+    g.add_argument("--models", default=default, metavar="SOURCE",
+                   help="a DeepBind db folder (params/ + db.tsv), a varbind bundle folder, or a panel "
+                   f"name (default: {default})")
+    sel = g.add_mutually_exclusive_group()
+    sel.add_argument("--ids", nargs="+", metavar="ID", help="only these model IDs, in this order")
+    sel.add_argument("--ids-file", metavar="FILE", help="only the model IDs listed in FILE (whitespace-separated)")
+
+
+def add_device_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=None, metavar="DEV",
+                   help="torch device to score on: cpu (default) or cuda")
+
+
+def selected_ids(args: argparse.Namespace) -> list[str] | None:
+    if getattr(args, "ids", None):
+        return list(args.ids)
+    if getattr(args, "ids_file", None):
+        try:
+            ids = Path(args.ids_file).read_text().split()
+        except OSError as e:
+            raise InputFormatError(f"{args.ids_file}: cannot read: {e.strerror or e}") from None
+        if not ids:
+            raise InputFormatError(f"{args.ids_file}: lists no model IDs")
+        return ids
+    return None
+
+
+def load_bank(args: argparse.Namespace) -> ModelBank:
+    """The bank that ``--models`` and the selection flags name."""
+    source, ids = args.models, selected_ids(args)
+    if deepbind_db.is_deepbind_db(source):
+        ids, params = deepbind_db.load_params(source, ids)
+        return ModelBank.from_params(params, ids)
+    try:
+        from .. import pretrained
+    except ImportError:
+        pretrained = None
+    if pretrained is None or not hasattr(pretrained, "load_panel"):
+        raise ModelSourceError(f"{source!r} is not a DeepBind db folder (params/ + db.tsv)")
+    return pretrained.load_panel(source, ids=ids).bank
+
+
+@contextlib.contextmanager
+def open_text(path: str) -> Iterator[IO[str]]:
+    """Open a text input: ``-`` for stdin; gzip (and bgzip) files are decompressed."""
+    if path == "-":
+        yield sys.stdin
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise InputFormatError(f"{path}: is a folder, not a file")
+    with open(p, "rb") as raw:
+        magic = raw.read(2)
+    if magic == b"\x1f\x8b":
+        with gzip.open(p, "rt", encoding="ascii", errors="replace") as f:
+            yield f
+    else:
+        with io.open(p, "rt", encoding="ascii", errors="replace") as f:
+            yield f
