@@ -96,7 +96,7 @@ def detector_logos(
     if not seqs:
         raise ValueError(f"no sequence is as long as the detectors ({m} bases)")
     batch = encode_batch(seqs)
-    x = torch.from_numpy(one_hot(batch))  # (N, 4, L), N columns 0.25
+    x = one_hot(batch.codes)  # (N, 4, L); N (and the padding of shorter sequences) 0.25
     w = torch.from_numpy(np.ascontiguousarray(params.detectors, dtype=np.float32))  # (d, 4, m)
     act = torch.nn.functional.conv1d(x, w) + torch.from_numpy(params.thresholds.astype(np.float32))[None, :, None]
     # windows that run past a sequence's end (into the batch padding) do not count

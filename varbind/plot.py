@@ -284,7 +284,10 @@ def detector_logos_figure(logos: Sequence, *, title: str = "", ncols: int = 4):
             ax.set_axis_off()
             continue
         lg = logos[k]
-        if lg.kind == "sites":
+        if lg.kind == "weights" and float(np.abs(np.asarray(lg.matrix)).max()) < 1e-3:
+            ax.set_axis_off()  # a detector training left at ~0: nothing to draw
+            ax.set_title(f"detector {k + 1}  ·  unused (weights ≈ 0)", fontsize=8, color="#777777")
+        elif lg.kind == "sites":
             plot_logo(lg.matrix, ax, title=f"detector {k + 1}  ·  {lg.n_sites} sites", ylabel="bits")
             ax.set_ylim(0, 2)
         else:
