@@ -218,7 +218,7 @@ def mutation_map_figure(
 
     rows_of = [mm.ids.index(m) if isinstance(m, str) else int(m) for m in (models if models is not None else [0])]
     segs = _rows(len(mm.seq), row_bp)
-    width = INCH_PER_BP * max(hi - lo for lo, hi in segs) + 1.6
+    width = INCH_PER_BP * max(hi - lo for lo, hi in segs) + 1.8
     nrows = len(rows_of) * len(segs)
     fig, axes = plt.subplots(nrows, 1, figsize=(width, _height(nrows)), squeeze=False)
     data = weighted_deltas(mm) if weighted else mm.deltas
@@ -229,7 +229,7 @@ def mutation_map_figure(
             ax = axes[j * len(segs) + s, 0]
             plot_mutation_map(mm, r, ax, segment=seg, vmax=vmax, imax=imax, variants=variants,
                               title=map_title(mm, r, tf) if s == 0 else None, weighted=weighted)
-    _adjust(fig, nrows, left=0.6, right=0.55)
+    _adjust(fig, nrows, left=0.6, right=0.75)
     return fig
 
 
@@ -254,9 +254,9 @@ def variant_figure(
     rows_of = [wt.ids.index(m) if isinstance(m, str) else int(m) for m in (models if models is not None else [0])]
     off = variant.start - wt.start
     lo, hi = max(0, off - flank), min(len(wt.seq), off + len(variant.ref) + flank)
-    width = 2 * (INCH_PER_BP * 1.15 * (hi - lo) + 1.4)
+    width = 2 * (INCH_PER_BP * 1.15 * (hi - lo) + 1.5)
     fig, axes = plt.subplots(len(rows_of), 2, figsize=(width, _height(len(rows_of))), squeeze=False)
-    back = variant._replace(ref=variant.alt, alt=variant.ref)  # on the mutant, box the reversion
+    back = variant._replace(ref=variant.alt, alt=variant.ref, id=variant.label)  # mutant panel: box the reversion
     wd, md = (weighted_deltas(wt), weighted_deltas(mut)) if weighted else (wt.deltas, mut.deltas)
     for j, r in enumerate(rows_of):
         vmax = float(np.nanmax(np.abs(np.concatenate([wd[r, :, lo:hi], md[r, :, lo:hi]], axis=1))))
@@ -269,7 +269,7 @@ def variant_figure(
         for c, (mm, title) in enumerate(zip((wt, mut), titles)):
             plot_mutation_map(mm, r, axes[j, c], segment=(lo, hi), vmax=vmax, imax=imax,
                               variants=[(variant, back)[c]], title=title, weighted=weighted, colorbar=c == 1)
-    _adjust(fig, len(rows_of), left=0.6, right=0.55, wspace=0.22)
+    _adjust(fig, len(rows_of), left=0.6, right=0.75, wspace=0.22)
     return fig
 
 
