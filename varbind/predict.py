@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 from . import _cpu_kernels as cpu
-from . import _ism_kernels as ism
 from . import _torch_kernels as tk
 from .bank import Group, ModelBank
 from .sequence import N_CODE, CodeBatch, encode_batch
@@ -251,6 +250,8 @@ def _edit_batch_cpu(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge
     e_codes = np.ascontiguousarray(edits.codes[order], dtype=np.uint8)
     e_len = np.ascontiguousarray(edits.lengths[order], dtype=np.int64)
     lengths = refs.lengths.astype(np.int64)
+    from . import _ism_kernels as ism
+
     # single-base substitutions (SNVs, mutation maps): the O(m) kernel instead of O(m^2)
     kernel = ism.substitution_pool if ne and (e_len == 1).all() else cpu.edit_pool
     for group in bank.groups:
