@@ -290,15 +290,11 @@ def _edit_batch_cpu(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge
     e_codes = np.ascontiguousarray(edits.codes[order], dtype=np.uint8)
     e_len = np.ascontiguousarray(edits.lengths[order], dtype=np.int64)
     lengths = refs.lengths.astype(np.int64)
-    from . import _ism_kernels as ism
-
-    # single-base substitutions (SNVs, mutation maps): the O(m) kernel instead of O(m^2)
-    kernel = ism.substitution_pool if ne and (e_len == 1).all() else cpu.edit_pool
     for group in bank.groups:
         t = group.numpy()
         ref_feats = np.zeros((group.slots, nb, 2 * group.d), np.float32)
         alt_feats = np.zeros((group.slots, ne, 2 * group.d), np.float32)
-        kernel(_pad(refs.codes, group.m), lengths, t["table"], t["thr"], t["slot"], t["feat"],
+        cpu.edit_pool(_pad(refs.codes, group.m), lengths, t["table"], t["thr"], t["slot"], t["feat"],
                       offsets, e_start, e_codes, e_len, ref_feats, alt_feats)
         ref_out[:, group.models] = _merge(*_heads(group, torch.from_numpy(ref_feats)), strand_merge).numpy()
         alt_sorted = _merge(*_heads(group, torch.from_numpy(alt_feats)), strand_merge).numpy()
