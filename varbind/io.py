@@ -192,11 +192,12 @@ def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[l
 def header_contigs(reader: Any) -> dict[str, int | None]:
     """``##contig`` IDs of a VCF header and their lengths (``None`` when not given)."""
     out: dict[str, int | None] = {}
-    for h in reader.header_iter():
-        info = h.info()
-        if info.get("HeaderType") == "CONTIG" and "ID" in info:
-            length = info.get("length")
-            out[info["ID"]] = int(length) if length and str(length).isdigit() else None
+    for line in reader.raw_header.splitlines():
+        if line.startswith("##contig=<"):
+            fields = dict(f.split("=", 1) for f in line[10:].rstrip(">").split(",") if "=" in f)
+            if "ID" in fields:
+                length = fields.get("length", "")
+                out[fields["ID"]] = int(length) if length.isdigit() else None
     return out
 
 
