@@ -174,14 +174,14 @@ def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[l
                         break
             except Exception:  # noqa: BLE001
                 failed = True
-        for line in msgs:
-            if line.startswith("[W::") and line not in seen_warn and len(seen_warn) < 20:
-                seen_warn.add(line)
-                log.warning("htslib: %s", line.split("] ", 1)[-1])
         n += len(batch)
         if failed or any(ln.startswith("[E::") for ln in msgs):
             raise InputFormatError(f"{path}: unreadable record after record {n}: "
                                    f"{_hts_message(msgs) or 'htslib could not parse it'}")
+        for line in msgs:
+            if line.startswith("[W::") and line not in seen_warn and len(seen_warn) < 20:
+                seen_warn.add(line)
+                log.info("htslib: %s", line.split("] ", 1)[-1])
         if not batch:
             return
         yield batch
