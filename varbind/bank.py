@@ -105,7 +105,14 @@ class Group:
     feat: torch.Tensor
     head: _Head
     head_rc: _Head
-    _np: dict = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def models_t(self, device: torch.device) -> torch.Tensor:
+        """``models`` as a long tensor on ``device`` (cached)."""
+        key = ("models", str(device))
+        if key not in self._cache:
+            self._cache[key] = torch.from_numpy(self.models).to(device)
+        return self._cache[key]
 
     @property
     def slots(self) -> int:
@@ -113,17 +120,27 @@ class Group:
 
     def numpy(self) -> dict[str, np.ndarray]:
         """The kernel tables as contiguous numpy arrays (cached; for the CPU kernels)."""
-        if not self._np:
-            for key in ("table", "thr", "start_offset", "need_avg", "slot", "feat"):
-                self._np[key] = np.ascontiguousarray(getattr(self, key).cpu().numpy())
-        return self._np
+        if "numpy" not in self._cache:
+            self._cache["numpy"] = {
+                key: np.ascontiguousarray(getattr(self, key).cpu().numpy())
+                for key in ("table", "thr", "start_offset", "need_avg", "slot", "feat")
+            }
+        return self._cache["numpy"]
+
+    def triton_weights(self) -> torch.Tensor:
+        """The weights split for the Triton kernel (cached; see :mod:`varbind._triton_kernels`)."""
+        if "triton" not in self._cache:
+            from . import _triton_kernels
+
+            self._cache["triton"] = _triton_kernels.prepare(self.table)
+        return self._cache["triton"]
 
     def to(self, device: torch.device) -> Group:
-        moved = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "_np"}
+        moved = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "_cache"}
         for k in ("table", "thr", "start_offset", "need_avg", "slot", "feat"):
             moved[k] = moved[k].to(device)
         moved["head"], moved["head_rc"] = self.head.to(device), self.head_rc.to(device)
-        return Group(**moved, _np=self._np)
+        return Group(**moved, _cache={"numpy": self._cache["numpy"]} if "numpy" in self._cache else {})
 
 
 def _pad_cols(n: int) -> int:
