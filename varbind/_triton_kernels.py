@@ -125,3 +125,109 @@ def global_pool(codes: torch.Tensor, lengths: torch.Tensor, wsplit: torch.Tensor
         M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
     )
     return out_max[:, :ncols], out_avg[:, :ncols]
+
+
+@triton.autotune(
+    configs=[
+        triton.Config({"BLOCK_P": 64, "BLOCK_C": 128}, num_warps=4, num_stages=2),
+        triton.Config({"BLOCK_P": 64, "BLOCK_C": 64}, num_warps=4, num_stages=2),
+        triton.Config({"BLOCK_P": 32, "BLOCK_C": 128}, num_warps=4, num_stages=2),
+        triton.Config({"BLOCK_P": 64, "BLOCK_C": 256}, num_warps=8, num_stages=2),
+    ],
+    key=["K_PAD", "COLS"],
+)
+@triton.jit
+def _snv_pool_kernel(
+    x_ptr,  # (B, L_PAD * 4) bf16 padded one-hot of the reference sequences
+    len_ptr,  # (B,) int32
+    e_ref_ptr,  # (E,) int32 reference of each edit
+    e_pos_ptr,  # (E,) int32 0-based position of the substituted base
+    e_new_ptr,  # (E,) int32 new code (0-3, 4 = N)
+    w_ptr,  # (3, K_PAD, COLS) bf16 split weights
+    w32_ptr,  # (K_PAD, COLS) float32 weights (for the per-position differences)
+    thr_ptr,  # (COLS,)
+    ref_max_ptr, ref_avg_ptr, alt_max_ptr, alt_avg_ptr,  # (E, COLS) float32
+    L_PAD,
+    M: tl.constexpr,
+    K_PAD: tl.constexpr,
+    COLS: tl.constexpr,
+    BLOCK_P: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    e = tl.program_id(0)
+    cb = tl.program_id(1)
+    b = tl.load(e_ref_ptr + e)
+    st = tl.load(e_pos_ptr + e)
+    new = tl.load(e_new_ptr + e)
+    n = tl.load(len_ptr + b)
+    npos = n + M - 1
+    cols = cb * BLOCK_C + tl.arange(0, BLOCK_C)
+    thr = tl.load(thr_ptr + cols)
+    x_row = x_ptr + b.to(tl.int64) * (L_PAD * 4)
+    # one-hot of the old base (from the sequence) and of the new one; N is 0.25 in all four rows
+    centre = x_row + 4 * (st + M - 1)
+    d0 = tl.where(new == 0, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 0).to(tl.float32)
+    d1 = tl.where(new == 1, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 1).to(tl.float32)
+    d2 = tl.where(new == 2, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 2).to(tl.float32)
+    d3 = tl.where(new == 3, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 3).to(tl.float32)
+    rmax = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    rsum = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    amax = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    asum = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    for p0 in range(0, npos, BLOCK_P):
+        pos = p0 + tl.arange(0, BLOCK_P)
+        acc = tl.zeros((BLOCK_P, BLOCK_C), dtype=tl.float32)
+        for k0 in range(0, K_PAD, BLOCK_K):
+            ks = k0 + tl.arange(0, BLOCK_K)
+            a_mask = (pos[:, None] < npos) & (ks[None, :] < 4 * M)
+            a = tl.load(x_row + 4 * pos[:, None] + ks[None, :], mask=a_mask, other=0.0)
+            w_off = ks[:, None] * COLS + cols[None, :]
+            acc = tl.dot(a, tl.load(w_ptr + w_off), acc)
+            acc = tl.dot(a, tl.load(w_ptr + K_PAD * COLS + w_off), acc)
+            acc = tl.dot(a, tl.load(w_ptr + 2 * K_PAD * COLS + w_off), acc)
+        acc = acc + thr[None, :]
+        valid = (pos < npos)[:, None]
+        v = tl.where(valid, tl.maximum(acc, 0.0), 0.0)
+        rmax = tl.maximum(rmax, tl.max(v, axis=0))
+        rsum += tl.sum(v, axis=0)
+        # the substituted base sits at offset j = st + m - 1 - p of the detector at position p
+        j = st + M - 1 - pos
+        hit = (j >= 0) & (j < M) & (pos < npos)
+        row = (4 * j)[:, None] * COLS + cols[None, :]
+        hm = hit[:, None]
+        delta = d0 * tl.load(w32_ptr + row, mask=hm, other=0.0)
+        delta += d1 * tl.load(w32_ptr + row + COLS, mask=hm, other=0.0)
+        delta += d2 * tl.load(w32_ptr + row + 2 * COLS, mask=hm, other=0.0)
+        delta += d3 * tl.load(w32_ptr + row + 3 * COLS, mask=hm, other=0.0)
+        va = tl.where(valid, tl.maximum(acc + delta, 0.0), 0.0)
+        amax = tl.maximum(amax, tl.max(va, axis=0))
+        asum += tl.sum(va, axis=0)
+    inv = 1.0 / npos.to(tl.float32)
+    out = e.to(tl.int64) * COLS + cols
+    tl.store(ref_max_ptr + out, rmax)
+    tl.store(ref_avg_ptr + out, rsum * inv)
+    tl.store(alt_max_ptr + out, amax)
+    tl.store(alt_avg_ptr + out, asum * inv)
+
+
+def snv_pool(codes, lengths, e_ref, e_pos, e_new, wsplit, thr, m):
+    """Global-mode features of references and single-base substitutions, one program per edit.
+
+    Returns ``(ref_max, ref_avg, alt_max, alt_avg)``, each ``(E, cols)``: the reference features are
+    those of each edit's reference (computed alongside the edit, in the same tiles).
+    """
+    nb, l_pad = codes.shape
+    _, k_pad, cols = wsplit.shape
+    ncols = thr.numel()
+    thr = torch.nn.functional.pad(thr.reshape(-1), (0, cols - ncols))
+    w32 = (wsplit[0].float() + wsplit[1].float() + wsplit[2].float()).contiguous()
+    x = one_hot_padded(codes)
+    ne = e_ref.shape[0]
+    outs = [torch.empty((ne, cols), dtype=torch.float32, device=codes.device) for _ in range(4)]
+    grid = lambda meta: (ne, cols // meta["BLOCK_C"])  # noqa: E731
+    _snv_pool_kernel[grid](
+        x, lengths.to(torch.int32), e_ref.to(torch.int32), e_pos.to(torch.int32), e_new.to(torch.int32),
+        wsplit, w32, thr, *outs, l_pad, M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
+    )
+    return tuple(o[:, :ncols] for o in outs)

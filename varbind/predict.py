@@ -302,6 +302,44 @@ def _edit_batch_cpu(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge
     return ref_out, alt_out
 
 
+def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge: str,
+                       batch_size: int | None) -> EditScores:
+    """Single-base substitutions on the GPU: each edit's program computes its reference and the
+    substituted base's per-position differences in the same tiles (one pass a variant)."""
+    from . import _triton_kernels
+
+    nb, ne = len(refs.lengths), len(edits.start)
+    ref_out = np.empty((nb, len(bank)), np.float32)
+    alt_out = np.empty((ne, len(bank)), np.float32)
+    has_edit = np.zeros(nb, dtype=bool)
+    has_edit[edits.ref_index] = True
+    if not has_edit.all():  # references nobody edits: plain passes
+        idx = np.flatnonzero(~has_edit)
+        ref_out[idx] = score(bank, CodeBatch(refs.codes[idx], refs.lengths[idx]), strand_merge=strand_merge)
+    bs = batch_size or 8192
+    dev = bank.device
+    with torch.no_grad():
+        for i in range(0, ne, bs):
+            sl = slice(i, i + bs)
+            used, e_ref = np.unique(edits.ref_index[sl], return_inverse=True)
+            lengths = refs.lengths[used]
+            codes = torch.from_numpy(refs.codes[used, : int(lengths.max())]).to(dev)
+            lengths_t = torch.from_numpy(lengths.astype(np.int64)).to(dev)
+            args = [torch.from_numpy(np.asarray(a, dtype=np.int64)).to(dev)
+                    for a in (e_ref, edits.start[sl], edits.codes[sl, 0])]
+            r = torch.empty((len(args[0]), len(bank)), device=dev)
+            a = torch.empty_like(r)
+            for group in bank.groups:
+                rmax, ravg, amax, aavg = _triton_kernels.snv_pool(
+                    _pad(codes, group.m), lengths_t, *args, group.triton_weights(), group.thr, group.m)
+                cols = group.models_t(dev)
+                r[:, cols] = _merge(*_heads(group, _to_slots(group, rmax, ravg)), strand_merge)
+                a[:, cols] = _merge(*_heads(group, _to_slots(group, amax, aavg)), strand_merge)
+            alt_out[sl] = a.cpu().numpy()
+            ref_out[edits.ref_index[sl]] = r.cpu().numpy()
+    return EditScores(ref_out, alt_out)
+
+
 def apply_edits(refs: CodeBatch, edits: Edits) -> CodeBatch:
     """The edited sequences themselves, as a :class:`CodeBatch` (one row per edit)."""
     codes = refs.codes[edits.ref_index].copy()
@@ -359,6 +397,8 @@ def score_edits(
     ref_out = np.empty((nb, len(bank)), np.float32)
     alt_out = np.empty((len(edits.start), len(bank)), np.float32)
     if bank.device.type != "cpu":
+        if _default_backend(bank.device, "global") == "triton" and len(edits.start) and (edits.lengths == 1).all():
+            return _snv_scores_triton(bank, refs, edits, strand_merge, batch_size)
         ref_out[:] = score(bank, refs, strand_merge=strand_merge, batch_size=batch_size)
         alt_out[:] = score(bank, apply_edits(refs, edits), strand_merge=strand_merge, batch_size=batch_size)
         return EditScores(ref_out, alt_out)
