@@ -80,6 +80,35 @@ def global_pool(codes, lengths, table, thr, slot, feat, feats):
 
 
 @njit(cache=True, nogil=True)
+def _prefix_table(row, n, tab, thr):
+    """``base (blk,)``, ``pre (n + m - 1, m + 1, blk)`` of one padded sequence of length ``n``.
+
+    ``base[c]`` is the all-N value (threshold + sum of the N row); with ``e = tab - tab[:, N]``,
+    ``pre[t + m - 1, k, c] = sum_{j<k} e[j, code(t + j), c]`` for every alignment ``t = -(m-1) .. n-1``.
+    Any N-padded stretch ``[a, b)`` of the sequence then scores ``base + pre[.., hi] - pre[.., lo]``
+    at an alignment, ``lo .. hi`` being the detector columns that fall inside the stretch.
+    """
+    m = tab.shape[0]
+    blk = tab.shape[2]
+    base = np.empty(blk, dtype=np.float32)
+    for c in range(blk):
+        base[c] = thr[c]
+    for j in range(m):
+        for c in range(blk):
+            base[c] += tab[j, 4, c]
+    nal = n + m - 1
+    pre = np.empty((nal, m + 1, blk), dtype=np.float32)
+    for t in range(nal):
+        for c in range(blk):
+            pre[t, 0, c] = 0.0
+        for j in range(m):
+            code = row[t + j]
+            for c in range(blk):
+                pre[t, j + 1, c] = pre[t, j, c] + (tab[j, code, c] - tab[j, 4, c])
+    return base, pre
+
+
+@njit(cache=True, nogil=True)
 def _window_block(row, n, tab, thr, start_offset, need_avg, slot, feat, feats, r0):
     """DeepBind-executable windows for one block: see :func:`window_pool`."""
     m = tab.shape[0]
@@ -91,23 +120,7 @@ def _window_block(row, n, tab, thr, start_offset, need_avg, slot, feat, feats, r
         _global_block(row, n, tab, thr, mx, sm)
         _scatter(mx, sm, slot, feat, d, feats, r0)
         return
-    # base[c]: the all-N value (threshold + 0.25 * sum of the detector); e = tab - tab[:, N]
-    base = np.empty(blk, dtype=np.float32)
-    for c in range(blk):
-        base[c] = thr[c]
-    for j in range(m):
-        for c in range(blk):
-            base[c] += tab[j, 4, c]
-    # pre[t, k, c] = sum_{j<k} e[j, t + j] for alignment t = -(m-1) .. n-1 (row index t + m - 1)
-    nal = n + m - 1
-    pre = np.empty((nal, m + 1, blk), dtype=np.float32)
-    for t in range(nal):
-        for c in range(blk):
-            pre[t, 0, c] = 0.0
-        for j in range(m):
-            code = row[t + j]
-            for c in range(blk):
-                pre[t, j + 1, c] = pre[t, j, c] + (tab[j, code, c] - tab[j, 4, c])
+    base, pre = _prefix_table(row, n, tab, thr)
     nwin = n - m
     inv = np.float32(1.0) / np.float32(2 * m - 1)
     for w in range(nwin):
@@ -195,6 +208,17 @@ def _edit_block(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats
             code = row[p + j]
             for c in range(blk):
                 raw[p, c] += tab[j, code, c]
+    _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0)
+
+
+@njit(cache=True, nogil=True)
+def _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0):
+    """Pooled features of a reference map ``raw`` ``(npos, blk)`` (conv + threshold, before the
+    ReLU) into ``ref_feats[:, rb]``, and of its edits into ``alt_feats[:, e0 + e]``. ``row[q]`` must
+    be the reference code at padded index ``q`` wherever an edit lands (see :func:`edit_pool`)."""
+    m = tab.shape[0]
+    blk = tab.shape[2]
+    npos = raw.shape[0]
     # prefix / suffix maxima of the ReLU map, and its total
     pmax = np.empty((npos + 1, blk), dtype=np.float32)
     smax = np.empty((npos + 1, blk), dtype=np.float32)
@@ -283,4 +307,68 @@ def edit_pool(codes, lengths, table, thr, slot, feat, e_offsets, e_start, e_code
             codes[b], lengths[b], table[k], thr[k],
             e_start[e0:e1], e_codes[e0:e1], e_len[e0:e1],
             slot[k * blk:(k + 1) * blk], feat[k * blk:(k + 1) * blk], ref_feats, b, alt_feats, e0,
+        )
+
+
+@njit(cache=True, nogil=True)
+def _region_block(row, n, tab, thr, w_start, w_len, e_offsets, e_start, e_codes, e_len, slot, feat,
+                  ref_feats, w0, alt_feats):
+    m = tab.shape[0]
+    blk = tab.shape[2]
+    nw = w_start.shape[0]
+    if nw == 1 and w_start[0] == 0 and w_len[0] == n:  # a lone window: a plain edit block is cheaper
+        e0, e1 = e_offsets[w0], e_offsets[w0 + 1]
+        _edit_block(row, n, tab, thr, e_start[e0:e1], e_codes[e0:e1], e_len[e0:e1], slot, feat,
+                    ref_feats, w0, alt_feats, e0)
+        return
+    base, pre = _prefix_table(row, n, tab, thr)
+    for i in range(nw):
+        ws = w_start[i]
+        wl = w_len[i]
+        npos = wl + m - 1
+        raw = np.empty((npos, blk), dtype=np.float32)
+        # conv position p of the window is region alignment t = ws - (m-1) + p (pre row ws + p);
+        # detector columns lo .. hi-1 fall inside the window, the others see its N padding
+        for p in range(npos):
+            t = ws - (m - 1) + p
+            hi = ws + wl - t
+            if hi > m:
+                hi = m
+            lo = ws - t
+            if lo < 0:
+                lo = 0
+            r = ws + p
+            for c in range(blk):
+                raw[p, c] = base[c] + (pre[r, hi, c] - pre[r, lo, c])
+        e0, e1 = e_offsets[w0 + i], e_offsets[w0 + i + 1]
+        # the window's padded index q is the region's padded index ws + q
+        _edit_apply(raw, row[ws:], tab, e_start[e0:e1], e_codes[e0:e1], e_len[e0:e1], slot, feat,
+                    ref_feats, w0 + i, alt_feats, e0)
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def window_edit_pool(codes, lengths, table, thr, slot, feat, w_offsets, w_start, w_len, e_offsets, e_start,
+                     e_codes, e_len, ref_feats, alt_feats):
+    """Global-mode features of windows of shared regions, and of same-length edits of the windows.
+
+    ``codes``/``lengths`` are the regions (padded as usual). Windows ``w_offsets[r] .. w_offsets[r+1]``
+    lie in region ``r``: window ``i`` is ``region[w_start[i] : w_start[i] + w_len[i]]``, scored as its
+    own N-padded sequence (features in ``ref_feats[:, i]``). Edits ``e_offsets[i] .. e_offsets[i+1]``
+    belong to window ``i`` (``e_start`` relative to the window's start; see :func:`edit_pool`).
+    The region's prefix table (:func:`_prefix_table`) is built once and each window's map is read
+    from it (two lookups a position instead of ``m`` additions); a region holding a single window
+    that covers it is scored as in :func:`edit_pool`.
+    """
+    nr = codes.shape[0]
+    nblk = table.shape[0]
+    blk = table.shape[3]
+    for t in prange(nr * nblk):
+        r = t // nblk
+        k = t % nblk
+        w0 = w_offsets[r]
+        w1 = w_offsets[r + 1]
+        _region_block(
+            codes[r], lengths[r], table[k], thr[k], w_start[w0:w1], w_len[w0:w1], e_offsets,
+            e_start, e_codes, e_len, slot[k * blk:(k + 1) * blk], feat[k * blk:(k + 1) * blk],
+            ref_feats, w0, alt_feats,
         )
