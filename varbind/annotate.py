@@ -25,13 +25,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import torch
 
 from . import __version__, io, predict
 from .annotate_output import AlleleScores, TableSink, VcfSink, info_values, long_table, output_kind
 from .bank import ModelBank
 from .errors import ContigNotFoundError, InputFormatError
 from .params import format_params
-from .variants import SKIP_REASONS, Site, build_windows
+from .sequence import CodeBatch
+from .variants import NOT_GENOME, SKIP_REASONS, Site, Windows, build_windows, cluster_windows
 
 log = logging.getLogger("varbind")
 
@@ -146,13 +148,47 @@ def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank
     if n_e == 0:
         ref = alt = np.zeros((0, n_m), np.float32)
     elif settings.mode == "global":
-        r = predict.score_edits(bank, win.refs, win.edits, strand_merge=settings.strand_merge, device=settings.device)
+        r = score_global(bank, win, genome, settings)
         ref, alt = r.ref[win.edits.ref_index], r.alt
     else:
         kw = dict(mode="deepbind", strand_merge=settings.strand_merge, device=settings.device)
         ref = predict.score(bank, win.refs, **kw)[win.edits.ref_index]
         alt = predict.score(bank, predict.apply_edits(win.refs, win.edits), **kw)
     return AlleleScores(win.site, win.allele, ref, alt), win.skipped, counts
+
+
+def score_global(bank: ModelBank, win: Windows, genome, settings: Settings) -> predict.EditScores:
+    """Global-mode scores of a chunk's windows: on the CPU, windows that are genome stretches are
+    clustered into regions (:func:`varbind.variants.cluster_windows`) and scored through
+    :func:`varbind.predict.score_windows` so nearby variants share one reference pass; the others
+    (``use-vcf`` REFs) and other devices go through :func:`varbind.predict.score_edits`."""
+    kw = dict(strand_merge=settings.strand_merge, device=settings.device)
+    device = torch.device(settings.device) if settings.device else bank.device
+    if device.type != "cpu" or win.genome_start is None:
+        return predict.score_edits(bank, win.refs, win.edits, **kw)
+    nb, n_m = len(win.refs.lengths), len(bank)
+    ref, alt = np.empty((nb, n_m), np.float32), np.empty((len(win.edits.start), n_m), np.float32)
+    plain = win.genome_start != NOT_GENOME
+    for idx, shared in ((np.flatnonzero(plain), True), (np.flatnonzero(~plain), False)):
+        if not len(idx):
+            continue
+        local = np.full(nb, -1, np.int64)
+        local[idx] = np.arange(len(idx))
+        sel = local[win.edits.ref_index] >= 0
+        e = win.edits
+        edits = predict.Edits(local[e.ref_index[sel]], e.start[sel], e.codes[sel], e.lengths[sel])
+        if shared:
+            lengths = win.refs.lengths[idx]
+            c = cluster_windows(win.genome_start[idx], lengths, bank.max_detector_len)
+            regions = CodeBatch(np.full((len(c.lo), int((c.hi - c.lo).max())), 4, np.uint8), c.hi - c.lo)
+            for i, (a, b) in enumerate(zip(c.lo, c.hi)):
+                regions.codes[i, : b - a] = genome(int(a), int(b))
+            windows = predict.RegionWindows(c.region, win.genome_start[idx] - c.lo[c.region], lengths)
+            r = predict.score_windows(bank, regions, windows, edits, **kw)
+        else:
+            r = predict.score_edits(bank, CodeBatch(win.refs.codes[idx], win.refs.lengths[idx]), edits, **kw)
+        ref[idx], alt[sel] = r.ref, r.alt
+    return predict.EditScores(ref, alt)
 
 
 def region_chunks(items: Iterable[tuple[Any, Site]], region: int = REGION, size: int = CHUNK) -> Iterator[list]:
