@@ -216,21 +216,30 @@ def _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, r
     """Pooled features of a reference map ``raw`` ``(npos, blk)`` (conv + threshold, before the
     ReLU) into ``ref_feats[:, rb]``, and of its edits into ``alt_feats[:, e0 + e]``. ``row[q]`` must
     be the reference code at padded index ``q`` wherever an edit lands (see :func:`edit_pool`)."""
-    m = tab.shape[0]
-    blk = tab.shape[2]
-    npos = raw.shape[0]
-    # prefix / suffix maxima of the ReLU map, and its total
+    npos, blk = raw.shape
     pmax = np.empty((npos + 1, blk), dtype=np.float32)
     smax = np.empty((npos + 1, blk), dtype=np.float32)
     tot = np.zeros(blk, dtype=np.float32)
     for c in range(blk):
         pmax[0, c] = 0.0
-        smax[npos, c] = 0.0
     for p in range(npos):
         for c in range(blk):
             v = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
             tot[c] += v
             pmax[p + 1, c] = v if v > pmax[p, c] else pmax[p, c]
+    _edits_on_map(raw, pmax, smax, tot, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0)
+
+
+@njit(cache=True, nogil=True)
+def _edits_on_map(raw, pmax, smax, tot, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb,
+                  alt_feats, e0):
+    """:func:`_edit_apply` given the ReLU map's prefix maxima ``pmax[:npos + 1]`` (``pmax[0] = 0``) and
+    total ``tot``; ``smax`` is scratch of the same shape."""
+    m = tab.shape[0]
+    blk = tab.shape[2]
+    npos = raw.shape[0]
+    for c in range(blk):
+        smax[npos, c] = 0.0
     for p in range(npos - 1, -1, -1):
         for c in range(blk):
             v = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
@@ -321,29 +330,86 @@ def _region_block(row, n, tab, thr, w_start, w_len, e_offsets, e_start, e_codes,
         _edit_block(row, n, tab, thr, e_start[e0:e1], e_codes[e0:e1], e_len[e0:e1], slot, feat,
                     ref_feats, w0, alt_feats, e0)
         return
-    base, pre = _prefix_table(row, n, tab, thr)
+    base = np.empty(blk, dtype=np.float32)
+    for c in range(blk):
+        base[c] = thr[c]
+    for j in range(m):
+        for c in range(blk):
+            base[c] += tab[j, 4, c]
+    # One sweep over the boundaries s = 0 .. n+m-1 of the region keeps, per column,
+    # A[a] = sum_{j<a} e[j, code(s - a + j)] (e = tab - tab[:, N]): the part of alignment s - a
+    # left of s, i.e. the prefix table's anti-diagonal pre[s - a, a] (see _prefix_table).
+    # A[m] is the whole alignment s - m (``full``); A at each window boundary is kept (``bnd``).
+    nal = n + m - 1
+    full = np.empty((nal, blk), dtype=np.float32)
+    bpos = np.empty(2 * nw, dtype=np.int64)
+    for i in range(nw):
+        bpos[i] = w_start[i]
+        bpos[nw + i] = w_start[i] + w_len[i]
+    border = np.argsort(bpos)
+    bnd = np.empty((2 * nw, m, blk), dtype=np.float32)
+    # ring[t % (m + 1)] accumulates alignment t; at boundary s it holds A[a] for t = s - a
+    ring = np.zeros((m + 1, blk), dtype=np.float32)
+    ib = 0
+    for s in range(nal + 1):
+        if s > 0:
+            code = row[s + m - 2]  # region position s - 1
+            for a in range(1, m + 1):
+                r = (s - a) % (m + 1)
+                for c in range(blk):
+                    ring[r, c] += tab[a - 1, code, c] - tab[a - 1, 4, c]
+            r = (s - m) % (m + 1)
+            for c in range(blk):
+                full[s - 1, c] = ring[r, c]  # alignment s - m, prefix-table row s - 1
+            r = s % (m + 1)
+            for c in range(blk):
+                ring[r, c] = 0.0  # alignment s starts
+        while ib < 2 * nw and bpos[border[ib]] == s:
+            for a in range(m):
+                r = (s - a) % (m + 1)
+                for c in range(blk):
+                    bnd[border[ib], a, c] = ring[r, c]
+            ib += 1
+    npmax = 0
+    for i in range(nw):
+        if w_len[i] > npmax:
+            npmax = w_len[i]
+    npmax += m - 1
+    raw_buf = np.empty((npmax, blk), dtype=np.float32)
+    pmax = np.empty((npmax + 1, blk), dtype=np.float32)
+    smax = np.empty((npmax + 1, blk), dtype=np.float32)
+    tot = np.empty(blk, dtype=np.float32)
     for i in range(nw):
         ws = w_start[i]
-        wl = w_len[i]
-        npos = wl + m - 1
-        raw = np.empty((npos, blk), dtype=np.float32)
-        # conv position p of the window is region alignment t = ws - (m-1) + p (pre row ws + p);
+        we = ws + w_len[i]
+        npos = w_len[i] + m - 1
+        raw = raw_buf[:npos]
+        for c in range(blk):
+            pmax[0, c] = 0.0
+            tot[c] = 0.0
+        # conv position p of the window is region alignment t = ws - (m-1) + p (full row ws + p);
         # detector columns lo .. hi-1 fall inside the window, the others see its N padding
         for p in range(npos):
             t = ws - (m - 1) + p
-            hi = ws + wl - t
-            if hi > m:
-                hi = m
+            hi = we - t
             lo = ws - t
-            if lo < 0:
-                lo = 0
-            r = ws + p
+            if hi >= m:
+                for c in range(blk):
+                    raw[p, c] = base[c] + full[ws + p, c]
+            else:
+                for c in range(blk):
+                    raw[p, c] = base[c] + bnd[nw + i, hi, c]
+            if lo > 0:
+                for c in range(blk):
+                    raw[p, c] -= bnd[i, lo, c]
             for c in range(blk):
-                raw[p, c] = base[c] + (pre[r, hi, c] - pre[r, lo, c])
+                v = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
+                tot[c] += v
+                pmax[p + 1, c] = v if v > pmax[p, c] else pmax[p, c]
         e0, e1 = e_offsets[w0 + i], e_offsets[w0 + i + 1]
         # the window's padded index q is the region's padded index ws + q
-        _edit_apply(raw, row[ws:], tab, e_start[e0:e1], e_codes[e0:e1], e_len[e0:e1], slot, feat,
-                    ref_feats, w0 + i, alt_feats, e0)
+        _edits_on_map(raw, pmax[: npos + 1], smax[: npos + 1], tot, row[ws:], tab, e_start[e0:e1],
+                      e_codes[e0:e1], e_len[e0:e1], slot, feat, ref_feats, w0 + i, alt_feats, e0)
 
 
 @njit(cache=True, parallel=True, nogil=True)
