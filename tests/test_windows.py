@@ -84,17 +84,19 @@ def test_window_outside_its_region_is_refused(mixed):
                                                                      np.zeros((0, 1), np.uint8), np.zeros(0, np.int64)))
 
 
-def test_cluster_windows_by_overlap_gap_and_cap():
-    c = cluster_windows(np.array([0, 100, 250, 270, 700, -40]), np.array([101] * 6), gap=10, cap=500)
-    # -40..61 and 0..101 overlap, 100 overlaps; 250 starts 49 bases after 201 (>= gap): a new region
+def test_cluster_windows_by_overlap_and_cap():
+    c = cluster_windows(np.array([0, 40, 250, 270, 700, -40]), np.array([101] * 6), max_new=0.4, cap=500)
+    # -40..61, 0..101 (adds 40 bases) and 40..141 (adds 40) join; 250 is disjoint, 270 adds 20
     assert c.region.tolist() == [0, 0, 1, 1, 2, 0]
-    assert c.lo.tolist() == [-40, 250, 700] and c.hi.tolist() == [201, 371, 801]
-    # a gap shorter than `gap` joins; the cap splits
-    assert cluster_windows(np.array([0, 110]), np.array([101, 101]), gap=10).region.tolist() == [0, 0]
-    assert cluster_windows(np.array([0, 111]), np.array([101, 101]), gap=10).region.tolist() == [0, 1]
-    assert cluster_windows(np.arange(0, 1000, 10), np.full(100, 101), gap=10, cap=301).lo.tolist() == [0, 210, 420, 630, 840]
+    assert c.lo.tolist() == [-40, 250, 700] and c.hi.tolist() == [141, 371, 801]
+    # at most max_new * length new bases joins, one more does not
+    assert cluster_windows(np.array([0, 50]), np.array([100, 100]), max_new=0.5).region.tolist() == [0, 0]
+    assert cluster_windows(np.array([0, 51]), np.array([100, 100]), max_new=0.5).region.tolist() == [0, 1]
+    # the cap splits a chain of overlapping windows
+    c = cluster_windows(np.arange(0, 1000, 10), np.full(100, 101), cap=301)
+    assert c.lo.tolist() == [0, 210, 420, 630, 840]
     # a window longer than the cap is a region of its own
-    c = cluster_windows(np.array([0, 5, 10]), np.array([10, 600, 10]), gap=10, cap=100)
+    c = cluster_windows(np.array([0, 5, 10]), np.array([10, 600, 10]), max_new=1.0, cap=100)
     assert c.region.tolist() == [0, 1, 2] and (c.hi - c.lo).tolist() == [10, 600, 10]
 
 
@@ -102,7 +104,7 @@ def test_clusters_hold_their_windows_within_the_cap():
     rng = np.random.default_rng(3)
     start = rng.integers(-50, 20_000, 500)
     length = rng.integers(1, 150, 500)
-    c = cluster_windows(start, length, gap=24, cap=1000)
+    c = cluster_windows(start, length, max_new=0.8, cap=1000)
     assert (c.lo[c.region] <= start).all() and (start + length <= c.hi[c.region]).all()
     assert (c.hi - c.lo <= 1000).all() and (np.diff(c.lo) > 0).all()  # regions may overlap where the cap cut
 

@@ -354,8 +354,9 @@ def _region_block(row, n, tab, thr, w_start, w_len, e_offsets, e_start, e_codes,
     for s in range(nal + 1):
         if s > 0:
             code = row[s + m - 2]  # region position s - 1
+            r = s % (m + 1)
             for a in range(1, m + 1):
-                r = (s - a) % (m + 1)
+                r = r - 1 if r > 0 else m  # (s - a) % (m + 1)
                 for c in range(blk):
                     ring[r, c] += tab[a - 1, code, c] - tab[a - 1, 4, c]
             r = (s - m) % (m + 1)

@@ -179,7 +179,7 @@ def score_global(bank: ModelBank, win: Windows, genome, settings: Settings) -> p
         edits = predict.Edits(local[e.ref_index[sel]], e.start[sel], e.codes[sel], e.lengths[sel])
         if shared:
             lengths = win.refs.lengths[idx]
-            c = cluster_windows(win.genome_start[idx], lengths, bank.max_detector_len)
+            c = cluster_windows(win.genome_start[idx], lengths)
             regions = CodeBatch(np.full((len(c.lo), int((c.hi - c.lo).max())), 4, np.uint8), c.hi - c.lo)
             for i, (a, b) in enumerate(zip(c.lo, c.hi)):
                 regions.codes[i, : b - a] = genome(int(a), int(b))

@@ -55,6 +55,8 @@ REF_POLICIES = ("error", "skip", "use-vcf")
 NOT_GENOME = np.iinfo(np.int64).min
 #: longest region :func:`cluster_windows` builds by default (bounds the prefix table of the kernel)
 REGION_CAP = 2048
+#: most a window may extend a region, as a fraction of its length, to join it (cost break-even)
+JOIN_MAX_NEW = 0.4
 _BASES = re.compile(r"^[ACGTNacgtn]+$")
 _LUT = np.full(256, 4, dtype=np.uint8)
 for _i, _c in enumerate("ACGT"):
@@ -249,19 +251,22 @@ def build_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray
                    np.array(e_site, np.int64), np.array(e_allele, np.int64), skipped, np.array(starts, np.int64))
 
 
-def cluster_windows(start: np.ndarray, length: np.ndarray, gap: int, cap: int = REGION_CAP) -> Clusters:
+def cluster_windows(start: np.ndarray, length: np.ndarray, max_new: float = JOIN_MAX_NEW,
+                    cap: int = REGION_CAP) -> Clusters:
     """Group windows of one contig into regions that can share one reference pass.
 
-    Windows (in start order) join the current region while they overlap it or start less than
-    ``gap`` bases after its end (use the longest detector length: the windows then share
-    alignments), and while the region stays at most ``cap`` bases long; a window longer than ``cap``
-    is a region of its own.
+    Windows (in start order) join the current region while each extends it by at most
+    ``max_new * length`` bases (so they overlap it by the rest) and the region stays at most ``cap``
+    bases long; otherwise a window starts a region of its own. Sharing pays only for heavily
+    overlapping windows: a region costs a sweep over its bases (about twice a plain convolution
+    position) and each window a pass over its map, against a full window pass per variant
+    (see ``benchmarks/RESULTS-share.md``).
 
     Parameters
     ----------
     start, length : ndarray (W,)
         0-based starts (any order, may be negative) and lengths of the windows.
-    gap : int
+    max_new : float
     cap : int
 
     Returns
@@ -271,9 +276,9 @@ def cluster_windows(start: np.ndarray, length: np.ndarray, gap: int, cap: int = 
 
     Examples
     --------
-    >>> c = cluster_windows(np.array([0, 50, 300, 130, 2000]), np.array([101] * 5), gap=24, cap=400)
+    >>> c = cluster_windows(np.array([0, 30, 300, 60, 2000]), np.array([101] * 5), max_new=0.4, cap=400)
     >>> c.region.tolist(), c.lo.tolist(), c.hi.tolist()
-    ([0, 0, 1, 0, 2], [0, 300, 2000], [231, 401, 2101])
+    ([0, 0, 1, 0, 2], [0, 300, 2000], [161, 401, 2101])
     """
     start = np.asarray(start, np.int64)
     end = start + np.asarray(length, np.int64)
@@ -283,7 +288,7 @@ def cluster_windows(start: np.ndarray, length: np.ndarray, gap: int, cap: int = 
     hi: list[int] = []
     for i in order:
         s, e = int(start[i]), int(end[i])
-        if lo and s < hi[-1] + gap and max(hi[-1], e) - lo[-1] <= cap:
+        if lo and e - hi[-1] <= max_new * (e - s) and max(hi[-1], e) - lo[-1] <= cap:
             hi[-1] = max(hi[-1], e)
         else:
             lo.append(s)
