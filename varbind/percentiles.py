@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -178,7 +179,7 @@ def load_null(data: bytes, where: Path, ids: Sequence[str] | None = None) -> Nul
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             all_ids, probs, quantiles = [str(i) for i in z["ids"]], z["probs"], z["quantiles"]
-    except (ValueError, OSError, KeyError) as e:
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise BundleFormatError(f"{where}: unreadable null table: {e}") from None
     if quantiles.shape != (len(all_ids), len(probs)):
         raise BundleFormatError(f"{where}: quantiles of shape {quantiles.shape} for {len(all_ids)} ids")
