@@ -14,8 +14,8 @@ The user's data folder is ``$VARBIND_DATA_DIR`` when set, else the platform's us
 Examples
 --------
 >>> panel = load_panel("default", tf=["CTCF"])
->>> sorted(set(panel.catalogue["model_type"])) <= ["cnn", "pwm"] and len(panel.bank) >= 1
-True
+>>> panel.bank.ids[:3], panel.catalogue.at["MA0139.2", "species"]
+(['MA0139.2', 'MA1929.2', 'MA1930.2'], 'Homo sapiens')
 """
 from __future__ import annotations
 
@@ -219,6 +219,10 @@ def load_panel(source: str | os.PathLike = DEFAULT, *, ids: Sequence[str] | None
         from . import deepbind_db
 
         name, cat, info = load_catalogue(path)
+        if ids is not None:  # a params file without a db.tsv row is still a model of the folder
+            deepbind_db.load_params(path, [i for i in ids if i not in cat.index])  # names a missing file
+            cat = cat.reindex(list(dict.fromkeys(ids))).fillna("")
+            cat["id"] = cat.index
         chosen = select(cat, ids, tf, family)
         chosen, params = deepbind_db.load_params(path, chosen)
         return Panel(name, ModelBank.from_params(params, chosen), cat.loc[chosen], None, info)
