@@ -7,8 +7,9 @@ Contents: the JASPAR 2024 CORE vertebrate matrices (latest version of each, from
 package) as log-odds PWM models (:mod:`varbind.jaspar`), then every varbind-trained CNN found in
 ``pretrained/trained/`` (a bundle folder, or bundle folders inside it). Rerun after new models are
 trained. The null-distribution quantiles (:mod:`varbind.percentiles`) use a dinucleotide model fitted
-to the real sequence of ``../shared/data/genome/hg19_sparse.fa.gz``; the fitted counts are cached in
-``pretrained/null_background.json`` so a rebuild without ``../shared`` gives the same tables.
+to the real sequence of ``../shared/data/genome/hg19_sparse.fa.gz``; the fitted counts are kept in
+``pretrained/null_background.json`` (refit with ``--refit-background``) so every rebuild, with or
+without ``../shared``, uses the same null set.
 """
 from __future__ import annotations
 
@@ -52,8 +53,11 @@ def genome_dinucleotides(path: Path) -> np.ndarray:
     return counts
 
 
-def background(shared: Path) -> dict:
+def background(shared: Path, refit: bool) -> dict:
     genome = shared / GENOME
+    if BACKGROUND_CACHE.is_file() and not refit:
+        print(f"using the cached background {BACKGROUND_CACHE} (--refit-background to refit it)")
+        return json.loads(BACKGROUND_CACHE.read_text())
     if genome.is_file():
         t = time.perf_counter()
         counts = genome_dinucleotides(genome)
@@ -75,9 +79,13 @@ def background(shared: Path) -> dict:
 
 
 def trained_bundles(root: Path) -> list[Path]:
-    if bundle.is_bundle(root):
+    """Bundle folders (with or without bundle.json) at or one level under ``root``."""
+    def ok(p: Path) -> bool:
+        return (p / bundle.MODELS).is_file() and (p / bundle.CATALOGUE).is_file()
+
+    if ok(root):
         return [root]
-    return sorted(p for p in root.glob("*/") if bundle.is_bundle(p)) if root.is_dir() else []
+    return sorted(p for p in root.glob("*/") if ok(p)) if root.is_dir() else []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     ap.add_argument("--out", type=Path, default=REPO / "pretrained" / "default")
     ap.add_argument("--trained", type=Path, default=REPO / "pretrained" / "trained")
+    ap.add_argument("--refit-background", action="store_true",
+                    help="refit the null set's dinucleotide model on the genome (default: use the cached fit)")
     args = ap.parse_args(argv)
     import pandas as pd
 
@@ -96,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     sources = [{"source": jaspar.SOURCE, "via": "pyjaspar", "n_models": len(ids),
                 "pseudocount": "sqrt(N)/4 per base", "background": "uniform 0.25", "log": "log2"}]
     for b_path in trained_bundles(args.trained):
-        b = bundle.read_bundle(b_path)
+        b = bundle.read_bundle(b_path, allow_bare=True)
         bad = bundle.verify_models(b)
         if bad:
             sys.exit(f"{b_path}: sha256 of {len(bad)} models differs from its catalogue (first {bad[0]})")
@@ -109,12 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         ids, params = ids + b.ids, params + b.params
         cats.append(tcat)
         sources.append({"source": "varbind-trained", "bundle": b_path.name, "n_models": len(b.ids),
-                        "bundle_sha256": b.info["files"][bundle.MODELS], "provenance": b.info.get("provenance")})
+                        "models_sha256": bundle.file_sha256(b_path / bundle.MODELS), "provenance": b.info.get("provenance")})
         print(f"{len(b.ids)} trained models from {b_path}")
     cat = pd.concat(cats, ignore_index=True).fillna("")
     bank = ModelBank.from_params(params, ids)
     t = time.perf_counter()
-    null = percentiles.null_table(bank, background(args.shared))
+    null = percentiles.null_table(bank, background(args.shared, args.refit_background))
     print(f"null quantiles of {len(ids)} models in {time.perf_counter() - t:.1f} s")
     import pyjaspar
 

@@ -208,3 +208,16 @@ def test_cli_models_list_filters_and_show(capsys):
     assert rc == 2 and err.count("\n") == 1 and "'NOPE' is not in this panel" in err
     rc, _, err = run(["models", "verify"], capsys)
     assert rc == 0 and "model sha256s match" in err
+
+
+def test_writing_twice_gives_identical_bytes_and_bare_bundles_read(tmp_path, mixed):
+    ids, params, cat = mixed
+    a = bundle.write_bundle(tmp_path / "a", ids, params, cat, name="t", version="1", provenance={})
+    b = bundle.write_bundle(tmp_path / "b", ids, params, cat, name="t", version="1", provenance={})
+    for f in ("models.safetensors", "catalogue.tsv", "bundle.json"):
+        assert (a / f).read_bytes() == (b / f).read_bytes()
+    (b / "bundle.json").unlink()  # what the trainer writes: no manifest
+    with pytest.raises(BundleFormatError, match="bundle.json"):
+        bundle.read_bundle(b)
+    bare = bundle.read_bundle(b, allow_bare=True)
+    assert bare.ids == ids and bundle.verify_models(bare) == []

@@ -103,8 +103,6 @@ def write_bundle(
     ``sha256`` and ``detector_len`` are (re)computed from the weights. An existing bundle at
     ``path`` is replaced only once the new one is complete.
     """
-    from safetensors.numpy import save_file
-
     from .percentiles import save_null
 
     path = Path(path)
@@ -134,7 +132,7 @@ def write_bundle(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        save_file(tensors, str(tmp / MODELS), metadata=meta)
+        (tmp / MODELS).write_bytes(_safetensors_bytes(tensors, meta))
         cat.to_csv(tmp / CATALOGUE, sep="\t", index=False)
         files = [MODELS, CATALOGUE]
         if null is not None:
@@ -167,6 +165,17 @@ def write_bundle(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _safetensors_bytes(tensors: dict[str, np.ndarray], meta: dict[str, str]) -> bytes:
+    """A safetensors file whose header JSON has sorted keys (so a rebuild is byte-identical)."""
+    from safetensors.numpy import save
+
+    data = save(tensors, metadata=meta)
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.dumps(json.loads(data[8 : 8 + n]), separators=(",", ":"), sort_keys=True).encode()
+    header += b" " * (-len(header) % 8)
+    return struct.pack("<Q", len(header)) + header + data[8 + n :]
 
 
 def is_bundle(path: str | os.PathLike) -> bool:
@@ -214,7 +223,8 @@ def _parse_safetensors(data: bytes, file: Path) -> tuple[dict[str, np.ndarray], 
     return tensors, header.get("__metadata__") or {}
 
 
-def read_bundle(path: str | os.PathLike, ids: list[str] | None = None, *, verify: bool = True) -> Bundle:
+def read_bundle(path: str | os.PathLike, ids: list[str] | None = None, *, verify: bool = True,
+                allow_bare: bool = False) -> Bundle:
     """Read a bundle folder (one read of each file; sha256s checked against ``bundle.json``).
 
     Parameters
@@ -224,6 +234,9 @@ def read_bundle(path: str | os.PathLike, ids: list[str] | None = None, *, verify
         Only these models, in this order (default: all, in bundle order).
     verify : bool
         Check each file's sha256 against the manifest (default).
+    allow_bare : bool
+        Accept a folder without ``bundle.json`` (only ``models.safetensors`` + ``catalogue.tsv``, as
+        the trainer writes it); nothing is checked then but the per-model sha256 (:func:`verify_models`).
 
     Raises
     ------
@@ -237,7 +250,10 @@ def read_bundle(path: str | os.PathLike, ids: list[str] | None = None, *, verify
     from .percentiles import load_null
 
     path = Path(path)
-    info = read_manifest(path)
+    if allow_bare and not (path / MANIFEST).exists():
+        info, verify = {"name": path.name, "files": {}}, False
+    else:
+        info = read_manifest(path)
     tensors, meta = _parse_safetensors(_checked_bytes(path, info, MODELS, verify), path / MODELS)
     cat_bytes = _checked_bytes(path, info, CATALOGUE, verify and CATALOGUE in info["files"])
     try:
