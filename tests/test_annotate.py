@@ -87,7 +87,9 @@ def test_tsv_and_parquet_outputs_hold_the_same_long_table(world, tmp_path, capfd
     assert annotate_cli(world, tmp_path / "o.tsv", capfd)[0] == 0
     pq = pd.read_parquet(tmp_path / "o.parquet")
     tsv = pd.read_csv(tmp_path / "o.tsv", sep="\t", dtype={"chrom": str})
-    assert list(tsv.columns) == ["chrom", "pos", "id", "ref", "alt", "model", "tf", "ref_score", "alt_score", "delta"]
+    assert list(tsv.columns) == ["chrom", "pos", "id", "ref", "alt", "model", "tf", "ref_score", "alt_score", "delta",
+                                 "ref_pct", "alt_pct"]
+    assert tsv.ref_pct.isna().all()  # a DeepBind db folder read directly has no null tables
     assert len(pq) == len(tsv) == 4 * (30 + 2 + 1 + 3 + 1)
     np.testing.assert_allclose(tsv.delta, pq.delta, atol=1e-6)
     assert (tsv.chrom.astype(str) == pq.chrom.astype(str)).all()
@@ -250,3 +252,17 @@ def test_score_variants_api_matches_predict(world):
     want = predict.score(bank, [left + g[800] + right, left + "G" + right], mode="deepbind")
     np.testing.assert_allclose(row.ref_score, want[0], atol=1e-5)
     np.testing.assert_allclose(row.alt_score, want[1], atol=1e-5)
+
+
+def test_default_panel_reports_percentiles_that_follow_the_scores(tmp_path):
+    """The embedded demo with the shipped panel: percentiles in [0, 100], ordered like the scores."""
+    demo = Path(__file__).resolve().parents[1] / "examples" / "demo"
+    out = tmp_path / "demo.tsv"
+    annotate.annotate_vcf(str(demo / "variants.vcf"), str(demo / "ref.fa"), str(out), "default")
+    t = pd.read_csv(out, sep="\t")
+    assert t.ref_pct.between(0, 100).all() and t.alt_pct.between(0, 100).all()
+    moved = t[(t.delta.abs() > 1.0)]
+    assert len(moved) > 50
+    assert (np.sign(moved.alt_pct - moved.ref_pct) == np.sign(moved.delta)).mean() > 0.95
+    ets = t[(t.id == "ets_loss") & (t.tf.isin(["GABPA", "ELK1", "ELF2"]))]
+    assert len(ets) == 3 and (ets.ref_pct > 95).all() and (ets.alt_pct < ets.ref_pct - 2).all()

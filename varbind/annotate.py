@@ -15,7 +15,6 @@ scheduler).
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,11 +25,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import __version__, io, predict
+from . import __version__, io, predict, pretrained
 from .annotate_output import AlleleScores, TableSink, VcfSink, info_values, long_table, output_kind
 from .bank import ModelBank
 from .errors import ContigNotFoundError, InputFormatError
-from .params import format_params
+from .pretrained import Panel
 from .variants import SKIP_REASONS, Site, build_windows
 
 log = logging.getLogger("varbind")
@@ -50,15 +49,6 @@ class Settings:
     device: str | None = None
 
 
-class Panel(NamedTuple):
-    """A bank with what the output records about it: TF names (one per model), a name, a sha256."""
-
-    bank: ModelBank
-    tfs: list[str]
-    name: str
-    sha256: str
-
-
 class Summary(NamedTuple):
     """What :func:`annotate_vcf` did. ``skipped`` counts ALT alleles by reason (see
     :data:`varbind.variants.SKIP_REASONS`); ``ref_mismatch``/``ref_alt_swap`` count records seen."""
@@ -73,43 +63,15 @@ class Summary(NamedTuple):
     index: str | None
 
 
-def params_sha256(bank: ModelBank) -> str:
-    """sha256 over the models' IDs and canonical DeepBind parameter text, in panel order."""
-    h = hashlib.sha256()
-    for model_id, p in zip(bank.ids, bank.params):
-        h.update(f"{model_id}\n".encode())
-        h.update(format_params(p).encode())
-    return h.hexdigest()
-
-
-def resolve_panel(source: str | ModelBank | Panel, ids: Sequence[str] | None = None) -> Panel:
-    """A :class:`Panel` from a bank, a DeepBind db folder, or a name :mod:`varbind.pretrained` knows."""
-    from . import deepbind_db
-    from .errors import ModelSourceError
-
+def resolve_panel(source: str | ModelBank | Panel, ids: Sequence[str] | None = None, *,
+                  tf: Sequence[str] | None = None, family: Sequence[str] | None = None) -> Panel:
+    """A :class:`~varbind.pretrained.Panel` from a panel, a bank, or a source
+    :func:`varbind.pretrained.load_panel` resolves (panel name, bundle or DeepBind db folder)."""
     if isinstance(source, Panel):
         return source
     if isinstance(source, ModelBank):
-        bank = source.select(list(ids)) if ids else source
-        return Panel(bank, list(bank.ids), "custom", params_sha256(bank))
-    if deepbind_db.is_deepbind_db(source):
-        cat = deepbind_db.read_catalogue(source)
-        ids, params = deepbind_db.load_params(source, list(ids) if ids else None)
-        bank = ModelBank.from_params(params, ids)
-        tfs = [str(cat["Protein"].get(i, i)) if "Protein" in cat else i for i in ids]
-        return Panel(bank, tfs, f"deepbind-db:{Path(source).resolve().name}", params_sha256(bank))
-    try:
-        from . import pretrained
-    except ImportError:
-        pretrained = None
-    if pretrained is None or not hasattr(pretrained, "load_panel"):
-        raise ModelSourceError(f"{source!r} is not a DeepBind db folder (params/ + db.tsv)")
-    loaded = pretrained.load_panel(source, ids=list(ids) if ids else None)
-    bank = loaded.bank
-    cat = getattr(loaded, "catalogue", None)
-    tf_of = dict(zip(cat["id"], cat["tf"])) if cat is not None and {"id", "tf"} <= set(cat.columns) else {}
-    return Panel(bank, [str(tf_of.get(i, i)) for i in bank.ids], str(getattr(loaded, "name", source)),
-                 str(getattr(loaded, "sha256", None) or params_sha256(bank)))
+        return pretrained.panel_from_bank(source.select(list(ids)) if ids else source)
+    return pretrained.load_panel(source, ids=list(ids) if ids else None, tf=tf, family=family)
 
 
 # ---------------------------------------------------------------- one chunk
@@ -204,7 +166,8 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
         chunk_sites = [s for _, s in chunk]
         scores, skips, _ = score_chunk(chunk_sites, str(fasta), contigs(chunk_sites[0].chrom), panel.bank, settings)
         skipped.update(skips.values())
-        tables.append(long_table(scores, chunk_sites, panel.bank.ids, panel.tfs))
+        tables.append(long_table(scores, chunk_sites, panel.bank.ids, pretrained.panel_tfs(panel),
+                                 percentiles(panel, scores)))
     import pyarrow as pa
 
     from .annotate_output import TABLE_SCHEMA
@@ -240,6 +203,14 @@ def _client(workers: int | None, address: str | None) -> Any:
     return client, cluster
 
 
+def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndarray] | None:
+    """Reference and alternate score percentiles in each model's null distribution (``None``
+    when the panel ships no null tables)."""
+    if panel.null is None or not len(scores.site):
+        return None
+    return pretrained.percentile(panel, scores.ref), pretrained.percentile(panel, scores.alt)
+
+
 def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Panel, *,
                  ids: Sequence[str] | None = None, settings: Settings | None = None, top_k: int = 5,
                  scores: str | None = None, strict: bool = False, workers: int | None = None,
@@ -258,6 +229,7 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     """
     settings = settings or Settings()
     panel = resolve_panel(panel, ids)
+    tfs = pretrained.panel_tfs(panel)
     fasta_obj = _fasta(str(fasta))
     reader = io.open_vcf(vcf)
     contigs = io.ContigMap(fasta_obj.lengths)
@@ -266,7 +238,7 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
         raise ContigNotFoundError(_build_message(list(header), fasta_obj))
     kind = output_kind(output)
     header_lines = [f"##varbind_version={__version__}", f"##varbind_command={command or 'annotate_vcf()'}",
-                    f"##varbind_panel={panel.name}", f"##varbind_panel_sha256={panel.sha256}",
+                    f"##varbind_panel={panel.name}", f"##varbind_panel_sha256={pretrained.panel_sha256(panel)}",
                     f"##varbind_models={len(panel.bank)}", f"##varbind_window={settings.window}",
                     f"##varbind_mode={settings.mode}", f"##varbind_fasta={fasta}",
                     f"##reference=file://{Path(fasta).resolve()}"]
@@ -302,10 +274,11 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
                     s = chunk_sites[i]
                     raise InputFormatError(f"{s.chrom}:{s.start + 1}: not annotated ({SKIP_REASONS[reason]}) "
                                            "and --strict is set")
+                pct = percentiles(panel, allele_scores)
                 if table_sink is not None:
-                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, panel.tfs))
+                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct))
                 if main is not table_sink:
-                    info = info_values(allele_scores, chunk_sites, panel.bank.ids, panel.tfs, top_k)
+                    info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct)
                     for (rec, _), values in zip(chunk, info):
                         main.write(rec, values)
                 bar.update(len(chunk))

@@ -18,11 +18,12 @@ import pyarrow as pa
 from . import io
 
 #: INFO fields added to the VCF; VARBIND's Description carries the split-vep ``Format:``
-VARBIND_FIELDS = ("Allele", "Model", "TF", "Ref", "Alt", "Delta", "Consequence")
+VARBIND_FIELDS = ("Allele", "Model", "TF", "Ref", "Alt", "Delta", "RefPct", "AltPct", "Consequence")
 #: the Sequence Ontology term in every VARBIND entry (bcftools +split-vep <= 1.17 requires the field)
 CONSEQUENCE = "TF_binding_site_variant"
 INFO_DEFS = (
-    ("VARBIND", ".", "String", "varbind: the top-k models by |Delta| for each ALT. Format: " + "|".join(VARBIND_FIELDS)),
+    ("VARBIND", ".", "String", "varbind: the top-k models by |Delta| for each ALT; RefPct/AltPct are the scores' "
+     "percentiles in the model's null distribution (. when the panel has none). Format: " + "|".join(VARBIND_FIELDS)),
     ("VB_MAXGAIN", "A", "Float", "varbind: largest Alt - Ref score over all models, per ALT"),
     ("VB_MAXLOSS", "A", "Float", "varbind: smallest Alt - Ref score over all models, per ALT"),
 )
@@ -37,6 +38,8 @@ TABLE_SCHEMA = pa.schema([
     ("ref_score", pa.float32()),
     ("alt_score", pa.float32()),
     ("delta", pa.float32()),
+    ("ref_pct", pa.float32()),
+    ("alt_pct", pa.float32()),
 ])
 _UNSAFE = re.compile(r"[|,;=\s]")
 
@@ -56,6 +59,10 @@ def _f(x: float) -> str:
     return f"{x:.4f}"
 
 
+def _pct(x: float) -> str:
+    return "." if np.isnan(x) else f"{x:.2f}"
+
+
 class AlleleScores(NamedTuple):
     """Scores of the scored alleles of a chunk of sites.
 
@@ -70,11 +77,13 @@ class AlleleScores(NamedTuple):
 
 
 def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
-                top_k: int) -> list[tuple[str, str, str] | None]:
+                top_k: int, pct: tuple[np.ndarray, np.ndarray] | None = None) -> list[tuple[str, str, str] | None]:
     """``(VARBIND, VB_MAXGAIN, VB_MAXLOSS)`` INFO values per site (``None``: nothing scored).
 
     Top-k models by ``|delta|`` (ties: panel order); missing ALTs are ``.`` in the Number=A fields.
+    ``pct``: reference and alternate percentiles ``(E, M)`` each, or ``None``.
     """
+    ref_pct, alt_pct = pct if pct is not None else (np.full(scores.ref.shape, np.nan),) * 2
     out: list[tuple[str, str, str] | None] = [None] * len(sites)
     delta = scores.alt - scores.ref
     by_site: dict[int, list[int]] = {}
@@ -92,13 +101,16 @@ def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: 
             allele = sites[s].alts[a]
             for j in np.argsort(-np.abs(d), kind="stable")[:k].tolist():
                 entries.append("|".join([allele, ids_c[j], tfs_c[j], _f(float(scores.ref[e, j])),
-                                         _f(float(scores.alt[e, j])), _f(float(d[j])), CONSEQUENCE]))
+                                         _f(float(scores.alt[e, j])), _f(float(d[j])), _pct(ref_pct[e, j]),
+                                         _pct(alt_pct[e, j]), CONSEQUENCE]))
         out[s] = (",".join(entries) or ".", ",".join(gain), ",".join(loss))
     return out
 
 
-def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str]) -> pa.Table:
-    """One row per scored allele and model (see :data:`TABLE_SCHEMA`); ``pos`` is 1-based."""
+def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
+               pct: tuple[np.ndarray, np.ndarray] | None = None) -> pa.Table:
+    """One row per scored allele and model (see :data:`TABLE_SCHEMA`); ``pos`` is 1-based;
+    ``ref_pct``/``alt_pct`` are NaN without ``pct``."""
     e, m = scores.ref.shape
     rows = np.repeat(np.arange(e), m)
     model = np.tile(np.arange(m, dtype=np.int32), e)
@@ -119,6 +131,8 @@ def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: S
         "ref_score": pa.array(scores.ref.reshape(-1), pa.float32()),
         "alt_score": pa.array(scores.alt.reshape(-1), pa.float32()),
         "delta": pa.array((scores.alt - scores.ref).reshape(-1), pa.float32()),
+        "ref_pct": pa.array((pct[0] if pct is not None else np.full(scores.ref.shape, np.nan)).reshape(-1), pa.float32()),
+        "alt_pct": pa.array((pct[1] if pct is not None else np.full(scores.ref.shape, np.nan)).reshape(-1), pa.float32()),
     }
     return pa.table(cols, schema=TABLE_SCHEMA)
 

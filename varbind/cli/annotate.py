@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputFormatError(f"--scores {args.scores}: must be a .parquet file")
     settings = annotate.Settings(window=args.window, mode=args.mode, ref_mismatch=args.ref_mismatch,
                                  strand_merge=args.strand_merge, device=args.device)
-    panel = annotate.resolve_panel(args.models, common.selected_ids(args))
+    panel = common.load_panel(args)
     annotate.annotate_vcf(args.vcf, args.fasta, args.output, panel, settings=settings, top_k=args.top_k,
                           scores=args.scores, strict=args.strict, workers=args.workers, dask_address=args.dask,
                           command=command_line(args), progress=sys.stderr.isatty() and not args.quiet)
