@@ -16,7 +16,7 @@ from .. import __version__
 from ..errors import VarbindError
 
 #: sub-command modules, in the order ``varbind --help`` lists them
-COMMAND_MODULES = ["score", "deepfind"]
+COMMAND_MODULES = ["score", "models", "deepfind"]
 
 log = logging.getLogger("varbind")
 
