@@ -231,19 +231,34 @@ def test_cli_train_needs_data(tmp_path, capsys):
     assert len(err) == 1 and "give --dataset NPZ" in err[0]
 
 
-# ---------------------------------------------------------------- the shipped model
+# ---------------------------------------------------------------- the shipped models
 
-SHIPPED = REPO / "pretrained" / "deepfind" / "deepbind"
+SHIPPED = REPO / "pretrained" / "deepfind"
+
+
+@pytest.fixture(scope="module")
+def panel_banks(deepbind_bank):
+    from varbind import pretrained
+
+    return {"deepbind": deepbind_bank, "default": pretrained.load_panel("default").bank}
 
 
 @pytest.mark.data
-@pytest.mark.skipif(not (SHIPPED / "examples.tsv").exists(), reason="no shipped DeepFind model for the DeepBind panel")
+@pytest.mark.parametrize("panel", ["deepbind", "default"])
 @pytest.mark.parametrize("kind", deepfind.KINDS)
-def test_shipped_deepbind_model_reproduces_its_examples(shared_dir, deepbind_bank, kind):
-    """Training-time (GPU) probabilities of held-out SNVs are reproduced on the CPU from windows."""
+def test_shipped_model_reproduces_its_examples(shared_dir, panel_banks, panel, kind):
+    """Training-time (GPU) probabilities of held-out SNVs, reproduced on the CPU from the genome.
+
+    The MLP is smooth: equal to 1e-5. LightGBM is piecewise constant: a feature a float32 rounding
+    away from a split threshold may fall on the other side on another device (PWM scores repeat
+    exact values, some at bin edges), so a few examples move by a leaf value; most are equal.
+    """
+    folder = SHIPPED / panel
+    if not (folder / kind / "config.json").exists():
+        pytest.skip(f"no shipped DeepFind {kind} model for the {panel} panel")
     d = shared_dir / "data"
-    examples = pd.read_csv(SHIPPED / "examples.tsv", sep="\t", dtype={"chrom": str})
-    model = deepfind.load(SHIPPED / kind, deepbind_bank)
+    examples = pd.read_csv(folder / "examples.tsv", sep="\t", dtype={"chrom": str})
+    model = deepfind.load(folder / kind, panel_banks[panel])
     windows = deepfind_data.fetch_windows(d / "genome" / "hg19_sparse.fa.gz", examples["chrom"].tolist(),
                                           examples["pos"].tolist())
     alt = windows.copy()
@@ -251,4 +266,9 @@ def test_shipped_deepbind_model_reproduces_its_examples(shared_dir, deepbind_ban
     lengths = np.full(len(windows), 51)
     got = model.predict_variants(CodeBatch(windows, lengths), CodeBatch(alt, lengths), examples["tss_distance"].to_numpy(),
                                  examples["transversion"].to_numpy(bool))
-    np.testing.assert_allclose(got, examples[f"{kind}:scores+tss+tv"], atol=2e-3)
+    diff = np.abs(got - examples[f"{kind}:scores+tss+tv"].to_numpy())
+    if kind == "mlp":
+        assert diff.max() < 1e-5
+    else:
+        assert (diff < 1e-5).mean() >= 0.75 and diff.max() < 0.05
+    assert set(examples["chrom"]) <= {"8", "9", "10"}  # held-out chromosomes only

@@ -236,6 +236,7 @@ def save(model: DeepFindModel, path: str | os.PathLike) -> Path:
     if model.config.kind == "mlp":
         state = {k: v.detach().cpu().contiguous() for k, v in model.mlp.state_dict().items()}
         save_file(state, str(path / "mlp.safetensors.tmp"))
+        os.chmod(path / "mlp.safetensors.tmp", 0o644)  # safetensors creates it private
         os.replace(path / "mlp.safetensors.tmp", path / "mlp.safetensors")
     else:
         (path / "lightgbm.txt.tmp").write_text(model.booster.model_to_string())
