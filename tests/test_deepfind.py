@@ -243,6 +243,24 @@ def panel_banks(deepbind_bank):
     return {"deepbind": deepbind_bank, "default": pretrained.load_panel("default").bank}
 
 
+def test_shipped_default_model_loads_its_panel_itself():
+    """No bank given: predict_variants loads the panel the model names, checked by sha256."""
+    folder = deepfind.find_model("default")
+    if folder is None:
+        pytest.skip("no shipped DeepFind model for the default panel")
+    model = deepfind.load(folder)
+    rng = np.random.default_rng(1)
+    ref = rng.integers(0, 4, size=(3, 51)).astype(np.uint8)
+    alt = ref.copy()
+    alt[:, 25] = (alt[:, 25] + 1) % 4
+    lengths = np.full(3, 51)
+    p = model.predict_variants(CodeBatch(ref, lengths), CodeBatch(alt, lengths), np.array([10, 500, -1]), np.zeros(3, bool))
+    assert model.bank is not None and len(model.bank) == len(model.config.model_ids)
+    assert ((p > 0) & (p < 1)).all()
+    f = deepfind.panel_features(model.bank, ref, alt[:, 25])
+    np.testing.assert_allclose(p, deepfind.score(model, f.ref, f.alt, np.array([10, 500, -1]), np.zeros(3, bool)))
+
+
 @pytest.mark.data
 @pytest.mark.parametrize("panel", ["deepbind", "default"])
 @pytest.mark.parametrize("kind", deepfind.KINDS)

@@ -145,8 +145,9 @@ class DeepFindConfig:
 class DeepFindModel:
     """A trained DeepFind classifier: ``config`` plus an :class:`MLP` or a LightGBM booster.
 
-    ``bank`` (the panel, in ``config.model_ids`` order) is needed only by :meth:`predict_variants`;
-    give it to :func:`load` or :meth:`attach`.
+    ``bank`` (the panel) is needed only by :meth:`predict_variants`; give it to :func:`load` or
+    :meth:`attach`, or let :meth:`predict_variants` load the panel the model names
+    (``config.panel``, through :func:`varbind.pretrained.load_panel`).
     """
 
     def __init__(self, config: DeepFindConfig, mlp: MLP | None = None, booster=None, bank: ModelBank | None = None):
@@ -202,7 +203,7 @@ class DeepFindModel:
         ``tss_distance`` in bases (-1: unknown); ``transversion`` bool.
         """
         if self.bank is None:
-            raise ModelSourceError("this DeepFind model has no panel attached: load(path, bank=...) or attach(bank)")
+            self.attach(_load_panel_bank(self.config.panel))
         ref, alt = np.asarray(ref_windows_51.codes, np.uint8), np.asarray(alt_windows_51.codes, np.uint8)
         if ref.shape != alt.shape or ref.shape[1:] != (self.config.window,):
             raise ValueError(f"reference and alternative windows must both be (N, {self.config.window}); "
@@ -219,6 +220,30 @@ class DeepFindModel:
         s = predict.score_edits(self.bank, CodeBatch(ref, np.full(len(ref), ref.shape[1], np.int64)), edits,
                                 strand_merge=self.config.strand_merge, device=device)
         return score(self, s.ref, s.alt, tss_distance, transversion)
+
+
+def _load_panel_bank(name: str) -> ModelBank:
+    from . import pretrained
+
+    if not name:
+        raise ModelSourceError("this DeepFind model names no panel: load(path, bank=...) or attach(bank)")
+    return pretrained.load_panel(name).bank
+
+
+def find_model(panel: str, kind: str = "mlp") -> Path | None:
+    """The shipped DeepFind model folder of a panel (``pretrained/deepfind/<panel>/<kind>``), or None.
+
+    Examples
+    --------
+    >>> find_model("deepbind").parts[-3:]
+    ('deepfind', 'deepbind', 'mlp')
+    >>> find_model("no-such-panel") is None
+    True
+    """
+    from .pretrained import shipped_dir
+
+    folder = shipped_dir() / "deepfind" / panel / kind
+    return folder if (folder / "config.json").is_file() else None
 
 
 def score(model: DeepFindModel, ref: np.ndarray, alt: np.ndarray, tss_distance: np.ndarray,
