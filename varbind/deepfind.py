@@ -212,9 +212,8 @@ class DeepFindModel:
         first = np.where(diff.any(1), diff.argmax(1), CENTER)
         last = np.where(diff.any(1), ref.shape[1] - 1 - diff[:, ::-1].argmax(1), CENTER)
         k = int((last - first + 1).max()) if len(ref) else 1
-        codes = np.zeros((len(ref), k), np.uint8)
-        for i in range(len(ref)):
-            codes[i, : last[i] - first[i] + 1] = alt[i, first[i] : last[i] + 1]
+        cols = np.minimum(first[:, None] + np.arange(k), ref.shape[1] - 1)  # past an edit's end: ignored
+        codes = alt[np.arange(len(ref))[:, None], cols]
         edits = predict.Edits(np.arange(len(ref), dtype=np.int64), first.astype(np.int64), codes,
                               (last - first + 1).astype(np.int64))
         s = predict.score_edits(self.bank, CodeBatch(ref, np.full(len(ref), ref.shape[1], np.int64)), edits,
