@@ -139,25 +139,20 @@ def fetch_windows(fasta_path: str | os.PathLike, chrom: Sequence[str], pos: Sequ
                   width: int = WINDOW) -> np.ndarray:
     """Reference windows of ``width`` bases centred on 1-based ``pos``, as codes ``(N, width)`` uint8.
 
-    Bases beyond a chromosome end, and chromosomes absent from the FASTA, are N (code 4). The
-    FASTA (bgzipped or plain, indexed) is read through pysam. (The only FASTA reader of this module;
-    it moves into :mod:`varbind.io` when that exists.)
+    Bases beyond a chromosome end, and chromosomes absent from the FASTA, are N (code 4); contig
+    names are aliased (``1`` <-> ``chr1``) as :class:`varbind.io.ContigMap` does.
     """
-    import pysam
+    from . import io
 
     half = width // 2
     out = np.full((len(pos), width), N_CODE, dtype=np.uint8)
-    with pysam.FastaFile(str(fasta_path)) as fa:
-        names = {canonical_chrom(r): r for r in fa.references}
-        lengths = dict(zip(fa.references, fa.lengths))
-        for k, (c, p) in enumerate(zip(chrom, pos)):
-            ref_name = names.get(canonical_chrom(c))
-            if ref_name is None:
-                continue
-            start, end = int(p) - 1 - half, int(p) - 1 - half + width
-            lo, hi = max(start, 0), min(end, lengths[ref_name])
-            if lo < hi:
-                out[k, lo - start : hi - start] = encode(fa.fetch(ref_name, lo, hi))
+    fasta = io.Fasta(fasta_path)
+    contigs = io.ContigMap(list(fasta.lengths))
+    for k, (c, p) in enumerate(zip(chrom, pos)):
+        name = contigs(str(c))
+        if name is not None:
+            start = int(p) - 1 - half
+            out[k] = fasta.codes(name, start, start + width)
     return out
 
 
