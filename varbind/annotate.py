@@ -30,6 +30,7 @@ from .annotate_output import AlleleScores, TableSink, VcfSink, info_values, long
 from .bank import ModelBank
 from .errors import ContigNotFoundError, InputFormatError
 from .pretrained import Panel
+from .sequence import CodeBatch
 from .variants import SKIP_REASONS, Site, build_windows
 
 log = logging.getLogger("varbind")
@@ -83,11 +84,13 @@ def _fasta(path: str) -> io.Fasta:
 
 
 def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank: ModelBank,
-                settings: Settings) -> tuple[AlleleScores, dict[tuple[int, int], str], Counter]:
+                settings: Settings, deepfind: DeepFind | None = None
+                ) -> tuple[AlleleScores, dict[tuple[int, int], str], Counter]:
     """Score the sites of one chunk (all on one contig; ``contig`` is its FASTA name or ``None``).
 
-    Returns the allele scores, the skipped alleles ``{(site, allele): reason}`` and REF-check counts.
-    This is the unit of work of both the single-process and the Dask paths.
+    Returns the allele scores (with DeepFind probabilities when ``deepfind`` is given), the skipped
+    alleles ``{(site, allele): reason}`` and REF-check counts. This is the unit of work of both the
+    single-process and the Dask paths.
     """
     counts: Counter = Counter()
     genome, length = None, None
@@ -114,7 +117,72 @@ def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank
         kw = dict(mode="deepbind", strand_merge=settings.strand_merge, device=settings.device)
         ref = predict.score(bank, win.refs, **kw)[win.edits.ref_index]
         alt = predict.score(bank, predict.apply_edits(win.refs, win.edits), **kw)
-    return AlleleScores(win.site, win.allele, ref, alt), win.skipped, counts
+    probs = None if deepfind is None else deepfind_probabilities(sites, win.site, win.allele, genome, deepfind, settings)
+    return AlleleScores(win.site, win.allele, ref, alt, probs), win.skipped, counts
+
+
+class DeepFind(NamedTuple):
+    """A panel's DeepFind model (:class:`varbind.deepfind.DeepFindModel`, its bank attached) and the
+    TSS table its distance feature reads (``None`` for a scores-only model)."""
+
+    model: Any
+    tss: Any
+    path: str
+
+
+def load_deepfind(panel: Panel, tss: str | None = None, kind: str = "mlp") -> DeepFind | None:
+    """The shipped DeepFind model of ``panel`` (``None``, logged, when there is none or it does not fit).
+
+    With a TSS table the model of every feature (scores, distance to the nearest TSS, transversion)
+    is used, without one the scores-only model.
+    """
+    from . import deepfind, deepfind_data
+    from .errors import VarbindError
+
+    feature_set = deepfind.FEATURE_SETS[-1] if tss else "scores"
+    path = deepfind.find_model(panel.name, kind, feature_set)
+    if path is None:
+        log.info("no DeepFind model ships for panel %s (%s features): VB_DEEPFIND not added", panel.name, feature_set)
+        return None
+    try:
+        model = deepfind.load(path, bank=panel.bank)
+    except (VarbindError, ValueError) as e:
+        log.warning("DeepFind model %s does not fit this selection of the panel (%s): VB_DEEPFIND not added", path, e)
+        return None
+    return DeepFind(model, deepfind_data.read_tss(tss) if tss else None, str(path))
+
+
+def deepfind_probabilities(sites: Sequence[Site], site: np.ndarray, allele: np.ndarray, genome, df: DeepFind,
+                           settings: Settings) -> np.ndarray:
+    """DeepFind probability of each scored allele ``(E,)``; NaN for alleles that are not SNVs.
+
+    Features come from the model's own window (51 bp) centred on the SNV, whatever ``--window`` is;
+    the centre holds the REF as the VCF gives it (equal to the FASTA unless ``--ref-mismatch use-vcf``).
+    """
+    from . import deepfind_data
+    from .sequence import encode
+
+    out = np.full(len(site), np.nan, np.float32)
+    snv = [e for e in range(len(site)) if len(sites[site[e]].ref) == 1 and len(sites[site[e]].alts[allele[e]]) == 1
+           and (sites[site[e]].ref + sites[site[e]].alts[allele[e]]).upper().strip("ACGT") == ""]
+    if not snv or genome is None:
+        return out
+    width = df.model.config.window
+    half = width // 2
+    refs = [sites[site[e]].ref.upper() for e in snv]
+    alts = [sites[site[e]].alts[allele[e]].upper() for e in snv]
+    starts = [sites[site[e]].start for e in snv]
+    ref_w = np.stack([genome(p - half, p - half + width) for p in starts])
+    ref_w[:, half] = [encode(r)[0] for r in refs]
+    alt_w = ref_w.copy()
+    alt_w[:, half] = [encode(a)[0] for a in alts]
+    lengths = np.full(len(snv), width, np.int64)
+    chroms = [sites[site[e]].chrom for e in snv]
+    dist = (deepfind_data.tss_distance(chroms, [p + 1 for p in starts], df.tss) if df.tss is not None
+            else np.full(len(snv), -1, np.int64))
+    out[snv] = df.model.predict_variants(CodeBatch(ref_w, lengths), CodeBatch(alt_w, lengths), dist,
+                                         deepfind_data.transversion(refs, alts), device=settings.device)
+    return out
 
 
 def region_chunks(items: Iterable[tuple[Any, Site]], region: int = REGION, size: int = CHUNK) -> Iterator[list]:
@@ -214,13 +282,17 @@ def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndar
 def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Panel, *,
                  ids: Sequence[str] | None = None, settings: Settings | None = None, top_k: int = 5,
                  scores: str | None = None, strict: bool = False, workers: int | None = None,
-                 dask_address: str | None = None, command: str = "", progress: bool = False) -> Summary:
+                 dask_address: str | None = None, command: str = "", progress: bool = False,
+                 deepfind: bool = True, tss: str | None = None) -> Summary:
     """Annotate a VCF/BCF with the panel's scores; write VCF (``.vcf``/``.vcf.gz``/``.bcf``), TSV or Parquet.
 
     VCF output keeps every record and adds INFO ``VARBIND`` (top-``top_k`` models by ``|delta|`` per
     ALT, ``Allele|Model|TF|Ref|Alt|Delta``), ``VB_MAXGAIN`` and ``VB_MAXLOSS`` (Number=A); ``scores``
     (Parquet) and TSV/Parquet outputs hold every model's scores in long format. Outputs are written to
-    temporary files and renamed on success.
+    temporary files and renamed on success. When the panel ships a DeepFind model (``deepfind``) the
+    VCF also gets ``VB_DEEPFIND`` (Number=A): with ``tss`` (a TSS table, see
+    :func:`varbind.deepfind_data.read_tss`) the model of scores + TSS distance + transversion,
+    otherwise the scores-only model.
 
     Raises
     ------
@@ -230,6 +302,7 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     settings = settings or Settings()
     panel = resolve_panel(panel, ids)
     tfs = pretrained.panel_tfs(panel)
+    dfind = load_deepfind(panel, tss) if deepfind else None
     fasta_obj = _fasta(str(fasta))
     reader = io.open_vcf(vcf)
     contigs = io.ContigMap(fasta_obj.lengths)
@@ -242,12 +315,16 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
                     f"##varbind_models={len(panel.bank)}", f"##varbind_window={settings.window}",
                     f"##varbind_mode={settings.mode}", f"##varbind_fasta={fasta}",
                     f"##reference=file://{Path(fasta).resolve()}"]
+    if dfind is not None:
+        header_lines.append(f"##varbind_deepfind={Path(dfind.path).relative_to(Path(dfind.path).parents[2])}"
+                            f" ({dfind.model.config.feature_set}){f'; TSS table {tss}' if tss else ''}")
     sinks: list = []
     counts: Counter = Counter()
     skipped: Counter = Counter()
     client, cluster = None, None
     try:
-        main = VcfSink(output, reader, header_lines) if kind in ("vcf", "vcf.gz", "bcf") else TableSink(output, kind)
+        main = (VcfSink(output, reader, header_lines, dfind and dfind.model.config.feature_set)
+                if kind in ("vcf", "vcf.gz", "bcf") else TableSink(output, kind))
         sinks.append(main)
         table_sink = main if isinstance(main, TableSink) else (TableSink(scores, "parquet") if scores else None)
         if table_sink is not None and table_sink is not main:
@@ -291,7 +368,8 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
             mapped += contig is not None
             seen.add(chunk[0][1].chrom)
             sites = [s for _, s in chunk]
-            pending.append((chunk, client.submit(score_chunk, sites, str(fasta), contig, bank, settings, pure=False)))
+            pending.append((chunk, client.submit(score_chunk, sites, str(fasta), contig, bank, settings, dfind,
+                                                 pure=False)))
             drain(in_flight)
         drain(0)
         bar.close()

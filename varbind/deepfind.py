@@ -229,8 +229,19 @@ def _load_panel_bank(name: str) -> ModelBank:
     return pretrained.load_panel(name).bank
 
 
-def find_model(panel: str, kind: str = "mlp") -> Path | None:
-    """The shipped DeepFind model folder of a panel (``pretrained/deepfind/<panel>/<kind>``), or None.
+def model_folder(kind: str, feature_set: str) -> str:
+    """Folder name of a shipped model: ``<kind>`` with every feature, ``<kind>-scores`` with scores only.
+
+    Examples
+    --------
+    >>> model_folder("mlp", "scores+tss+tv"), model_folder("lightgbm", "scores")
+    ('mlp', 'lightgbm-scores')
+    """
+    return kind if feature_set == FEATURE_SETS[-1] else f"{kind}-{feature_set.replace('+', '-')}"
+
+
+def find_model(panel: str, kind: str = "mlp", feature_set: str = FEATURE_SETS[-1]) -> Path | None:
+    """The shipped DeepFind model folder of a panel (``pretrained/deepfind/<panel>/<folder>``), or None.
 
     Examples
     --------
@@ -241,7 +252,7 @@ def find_model(panel: str, kind: str = "mlp") -> Path | None:
     """
     from .pretrained import shipped_dir
 
-    folder = shipped_dir() / "deepfind" / panel / kind
+    folder = shipped_dir() / "deepfind" / panel / model_folder(kind, feature_set)
     return folder if (folder / "config.json").is_file() else None
 
 

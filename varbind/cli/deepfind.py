@@ -106,8 +106,7 @@ def run_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for (kind, feature_set), model in models.items():
-        if feature_set == deepfind.FEATURE_SETS[-1]:
-            deepfind.save(model, out / kind)
+        deepfind.save(model, out / deepfind.model_folder(kind, feature_set))
     _write_examples(out / "examples.tsv", data, feats, models, args.seed)
     (out / "metrics.json.tmp").write_text(json.dumps(metrics, indent=1) + "\n")
     os.replace(out / "metrics.json.tmp", out / "metrics.json")
