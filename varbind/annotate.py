@@ -142,7 +142,7 @@ def load_deepfind(panel: Panel, tss: str | None = None, kind: str = "mlp") -> De
     feature_set = deepfind.FEATURE_SETS[-1] if tss else "scores"
     path = deepfind.find_model(panel.name, kind, feature_set)
     if path is None:
-        log.info("no DeepFind model ships for panel %s (%s features): VB_DEEPFIND not added", panel.name, feature_set)
+        log.debug("no DeepFind model ships for panel %s (%s features): VB_DEEPFIND not added", panel.name, feature_set)
         return None
     try:
         model = deepfind.load(path, bank=panel.bank)
