@@ -23,8 +23,15 @@ tools:
 		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bcftools tabix vcftools >/dev/null; \
 	else echo "note: bcftools/tabix/vcftools missing and not root; the tests that drive them will skip"; fi
 
+# The main job on the embedded example (a synthetic genome with planted TF sites, examples/demo/):
+# annotate its VCF with the default panel, then draw the mutation map of the ETS site it breaks.
 demo: $(STAMP)
-	$(VENV)/bin/varbind score --models default --mode global examples/demo/sequences.fa
+	@mkdir -p out
+	$(VENV)/bin/varbind annotate examples/demo/variants.vcf --fasta examples/demo/ref.fa \
+		-o out/demo.vcf.gz --scores out/demo_scores.parquet
+	$(VENV)/bin/varbind mutmap chr1:286-325 --fasta examples/demo/ref.fa --tf ELF2 ELK1 GABPA --top 3 \
+		--vcf examples/demo/variants.vcf -o out/demo_mutmap.png
+	@echo "demo outputs: out/demo.vcf.gz (INFO/VARBIND, VB_MAXGAIN, VB_MAXLOSS), out/demo_scores.parquet, out/demo_mutmap.png"
 
 test: $(STAMP) tools
 	$(PY) -m pytest -q

@@ -56,14 +56,13 @@ def load_bank(source: str, n_models: int | None) -> ModelBank:
 
 
 def bench_shared(bank, genome, sites, window, device) -> float:
-    from varbind import annotate
+    from varbind.window_scoring import score_global
 
     g = lambda a, b: genome[a:b]  # noqa: E731
-    settings = annotate.Settings(window=window, device=device)
-    annotate.score_global(bank, build_windows(sites[:64], g, window), g, settings)  # warm-up / compile
+    score_global(bank, build_windows(sites[:64], g, window), g, device=device)  # warm-up / compile
     sync(device)
     t = time.perf_counter()
-    annotate.score_global(bank, build_windows(sites, g, window), g, settings)
+    score_global(bank, build_windows(sites, g, window), g, device=device)
     sync(device)
     return len(sites) / (time.perf_counter() - t)
 

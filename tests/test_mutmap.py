@@ -204,7 +204,7 @@ def test_cli_ref_mismatch_and_unknown_tf(tmp_path, capsys):
                  "--variant", "chr1:2:G:A", "-o", str(tmp_path / "x.png")]) == 2
     assert "REF G differs from the reference genome (C)" in capsys.readouterr().err
     assert main(["mutmap", "--sequence", "ACGTACGT", "--models", str(db), "--tf", "NOPE"]) == 2
-    assert "no model of NOPE" in capsys.readouterr().err
+    assert "no model for TF 'NOPE'" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from varbind import predict
-from varbind.annotate import Settings, _fasta, score_global
+from varbind.annotate import _fasta
+from varbind.window_scoring import score_global
 from varbind.bank import ModelBank
 from varbind.params import random_params
 from varbind.sequence import CodeBatch, encode_batch
@@ -135,7 +136,7 @@ def test_chunk_scores_equal_score_edits_at_any_density(spacing):
     sites = sorted(set(sites), key=lambda s: s.start)
     genome, win = chunk_windows(seq, sites, 51)
     assert (win.genome_start < 0).any() and (win.genome_start + 51 > len(seq)).any()
-    got = score_global(bank, win, genome, Settings(window=51))
+    got = score_global(bank, win, genome)
     want = predict.score_edits(bank, win.refs, win.edits)
     np.testing.assert_allclose(got.ref, want.ref, **TOL)
     np.testing.assert_allclose(got.alt, want.alt, **TOL)
@@ -149,7 +150,7 @@ def test_use_vcf_windows_go_through_score_edits_and_keep_their_order():
              for p in range(5, 495, 7)]
     genome, win = chunk_windows(seq, sites, 31, policy="use-vcf")
     assert (win.genome_start == NOT_GENOME).any() and (win.genome_start != NOT_GENOME).any()
-    got = score_global(tiny_bank(), win, genome, Settings(window=31))
+    got = score_global(tiny_bank(), win, genome)
     want = predict.score_edits(tiny_bank(), win.refs, win.edits)
     np.testing.assert_allclose(got.ref, want.ref, **TOL)
     np.testing.assert_allclose(got.alt, want.alt, **TOL)
@@ -173,7 +174,7 @@ def test_real_hg19_chunk_equals_score_edits(deepbind_dir):
 
     win = build_windows(sites, genome, 101, "skip", fasta.lengths["chr1"], Counter())
     assert len(win.site) > 100
-    got = score_global(bank, win, genome, Settings())
+    got = score_global(bank, win, genome)
     want = predict.score_edits(bank, win.refs, win.edits)
     np.testing.assert_allclose(got.ref, want.ref, **TOL)
     np.testing.assert_allclose(got.alt, want.alt, **TOL)

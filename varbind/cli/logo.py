@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.model).is_file():
         model_params, model_id, name = params.read(args.model), Path(args.model).stem, ""
     else:
-        args.ids, args.ids_file, args.tf = [args.model], None, None
+        args.ids, args.ids_file, args.tf, args.family = [args.model], None, None, None
         bank, names = load_named_bank(args)
         model_params, model_id, name = bank.params[0], args.model, names.get(args.model, "")
     seqs = None

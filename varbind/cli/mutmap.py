@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import deepbind_db, mutmap, regions
+from .. import mutmap, regions
 from ..bank import ModelBank
-from ..errors import InputFormatError, ModelNotFoundError
+from ..errors import InputFormatError
 from ..sequence import encode
 from . import common
 
@@ -36,7 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sequence", metavar="ACGT", help="a sequence to map instead of a region")
     p.add_argument("--fasta", metavar="REF.fa", help="indexed reference FASTA (plain or bgzipped) for REGION")
     common.add_model_args(p)
-    p.add_argument("--tf", nargs="+", metavar="NAME", help="show the models of these factors (case-insensitive)")
     p.add_argument("--top", type=int, default=None, metavar="N",
                    help="show the N models with the largest |delta| (at the --variant if given); default 3, "
                    "or every --tf model")
@@ -54,34 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def model_names(source: str) -> dict[str, str]:
-    """Model ID -> factor name for a ``--models`` source ({} when it has no catalogue)."""
-    if deepbind_db.is_deepbind_db(source):
-        cat = deepbind_db.read_catalogue(source)
-        return dict(zip(cat["ID"], cat["Protein"]))
-    try:
-        from .. import pretrained
-    except ImportError:
-        return {}
-    cat = getattr(pretrained.load_panel(source), "catalogue", None) if hasattr(pretrained, "load_panel") else None
-    if cat is None or "tf" not in getattr(cat, "columns", ()):
-        return {}
-    return dict(zip(cat["id"].astype(str), cat["tf"].astype(str)))
-
-
 def load_named_bank(args: argparse.Namespace) -> tuple[ModelBank, dict[str, str]]:
-    """The bank ``--models``/``--ids``/``--tf`` name, and its ID -> factor-name map."""
-    names = model_names(args.models)
-    if getattr(args, "tf", None):
-        wanted = {t.upper() for t in args.tf}
-        ids = [i for i, t in names.items() if t.upper() in wanted]
-        if args.ids:
-            ids = [i for i in args.ids if i in set(ids)]
-        missing = wanted - {names[i].upper() for i in ids}
-        if missing:
-            raise ModelNotFoundError(f"no model of {', '.join(sorted(missing))} in {args.models}")
-        args.ids, args.ids_file = ids, None
-    return common.load_bank(args), names
+    """The bank ``--models``/``--ids``/``--tf``/``--family`` name, and its ID -> factor-name map."""
+    panel = common.load_panel(args)
+    cat = panel.catalogue
+    names = dict(zip(cat["id"].astype(str), cat["tf"].astype(str))) if "tf" in cat.columns else {}
+    return panel.bank, names
 
 
 def _target(args: argparse.Namespace) -> tuple[str, regions.Region | None]:
@@ -137,9 +114,11 @@ def _summary(mm: mutmap.MutationMap, rows: list[int], names: dict[str, str], out
     for r in rows:
         d = np.nan_to_num(mm.deltas[r], nan=0.0)
         g, lo = np.unravel_index(d.argmax(), d.shape), np.unravel_index(d.argmin(), d.shape)
-        at = lambda b, i: f"{mm.chrom or 'seq'}:{mm.start + i + 1}:{mm.seq[i]}>{mutmap.BASES[b]}"  # noqa: E731
-        out.write(f"{mm.ids[r]}\t{names.get(mm.ids[r], '')}\t{mm.ref[r]:.4f}\t{d[g]:.4f}\t{at(*g)}\t"
-                  f"{d[lo]:.4f}\t{at(*lo)}\n")
+        def at(b: int, i: int, value: float) -> str:  # "-" when no mutation moves the score that way
+            return f"{mm.chrom or 'seq'}:{mm.start + i + 1}:{mm.seq[i]}>{mutmap.BASES[b]}" if value else "-"
+
+        out.write(f"{mm.ids[r]}\t{names.get(mm.ids[r], '')}\t{mm.ref[r]:.4f}\t{d[g]:.4f}\t{at(*g, d[g])}\t"
+                  f"{d[lo]:.4f}\t{at(*lo, d[lo])}\n")
 
 
 def run(args: argparse.Namespace) -> int:
