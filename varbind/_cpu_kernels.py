@@ -80,6 +80,18 @@ def global_pool(codes, lengths, table, thr, slot, feat, feats):
 
 
 @njit(cache=True, nogil=True)
+def _all_n(tab, thr):
+    """The all-N value of each column: threshold + the N row of the detector, ``(blk,)``."""
+    base = np.empty(tab.shape[2], dtype=np.float32)
+    for c in range(tab.shape[2]):
+        base[c] = thr[c]
+    for j in range(tab.shape[0]):
+        for c in range(tab.shape[2]):
+            base[c] += tab[j, 4, c]
+    return base
+
+
+@njit(cache=True, nogil=True)
 def _prefix_table(row, n, tab, thr):
     """``base (blk,)``, ``pre (n + m - 1, m + 1, blk)`` of one padded sequence of length ``n``.
 
@@ -90,12 +102,7 @@ def _prefix_table(row, n, tab, thr):
     """
     m = tab.shape[0]
     blk = tab.shape[2]
-    base = np.empty(blk, dtype=np.float32)
-    for c in range(blk):
-        base[c] = thr[c]
-    for j in range(m):
-        for c in range(blk):
-            base[c] += tab[j, 4, c]
+    base = _all_n(tab, thr)
     nal = n + m - 1
     pre = np.empty((nal, m + 1, blk), dtype=np.float32)
     for t in range(nal):
@@ -330,12 +337,7 @@ def _region_block(row, n, tab, thr, w_start, w_len, e_offsets, e_start, e_codes,
         _edit_block(row, n, tab, thr, e_start[e0:e1], e_codes[e0:e1], e_len[e0:e1], slot, feat,
                     ref_feats, w0, alt_feats, e0)
         return
-    base = np.empty(blk, dtype=np.float32)
-    for c in range(blk):
-        base[c] = thr[c]
-    for j in range(m):
-        for c in range(blk):
-            base[c] += tab[j, 4, c]
+    base = _all_n(tab, thr)
     # One sweep over the boundaries s = 0 .. n+m-1 of the region keeps, per column,
     # A[a] = sum_{j<a} e[j, code(s - a + j)] (e = tab - tab[:, N]): the part of alignment s - a
     # left of s, i.e. the prefix table's anti-diagonal pre[s - a, a] (see _prefix_table).

@@ -289,21 +289,36 @@ def score_frame(bank: ModelBank, seqs: Sequence[str] | CodeBatch, **kwargs):
 def _edit_batch_cpu(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge: str):
     from . import _cpu_kernels as cpu
 
-    nb, ne = len(refs.lengths), len(edits.start)
-    ref_out = np.empty((nb, len(bank)), np.float32)
-    alt_out = np.empty((ne, len(bank)), np.float32)
-    order = np.argsort(edits.ref_index, kind="stable")
-    offsets = np.searchsorted(edits.ref_index[order], np.arange(nb + 1)).astype(np.int64)
-    e_start = np.ascontiguousarray(edits.start[order], dtype=np.int64)
-    e_codes = np.ascontiguousarray(edits.codes[order], dtype=np.uint8)
-    e_len = np.ascontiguousarray(edits.lengths[order], dtype=np.int64)
+    nb = len(refs.lengths)
+    order, offsets, e_start, e_codes, e_len = _sort_edits(edits, nb)
     lengths = refs.lengths.astype(np.int64)
-    for group in bank.groups:
-        t = group.numpy()
-        ref_feats = np.zeros((group.slots, nb, 2 * group.d), np.float32)
-        alt_feats = np.zeros((group.slots, ne, 2 * group.d), np.float32)
+
+    def pool(group, t, ref_feats, alt_feats):
         cpu.edit_pool(_pad(refs.codes, group.m), lengths, t["table"], t["thr"], t["slot"], t["feat"],
                       offsets, e_start, e_codes, e_len, ref_feats, alt_feats)
+
+    return _edit_features(bank, nb, order, pool, strand_merge)
+
+
+def _sort_edits(edits: Edits, nb: int) -> tuple[np.ndarray, ...]:
+    """Edits sorted by reference for the CPU kernels: ``order``, ``offsets`` ``(nb + 1,)``, start, codes, lengths."""
+    order = np.argsort(edits.ref_index, kind="stable")
+    offsets = np.searchsorted(edits.ref_index[order], np.arange(nb + 1)).astype(np.int64)
+    return (order, offsets, np.ascontiguousarray(edits.start[order], dtype=np.int64),
+            np.ascontiguousarray(edits.codes[order], dtype=np.uint8),
+            np.ascontiguousarray(edits.lengths[order], dtype=np.int64))
+
+
+def _edit_features(bank: ModelBank, nb: int, order: np.ndarray, pool, strand_merge: str):
+    """Per group, ``pool(group, tables, ref_feats, alt_feats)`` fills the features (edits in ``order``);
+    the heads turn them into reference ``(nb, M)`` and edit ``(E, M)`` scores in the caller's order."""
+    ne = len(order)
+    ref_out = np.empty((nb, len(bank)), np.float32)
+    alt_out = np.empty((ne, len(bank)), np.float32)
+    for group in bank.groups:
+        ref_feats = np.zeros((group.slots, nb, 2 * group.d), np.float32)
+        alt_feats = np.zeros((group.slots, ne, 2 * group.d), np.float32)
+        pool(group, group.numpy(), ref_feats, alt_feats)
         ref_out[:, group.models] = _merge(*_heads(group, torch.from_numpy(ref_feats)), strand_merge).numpy()
         alt_sorted = _merge(*_heads(group, torch.from_numpy(alt_feats)), strand_merge).numpy()
         alt_out[np.ix_(order, group.models)] = alt_sorted
@@ -430,28 +445,18 @@ def _window_batch_cpu(bank: ModelBank, regions: CodeBatch, windows: RegionWindow
     """:func:`score_windows` on the CPU for windows sorted by region."""
     from . import _cpu_kernels as cpu
 
-    nr, nw, ne = len(regions.lengths), len(windows.start), len(edits.start)
-    ref_out = np.empty((nw, len(bank)), np.float32)
-    alt_out = np.empty((ne, len(bank)), np.float32)
+    nr, nw = len(regions.lengths), len(windows.start)
     w_offsets = np.searchsorted(windows.region, np.arange(nr + 1)).astype(np.int64)
-    order = np.argsort(edits.ref_index, kind="stable")
-    e_offsets = np.searchsorted(edits.ref_index[order], np.arange(nw + 1)).astype(np.int64)
+    order, e_offsets, e_start, e_codes, e_len = _sort_edits(edits, nw)
     w_start = np.ascontiguousarray(windows.start, dtype=np.int64)
     w_len = np.ascontiguousarray(windows.length, dtype=np.int64)
-    e_start = np.ascontiguousarray(edits.start[order], dtype=np.int64)
-    e_codes = np.ascontiguousarray(edits.codes[order], dtype=np.uint8)
-    e_len = np.ascontiguousarray(edits.lengths[order], dtype=np.int64)
     lengths = regions.lengths.astype(np.int64)
-    for group in bank.groups:
-        t = group.numpy()
-        ref_feats = np.zeros((group.slots, nw, 2 * group.d), np.float32)
-        alt_feats = np.zeros((group.slots, ne, 2 * group.d), np.float32)
+
+    def pool(group, t, ref_feats, alt_feats):
         cpu.window_edit_pool(_pad(regions.codes, group.m), lengths, t["table"], t["thr"], t["slot"], t["feat"],
                              w_offsets, w_start, w_len, e_offsets, e_start, e_codes, e_len, ref_feats, alt_feats)
-        ref_out[:, group.models] = _merge(*_heads(group, torch.from_numpy(ref_feats)), strand_merge).numpy()
-        alt_sorted = _merge(*_heads(group, torch.from_numpy(alt_feats)), strand_merge).numpy()
-        alt_out[np.ix_(order, group.models)] = alt_sorted
-    return ref_out, alt_out
+
+    return _edit_features(bank, nw, order, pool, strand_merge)
 
 
 def window_codes(regions: CodeBatch, windows: RegionWindows) -> CodeBatch:
