@@ -53,12 +53,14 @@ def check_set(bank, args) -> None:
 
 
 def _score_torch(bank, seqs):
-    orig = predict._default_backend
-    predict._default_backend = lambda device, mode: "torch"
+    from varbind.predict import _core
+
+    orig = _core._default_backend
+    _core._default_backend = lambda device, mode: "torch"
     try:
         return predict.score(bank, seqs, mode="global")
     finally:
-        predict._default_backend = orig
+        _core._default_backend = orig
 
 
 def profile(fn, device: str) -> None:
