@@ -111,3 +111,45 @@ def test_chunk_scores_equal_predict_score_on_hand_built_windows(tmp_path, mode):
             out.append(g[p - left : p] + allele + g[p + len(s.ref) : p + len(s.ref) + w - len(allele) - left])
     np.testing.assert_allclose(scores.ref, predict.score(bank, refs, mode=mode), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(scores.alt, predict.score(bank, alts, mode=mode), rtol=1e-5, atol=1e-5)
+
+
+def test_snv_fast_path_builds_exactly_what_the_general_path_builds(monkeypatch):
+    """Chunks of plain SNVs take an array path; it must equal the per-site path field for field."""
+    from varbind import variants as V
+
+    rng = np.random.default_rng(4)
+    genome = rng.integers(0, 4, size=20_000).astype(np.uint8)
+
+    def fetch(a: int, b: int) -> np.ndarray:
+        out = np.full(b - a, 4, np.uint8)
+        lo, hi = max(a, 0), min(b, len(genome))
+        if lo < hi:
+            out[lo - a : hi - a] = genome[lo:hi]
+        return out
+
+    bases = "ACGT"
+    pos = np.sort(rng.choice(np.arange(len(genome)), 300, replace=False))
+    sites = [V.Site("c", int(p), bases[genome[p]], (bases[(genome[p] + 1) % 4],)) for p in pos]
+    g3, end = int(genome[3]), len(genome) - 2
+    sites += [V.Site("c", 3, bases[g3].lower(), (bases[(g3 + 1) % 4], bases[(g3 + 2) % 4])),  # multi-allelic
+              V.Site("c", 3, bases[g3], (bases[(g3 + 3) % 4],)),  # same position again
+              V.Site("c", end, bases[genome[end]], (bases[(genome[end] + 1) % 4],))]  # N-padded edge
+    fast = V._snv_windows(sites, fetch, 51, len(genome))
+    assert fast is not None
+    monkeypatch.setattr(V, "_snv_windows", lambda *a: None)
+    slow = V.build_windows(sites, fetch, 51, contig_length=len(genome))
+    np.testing.assert_array_equal(fast.refs.codes, slow.refs.codes)
+    for name in ("site", "allele", "genome_start"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+    for name in fast.edits._fields:
+        np.testing.assert_array_equal(getattr(fast.edits, name), getattr(slow.edits, name))
+    assert fast.skipped == slow.skipped == {}
+
+
+@pytest.mark.parametrize("site", [("c", 5, "A", ("AT",)), ("c", 5, "A", ("<DEL>",)), ("c", 5, "A", ("N",)),
+                                  ("c", 5, "C", ("T",)), ("c", 5, "A", ())])
+def test_snv_fast_path_leaves_anything_else_to_the_general_path(site):
+    from varbind import variants as V
+
+    genome = np.zeros(100, np.uint8)  # all A
+    assert V._snv_windows([V.Site("c", 1, "A", ("G",)), V.Site(*site)], lambda a, b: genome[max(a, 0):b], 11, 100) is None

@@ -164,6 +164,47 @@ def allele_window(genome: Callable[[int, int], np.ndarray], start: int, ref_len:
     return np.concatenate([genome(start - left, start), allele, genome(start + ref_len, start + ref_len + right)])
 
 
+_BASE = {"A": 0, "C": 1, "G": 2, "T": 3, "a": 0, "c": 1, "g": 2, "t": 3}
+
+
+def _snv_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray] | None, window: int,
+                 contig_length: int | None) -> Windows | None:
+    """:func:`build_windows` for the common chunk of SNVs only (ACGT, REF matching the FASTA), as
+    array operations; ``None`` when any site needs the general path. Same result as the general path."""
+    if genome is None or not sites or window < 1:
+        return None
+    try:
+        refb = np.array([_BASE[s.ref] for s in sites], np.uint8)
+        alts = [[_BASE[a] for a in s.alts] for s in sites]
+    except KeyError:  # longer alleles, N, IUPAC, symbolic, '*', '.': the general path
+        return None
+    starts = np.array([s.start for s in sites], np.int64)
+    n_alt = np.array([len(a) for a in alts])
+    if (n_alt == 0).any() or (starts < 0).any() or (contig_length is not None and (starts >= contig_length).any()):
+        return None
+    left = (window - 1) // 2
+    lo, hi = int(starts.min()) - left, int(starts.max()) - left + window
+    span = genome(lo, hi)
+    if (span[starts - lo] != refb).any():
+        return None  # REF mismatches: counted and handled by the general path
+    flat_alt = np.array([a for site_alts in alts for a in site_alts], np.uint8)
+    site_of_edit = np.repeat(np.arange(len(sites)), n_alt)
+    if (flat_alt == refb[site_of_edit]).any():
+        return None
+    uniq, first, ref_of_site = np.unique(starts, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # references in order of first appearance, as the general path
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    win_start = uniq[order] - left
+    refs = span[(win_start - lo)[:, None] + np.arange(window)[None, :]]
+    ne = len(flat_alt)
+    edits = Edits(rank[ref_of_site][site_of_edit].astype(np.int64), np.full(ne, left, np.int64),
+                  flat_alt[:, None], np.ones(ne, np.int64))
+    allele = np.concatenate([np.arange(k) for k in n_alt]).astype(np.int64)
+    return Windows(CodeBatch(np.ascontiguousarray(refs), np.full(len(uniq), window, np.int64)), edits,
+                   site_of_edit.astype(np.int64), allele, {}, win_start.astype(np.int64))
+
+
 def build_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray] | None, window: int,
                   ref_policy: str = "skip", contig_length: int | None = None,
                   counts: Counter | None = None) -> Windows:
@@ -187,6 +228,9 @@ def build_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray
     RefMismatchError
         Under ``ref_policy="error"``, naming the site.
     """
+    fast = _snv_windows(sites, genome, window, contig_length)
+    if fast is not None:
+        return fast
     refs: list[np.ndarray] = []
     starts: list[int] = []
     ref_key: dict[tuple, int] = {}
