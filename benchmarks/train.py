@@ -34,40 +34,47 @@ def model_id(kind: str, tf: str) -> str:
     return f"vbt_{kind}_{tf}"
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _train_one(kind: str, experiment: str, args: argparse.Namespace) -> tuple[str, object, dict, dict]:
+    """Train one data set; returns (model id, params, catalogue row, run report)."""
     import torch
 
-    tasks = [t for t in datasets.shared_tasks(args.data) if not args.only or any(o in t[1] for o in args.only)]
-    if args.kinds:
-        tasks = [t for t in tasks if t[0] in args.kinds]
-    runs, models, rows = [], {}, []
+    loader = {e: fn for _, e, fn in datasets.shared_tasks(args.data)}[experiment]
+    t0 = time.perf_counter()
+    task = loader()
+    t_read = time.perf_counter() - t0
+    space = calibrate.KIND_SPACES[kind]
+    if args.space:
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(args.space).items()}
+        space = dataclasses.replace(space, **fields)
+    opts = calibrate.options_for(kind, num_settings=args.settings, max_steps=args.max_steps, space=space,
+                                 device=args.device, progress=sys.stderr.isatty())
+    result = calibrate.train(task.train, task.kind, opts)
+    mid = model_id(kind, task.tf)
+    row = {"id": mid, "tf": task.tf, "species": SPECIES[kind], "source": task.source,
+           "experiment": task.experiment, "kind": kind}
+    rep = report.run_report(experiment, task.kind, result, extra={
+        "id": mid, "read_seconds": round(t_read, 3), "n_train": int(len(task.train.targets)),
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"})
+    print(f"{kind}\t{experiment}\tval={rep['best_validation']:.4f}\tcal={result.seconds['calibration']:.1f}s"
+          f"\tfinal={result.seconds['final_fit']:.1f}s\tread={t_read:.1f}s\tsteps={result.final_steps}", flush=True)
+    return mid, result.params, row, rep
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    tasks = [(k, e) for k, e, _ in datasets.shared_tasks(args.data)
+             if (not args.only or any(o in e for o in args.only)) and (not args.kinds or k in args.kinds)]
     t_all = time.perf_counter()
-    for kind, experiment, loader in tasks:
-        t0 = time.perf_counter()
-        task = loader()
-        t_read = time.perf_counter() - t0
-        space = calibrate.KIND_SPACES[kind]
-        if args.space:
-            fields = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(args.space).items()}
-            space = dataclasses.replace(space, **fields)
-        opts = calibrate.options_for(kind, num_settings=args.settings, max_steps=args.max_steps, space=space,
-                                     device=args.device, progress=sys.stderr.isatty())
-        result = calibrate.train(task.train, task.kind, opts)
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        mid = model_id(kind, task.tf)
-        models[mid] = result.params
-        rows.append({"id": mid, "tf": task.tf, "species": SPECIES[kind], "source": task.source,
-                     "experiment": task.experiment, "kind": kind})
-        rep = report.run_report(experiment, task.kind, result, extra={
-            "id": mid, "read_seconds": round(t_read, 3), "n_train": int(len(task.train.targets)),
-            "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"})
-        runs.append(rep)
-        print(f"{kind}\t{experiment}\tval={rep['best_validation']:.4f}\tcal={result.seconds['calibration']:.1f}s"
-              f"\tfinal={result.seconds['final_fit']:.1f}s\tread={t_read:.1f}s\tsteps={result.final_steps}", flush=True)
-        export.write_bundle(args.out, models, rows)
-        Path(args.out, "runs.json").write_text(json.dumps(runs))
-    print(f"total\t{time.perf_counter() - t_all:.1f}s for {len(tasks)} data sets", flush=True)
+    if args.workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(args.workers) as pool:
+            done = pool.starmap(_train_one, [(k, e, args) for k, e in tasks])
+    else:
+        done = [_train_one(k, e, args) for k, e in tasks]
+    models = {mid: params for mid, params, _, _ in done}
+    export.write_bundle(args.out, models, [row for _, _, row, _ in done])
+    Path(args.out, "runs.json").write_text(json.dumps([rep for _, _, _, rep in done]))
+    print(f"total\t{time.perf_counter() - t_all:.1f}s for {len(tasks)} data sets ({args.workers} workers)", flush=True)
     return 0
 
 
@@ -151,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--settings", type=int, default=30)
     t.add_argument("--max-steps", type=int, default=4000)
     t.add_argument("--device", default=None)
+    t.add_argument("--workers", type=int, default=1, help="data sets trained at once (processes sharing the GPU)")
     t.add_argument("--space", default=None, help="JSON overriding SearchSpace fields, e.g. '{\"learning_rate\": [0.01, 1]}'")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("evaluate")

@@ -94,7 +94,7 @@ class BatchedDeepBind(torch.nn.Module):
         self.biases1 = torch.nn.Parameter(torch.zeros(k, h))
         self.weights2 = torch.nn.Parameter(rand(k, h) * init[:, None] * self.hidden_mask)
         self.biases2 = torch.nn.Parameter(torch.zeros(k))
-        self._velocity = [torch.zeros_like(p) for p in self.parameters()]
+        self._velocity: list[torch.Tensor] | None = None  # made on the first step, on the weights' device
 
     def __len__(self) -> int:
         return len(self.settings)
@@ -147,6 +147,8 @@ class BatchedDeepBind(torch.nn.Module):
         """One Nesterov SGD step with per-model learning rate, momentum and weight decay
         (decay on detectors and weights, not on thresholds and biases)."""
         decayed = {id(self.detectors), id(self.weights1), id(self.weights2)}
+        if self._velocity is None:
+            self._velocity = [torch.zeros_like(p) for p in self.parameters()]
         for p, v in zip(self.parameters(), self._velocity):
             if p.grad is None:
                 continue

@@ -36,10 +36,10 @@ class SearchSpace:
     avg_pooling: tuple[bool, ...] = (False, True)
     hidden: tuple[int, ...] = (0, 32)
     dropout_keep: tuple[float, ...] = (0.5, 0.75, 1.0)
-    learning_rate: tuple[float, float] = (0.005, 0.1)
+    learning_rate: tuple[float, float] = (0.005, 0.25)
     momentum: tuple[float, float] = (0.9, 0.99)
     weight_decay: tuple[float, float] = (1e-10, 1e-3)
-    init_scale: tuple[float, float] = (0.01, 0.3)
+    init_scale: tuple[float, float] = (0.01, 0.15)
 
 
 @dataclass
@@ -49,9 +49,9 @@ class TrainOptions:
     num_settings: int = 30
     num_folds: int = 3
     num_detectors: int = 16
-    batch_size: int = 128
-    max_epochs: float = 20.0
-    min_steps: int = 500
+    batch_size: int = 256
+    max_epochs: float = 30.0
+    min_steps: int = 1000
     max_steps: int = 4000
     num_checkpoints: int = 20
     eval_examples: int = 12000
@@ -59,6 +59,7 @@ class TrainOptions:
     reverse_complement: bool = True
     seed: int = 0
     device: str | None = None
+    mixed_precision: bool = True
     progress: bool = False
     space: SearchSpace = field(default_factory=SearchSpace)
 
@@ -133,10 +134,18 @@ def _losses(kind: str, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (scores - yk) ** 2
 
 
+def _autocast(dev: torch.device, opts: TrainOptions):
+    """bfloat16 autocast on CUDA (halves the memory traffic of the big convolution output)."""
+    return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda" and opts.mixed_precision)
+
+
 @torch.no_grad()
-def _score_all(net: BatchedDeepBind, data: dict, idx: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+def _score_all(net: BatchedDeepBind, data: dict, idx: torch.Tensor, opts: TrainOptions,
+               chunk: int = 2048) -> torch.Tensor:
     net.eval()
-    out = torch.cat([net(data["codes"][i], data["rev"][i], data["lengths"][i]) for i in idx.split(chunk)])
+    with _autocast(idx.device, opts):
+        out = torch.cat([net(data["codes"][i], data["rev"][i], data["lengths"][i]).float()
+                         for i in idx.split(chunk)])
     net.train()
     return out
 
@@ -154,7 +163,8 @@ def _fit(net: BatchedDeepBind, data: dict, kind: str, model_fold: torch.Tensor, 
             perm, pos = torch.randperm(n, generator=gen, device=gen.device), 0
         idx = perm[pos : pos + opts.batch_size]
         pos += opts.batch_size
-        scores = net(data["codes"][idx], data["rev"][idx], data["lengths"][idx])
+        with _autocast(idx.device, opts):
+            scores = net(data["codes"][idx], data["rev"][idx], data["lengths"][idx]).float()
         w = (fold[idx][:, None] != model_fold[None, :]).float()
         loss = (_losses(kind, scores, data["y"][idx]) * w).sum(0) / w.sum(0).clamp(min=1)
         loss.sum().backward()
@@ -199,7 +209,7 @@ def calibrate(train: Examples, kind: str, opts: TrainOptions) -> Calibration:
     steps_at: list[int] = []
 
     def checkpoint(step: int) -> None:
-        scores = _score_all(net, data, pool)
+        scores = _score_all(net, data, pool, opts)
         vals = torch.empty(len(net), device=dev)
         pool_fold = fold[pool]
         for f in range(nf):
@@ -230,7 +240,7 @@ def final_fit(train: Examples, kind: str, setting: Setting, steps: int, opts: Tr
     _fit(net, data, kind, no_fold, fold, steps, opts, gen, label="final fit")
     rng = np.random.default_rng(opts.seed + 1)
     pool = torch.from_numpy(np.sort(rng.permutation(n)[: opts.eval_examples])).to(dev)
-    scores = _score_all(net, data, pool)
+    scores = _score_all(net, data, pool, opts)
     losses = torch.nan_to_num(_losses(kind, scores, data["y"][pool]).mean(0), nan=math.inf).cpu().numpy()
     return net.to_params(int(np.argmin(losses))), losses
 
