@@ -44,7 +44,7 @@ def model_sha256(p: DeepBindParams) -> str:
     return hashlib.sha256(format_params(p).encode("ascii")).hexdigest()
 
 
-def _float32_exact(p: DeepBindParams) -> DeepBindParams:
+def as_float32(p: DeepBindParams) -> DeepBindParams:
     """``p`` with every weight rounded to float32 (what the bundle stores), as float64 arrays."""
     f = {k: np.asarray(getattr(p, k), dtype=np.float32).astype(np.float64) for k in _ARRAYS}
     return DeepBindParams(p.reverse_complement, p.has_avg_pooling, **f)
@@ -87,7 +87,7 @@ def write_bundle(folder: str | os.PathLike, models: Mapping[str, DeepBindParams]
     lines = ["\t".join(columns)]
     for mid, p in models.items():
         row = by_id.get(mid, {"id": mid})
-        row["sha256"] = model_sha256(_float32_exact(p))
+        row["sha256"] = model_sha256(as_float32(p))
         row["detector_len"] = p.detector_len
         lines.append("\t".join(_cell(row.get(c, "")) for c in columns))
     tmp = folder / "catalogue.tsv.tmp"
