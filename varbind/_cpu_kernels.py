@@ -187,18 +187,15 @@ def _edit_block(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats
     m = tab.shape[0]
     blk = tab.shape[2]
     npos = n + m - 1
-    conv = np.empty((npos, blk), dtype=np.float32)
+    raw = np.empty((npos, blk), dtype=np.float32)  # conv + threshold, before the ReLU
     for p in range(npos):
         for c in range(blk):
-            conv[p, c] = thr[c]
+            raw[p, c] = thr[c]
         for j in range(m):
             code = row[p + j]
             for c in range(blk):
-                conv[p, c] += tab[j, code, c]
-        for c in range(blk):
-            if conv[p, c] < 0.0:
-                conv[p, c] = 0.0
-    # prefix / suffix maxima of the ReLU map, and the total sum
+                raw[p, c] += tab[j, code, c]
+    # prefix / suffix maxima of the ReLU map, and its total
     pmax = np.empty((npos + 1, blk), dtype=np.float32)
     smax = np.empty((npos + 1, blk), dtype=np.float32)
     tot = np.zeros(blk, dtype=np.float32)
@@ -207,12 +204,12 @@ def _edit_block(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats
         smax[npos, c] = 0.0
     for p in range(npos):
         for c in range(blk):
-            v = conv[p, c]
+            v = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
             tot[c] += v
             pmax[p + 1, c] = v if v > pmax[p, c] else pmax[p, c]
     for p in range(npos - 1, -1, -1):
         for c in range(blk):
-            v = conv[p, c]
+            v = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
             smax[p, c] = v if v > smax[p + 1, c] else smax[p + 1, c]
     inv = np.float32(1.0) / np.float32(npos)
     d = ref_feats.shape[2] // 2
@@ -227,7 +224,7 @@ def _edit_block(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats
     for e in range(ne):
         st = e_start[e]
         k = e_len[e]
-        # conv positions whose window [p, p + m) of the padded row meets padded [st + m - 1, st + k + m - 1)
+        # conv position p covers padded row [p, p + m); the edit is padded [st + m - 1, st + k + m - 1)
         lo = st
         hi = st + k + m - 1
         if hi > npos:
@@ -237,20 +234,24 @@ def _edit_block(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats
             sm[c] = tot[c]
         for p in range(lo, hi):
             for c in range(blk):
-                acc[c] = thr[c]
-            for j in range(m):
-                q = p + j - (m - 1) - st  # offset of this column inside the edit
-                if q >= 0 and q < k:
-                    code = e_codes[e, q]
-                else:
-                    code = row[p + j]
-                for c in range(blk):
-                    acc[c] += tab[j, code, c]
+                acc[c] = raw[p, c]
+            # only the detector offsets j that fall on edited bases change: add their differences
+            j0 = st + m - 1 - p
+            j1 = j0 + k
+            if j0 < 0:
+                j0 = 0
+            if j1 > m:
+                j1 = m
+            for j in range(j0, j1):
+                new = e_codes[e, p + j - (m - 1) - st]
+                old = row[p + j]
+                if new != old:
+                    for c in range(blk):
+                        acc[c] += tab[j, new, c] - tab[j, old, c]
             for c in range(blk):
-                v = acc[c]
-                if v < 0.0:
-                    v = 0.0
-                sm[c] += v - conv[p, c]
+                v = acc[c] if acc[c] > 0.0 else np.float32(0.0)
+                r = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
+                sm[c] += v - r
                 if v > mx[c]:
                     mx[c] = v
         for c in range(blk):
@@ -266,8 +267,9 @@ def edit_pool(codes, lengths, table, thr, slot, feat, e_offsets, e_start, e_code
     Edits ``e_offsets[b] .. e_offsets[b+1]`` belong to reference ``b`` (edits sorted by reference);
     edit ``e`` replaces ``e_len[e]`` codes starting at sequence position ``e_start[e]`` by
     ``e_codes[e, :e_len[e]]``. Only the ``k + m - 1`` convolution positions an edit touches are
-    recomputed; the rest of the max comes from prefix/suffix maxima of the reference map and the
-    mean from its total.
+    updated; the rest of the max comes from prefix/suffix maxima of the reference map and the
+    mean from its total. A recomputed position adds only the weight differences of the edited
+    bases it covers (``min(k, m)`` rows), so a point mutation costs ``m`` additions a column.
     """
     nb = codes.shape[0]
     nblk = table.shape[0]

@@ -43,8 +43,12 @@ def global_pool(codes: torch.Tensor, lengths: torch.Tensor, table: torch.Tensor,
     return conv.amax(-1), conv.sum(-1) / npos[:, None].to(conv.dtype)
 
 
-def window_pool(codes, lengths, table, thr, start_offset):
-    """DeepBind-executable windows (see :func:`varbind._cpu_kernels.window_pool`) -> ``(B, W, cols)`` x 2."""
+def window_pool(codes, lengths, table, thr, start_offset, need_avg):
+    """DeepBind-executable windows (see :func:`varbind._cpu_kernels.window_pool`) -> ``(B, W, cols)`` x 2.
+
+    Like the numba kernel, blocks whose ``need_avg`` is false get mean features of 0 (their models
+    have no average pooling, so the heads never read them).
+    """
     nb = codes.shape[0]
     nblk, m, _, blk = table.shape
     cols = nblk * blk
@@ -81,4 +85,5 @@ def window_pool(codes, lengths, table, thr, start_offset):
     long_ = ~short
     out_max[long_] = vals.amax(2)[long_]
     out_avg[long_] = (vals.sum(2) / (2 * m - 1))[long_]
+    out_avg[long_] *= torch.repeat_interleave(need_avg, blk).to(out_avg.dtype)
     return out_max, out_avg

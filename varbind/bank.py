@@ -33,36 +33,43 @@ BLOCK = 64
 
 
 @dataclass
+class _Segment:
+    """A run of consecutive models of one head with the same kind of output layer."""
+
+    start: int
+    stop: int
+    w1: torch.Tensor  # (S, 2d, H) -- H = 1 for linear models
+    b1: torch.Tensor  # (S, 1, H)
+    w2: torch.Tensor | None  # (S, H, 1) for hidden-layer models
+    b2: torch.Tensor | None  # (S, 1, 1)
+
+    def to(self, device: torch.device) -> _Segment:
+        mv = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return _Segment(self.start, self.stop, mv(self.w1), mv(self.b1), mv(self.w2), mv(self.b2))
+
+
+@dataclass
 class _Head:
-    """Dense layers of the models of one group, split into linear and hidden-layer models.
+    """Dense layers of the models of one group, as runs of linear or hidden-layer models.
 
     Features enter as ``(M, R, 2d)``: the ``d`` max-pooled values then the ``d`` mean-pooled ones
-    (zero weights for models without average pooling). ``lin_*`` index the group's linear models,
-    ``hid_*`` its hidden-layer models (positions in the group's model order).
+    (zero weights for models without average pooling). Models are ordered so that each kind forms
+    contiguous runs, which the head reads as slices (no gathers) through batched matrix products.
     """
 
-    lin_pos: torch.Tensor  # (Ml,) long
-    lin_w: torch.Tensor  # (Ml, 2d)
-    lin_b: torch.Tensor  # (Ml,)
-    hid_pos: torch.Tensor  # (Mh,) long
-    hid_w1: torch.Tensor  # (Mh, 2d, H)
-    hid_b1: torch.Tensor  # (Mh, 1, H)
-    hid_w2: torch.Tensor  # (Mh, H, 1)
-    hid_b2: torch.Tensor  # (Mh, 1)
+    segments: list[_Segment]
 
     def to(self, device: torch.device) -> _Head:
-        return _Head(**{k: getattr(self, k).to(device) for k in self.__dataclass_fields__})
+        return _Head([seg.to(device) for seg in self.segments])
 
     def __call__(self, flat: torch.Tensor) -> torch.Tensor:
         """Features ``(M, R, 2d)`` -> scores ``(M, R)``."""
         out = flat.new_empty(flat.shape[:2])
-        if self.lin_pos.numel():
-            x = flat[self.lin_pos]
-            out[self.lin_pos] = (x * self.lin_w[:, None, :]).sum(-1) + self.lin_b[:, None]
-        if self.hid_pos.numel():
-            x = flat[self.hid_pos]
-            h = torch.relu(torch.baddbmm(self.hid_b1, x, self.hid_w1))
-            out[self.hid_pos] = torch.baddbmm(self.hid_b2[:, :, None], h, self.hid_w2)[..., 0]
+        for seg in self.segments:  # einsum: measured 3-4x faster than baddbmm for these shapes on CPU
+            h = torch.einsum("srd,sdh->srh", flat[seg.start : seg.stop], seg.w1).add_(seg.b1)
+            if seg.w2 is not None:
+                h = torch.einsum("srh,sho->sro", torch.relu_(h), seg.w2).add_(seg.b2)
+            out[seg.start : seg.stop] = h[..., 0]
         return out
 
 
@@ -105,7 +112,14 @@ class Group:
     feat: torch.Tensor
     head: _Head
     head_rc: _Head
-    _np: dict = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def models_t(self, device: torch.device) -> torch.Tensor:
+        """``models`` as a long tensor on ``device`` (cached)."""
+        key = ("models", str(device))
+        if key not in self._cache:
+            self._cache[key] = torch.from_numpy(self.models).to(device)
+        return self._cache[key]
 
     @property
     def slots(self) -> int:
@@ -113,17 +127,27 @@ class Group:
 
     def numpy(self) -> dict[str, np.ndarray]:
         """The kernel tables as contiguous numpy arrays (cached; for the CPU kernels)."""
-        if not self._np:
-            for key in ("table", "thr", "start_offset", "need_avg", "slot", "feat"):
-                self._np[key] = np.ascontiguousarray(getattr(self, key).cpu().numpy())
-        return self._np
+        if "numpy" not in self._cache:
+            self._cache["numpy"] = {
+                key: np.ascontiguousarray(getattr(self, key).cpu().numpy())
+                for key in ("table", "thr", "start_offset", "need_avg", "slot", "feat")
+            }
+        return self._cache["numpy"]
+
+    def triton_weights(self) -> torch.Tensor:
+        """The weights split for the Triton kernel (cached; see :mod:`varbind._triton_kernels`)."""
+        if "triton" not in self._cache:
+            from . import _triton_kernels
+
+            self._cache["triton"] = _triton_kernels.prepare(self.table)
+        return self._cache["triton"]
 
     def to(self, device: torch.device) -> Group:
-        moved = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "_np"}
+        moved = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "_cache"}
         for k in ("table", "thr", "start_offset", "need_avg", "slot", "feat"):
             moved[k] = moved[k].to(device)
         moved["head"], moved["head_rc"] = self.head.to(device), self.head_rc.to(device)
-        return Group(**moved, _np=self._np)
+        return Group(**moved, _cache={"numpy": self._cache["numpy"]} if "numpy" in self._cache else {})
 
 
 def _pad_cols(n: int) -> int:
@@ -131,9 +155,11 @@ def _pad_cols(n: int) -> int:
 
 
 def _build_group(m: int, d: int, members: list[int], params: Sequence[DeepBindParams]) -> Group:
-    # reverse-complement models first (their slots lead), then models with average pooling, so
-    # that blocks of max-only columns can skip the mean in deepbind mode
-    members = sorted(members, key=lambda i: (not params[i].reverse_complement, not params[i].has_avg_pooling))
+    # reverse-complement models first (their slots lead); then by output layer, so that each head
+    # reads runs of one kind as slices; then models with average pooling first, so that blocks of
+    # max-only columns can skip the mean in deepbind mode
+    members = sorted(members, key=lambda i: (not params[i].reverse_complement, params[i].num_hidden > 0,
+                                             not params[i].has_avg_pooling))
     rc = [i for i in members if params[i].reverse_complement]
     mg = len(members)
     cols_fwd, cols_rev = _pad_cols(mg * d), _pad_cols(len(rc) * d)
@@ -181,9 +207,6 @@ def _build_group(m: int, d: int, members: list[int], params: Sequence[DeepBindPa
 
 def _build_head(members: Sequence[DeepBindParams]) -> _Head:
     d = members[0].num_detectors
-    lin = [g for g, p in enumerate(members) if p.num_hidden == 0]
-    hid = [g for g, p in enumerate(members) if p.num_hidden > 0]
-    hmax = max([members[g].num_hidden for g in hid], default=0)
 
     def w1(p: DeepBindParams) -> np.ndarray:
         """weights1 as (2d, H): max rows then avg rows."""
@@ -193,23 +216,28 @@ def _build_head(members: Sequence[DeepBindParams]) -> _Head:
         return np.concatenate([p.weights1, np.zeros_like(p.weights1)])
 
     f32 = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float32).copy())  # noqa: E731
-    hid_w1 = np.zeros((len(hid), 2 * d, hmax))
-    hid_b1 = np.zeros((len(hid), 1, hmax))
-    hid_w2 = np.zeros((len(hid), hmax, 1))
-    for r, g in enumerate(hid):
-        p = members[g]
-        h = p.num_hidden
-        hid_w1[r, :, :h], hid_b1[r, 0, :h], hid_w2[r, :h, 0] = w1(p), p.biases1, p.weights2
-    return _Head(
-        lin_pos=torch.tensor(lin, dtype=torch.long),
-        lin_w=f32([w1(members[g])[:, 0] for g in lin]).reshape(len(lin), 2 * d),
-        lin_b=f32([members[g].biases1[0] for g in lin]),
-        hid_pos=torch.tensor(hid, dtype=torch.long),
-        hid_w1=f32(hid_w1),
-        hid_b1=f32(hid_b1),
-        hid_w2=f32(hid_w2),
-        hid_b2=f32([[members[g].biases2[0]] for g in hid]).reshape(len(hid), 1),
-    )
+    segments = []
+    start = 0
+    while start < len(members):
+        hidden = members[start].num_hidden > 0
+        stop = start
+        while stop < len(members) and (members[stop].num_hidden > 0) == hidden:
+            stop += 1
+        run = members[start:stop]
+        if hidden:
+            h = max(p.num_hidden for p in run)
+            ww1, bb1 = np.zeros((len(run), 2 * d, h)), np.zeros((len(run), 1, h))
+            ww2, bb2 = np.zeros((len(run), h, 1)), np.zeros((len(run), 1, 1))
+            for r, p in enumerate(run):
+                k = p.num_hidden
+                ww1[r, :, :k], bb1[r, 0, :k], ww2[r, :k, 0], bb2[r, 0, 0] = w1(p), p.biases1, p.weights2, p.biases2[0]
+            segments.append(_Segment(start, stop, f32(ww1), f32(bb1), f32(ww2), f32(bb2)))
+        else:
+            ww1 = np.stack([w1(p) for p in run])  # (S, 2d, 1)
+            bb1 = np.array([p.biases1 for p in run]).reshape(len(run), 1, 1)
+            segments.append(_Segment(start, stop, f32(ww1), f32(bb1), None, None))
+        start = stop
+    return _Head(segments)
 
 
 class ModelBank:

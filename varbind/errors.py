@@ -76,3 +76,11 @@ class ContigNotFoundError(VarbindError, KeyError):
 
 class InputFormatError(VarbindError, ValueError):
     """An input file (VCF, FASTA, region string, table) is unusable."""
+
+
+class BundleFormatError(ModelSourceError):
+    """A varbind bundle folder is malformed (manifest, safetensors, catalogue or null table)."""
+
+
+class PanelNotInstalledError(ModelSourceError):
+    """A named panel (e.g. ``deepbind``) is not in the user's data folder yet."""

@@ -25,7 +25,6 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from . import _cpu_kernels as cpu
 from . import _torch_kernels as tk
 from .bank import Group, ModelBank
 from .sequence import N_CODE, CodeBatch, encode_batch
@@ -64,7 +63,10 @@ def _check(mode: str, strand_merge: str) -> None:
         raise ValueError(f"strand_merge must be one of {STRAND_MERGES}, not {strand_merge!r}")
 
 
-def _pad(codes: np.ndarray, m: int) -> np.ndarray:
+def _pad(codes, m: int):
+    """Frame codes ``(B, L)`` (numpy or torch) with ``m - 1`` N codes on both sides."""
+    if isinstance(codes, torch.Tensor):
+        return torch.nn.functional.pad(codes, (m - 1, m - 1), value=N_CODE)
     out = np.full((codes.shape[0], codes.shape[1] + 2 * (m - 1)), N_CODE, dtype=np.uint8)
     out[:, m - 1 : m - 1 + codes.shape[1]] = codes
     return out
@@ -80,13 +82,23 @@ def _to_slots(group: Group, fmax: torch.Tensor, favg: torch.Tensor) -> torch.Ten
     return feats
 
 
-def _pool(group: Group, codes: np.ndarray, lengths: np.ndarray, mode: str, device: torch.device) -> torch.Tensor:
+def _pool(group: Group, codes, lengths, mode: str, device: torch.device,
+          backend: str | None = None) -> torch.Tensor:
     """Pooled features of one group as ``(slots, R, 2d)``; ``R`` is ``B`` (global) or ``B * W``
-    (deepbind, ``W = max(L - m, 1)`` windows a sequence)."""
-    padded = _pad(codes, group.m)
+    (deepbind, ``W = max(L - m, 1)`` windows a sequence). ``backend`` is ``"numba"`` (the CPU
+    default), ``"triton"`` (the CUDA default for global mode) or ``"torch"`` (any device).
+    ``codes`` and ``lengths`` are numpy arrays, or tensors already on ``device``."""
+    if isinstance(codes, torch.Tensor) and codes.device != device:
+        codes, lengths = codes.cpu().numpy(), lengths.cpu().numpy()
     nb = codes.shape[0]
     nwin = max(codes.shape[1] - group.m, 1)
-    if device.type == "cpu":
+    backend = backend or _default_backend(device, mode)
+    if backend == "numba":
+        from . import _cpu_kernels as cpu
+
+        if isinstance(codes, torch.Tensor):
+            codes, lengths = codes.numpy(), lengths.numpy()
+        padded = _pad(codes, group.m)
         t = group.numpy()
         if mode == "global":
             feats = np.zeros((group.slots, nb, 2 * group.d), np.float32)
@@ -96,14 +108,35 @@ def _pool(group: Group, codes: np.ndarray, lengths: np.ndarray, mode: str, devic
             cpu.window_pool(padded, lengths, t["table"], t["thr"], t["start_offset"], t["need_avg"],
                             t["slot"], t["feat"], nwin, feats)
         return torch.from_numpy(feats)
-    codes_t = torch.from_numpy(padded).to(device)
-    lengths_t = torch.from_numpy(lengths).to(device)
-    if mode == "global":
+    if not isinstance(codes, torch.Tensor):
+        codes, lengths = torch.from_numpy(codes).to(device), torch.from_numpy(lengths).to(device)
+    codes_t, lengths_t = _pad(codes, group.m), lengths
+    if backend == "triton":
+        from . import _triton_kernels
+
+        fmax, favg = _triton_kernels.global_pool(codes_t, lengths_t, group.triton_weights(), group.thr, group.m)
+    elif mode == "global":
         fmax, favg = tk.global_pool(codes_t, lengths_t, group.table, group.thr)
     else:
-        fmax, favg = tk.window_pool(codes_t, lengths_t, group.table, group.thr, group.start_offset)
+        fmax, favg = tk.window_pool(codes_t, lengths_t, group.table, group.thr, group.start_offset, group.need_avg)
         fmax, favg = fmax.flatten(0, 1), favg.flatten(0, 1)
     return _to_slots(group, fmax, favg)
+
+
+def _default_backend(device: torch.device, mode: str) -> str:
+    if device.type == "cpu":
+        return "numba"
+    if device.type == "cuda" and mode == "global" and _HAVE_TRITON:
+        return "triton"
+    return "torch"
+
+
+try:  # Triton ships with CUDA builds of torch; the CPU wheel has none
+    import triton  # noqa: F401
+
+    _HAVE_TRITON = True
+except ImportError:
+    _HAVE_TRITON = False
 
 
 def _heads(group: Group, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,27 +161,32 @@ def _merge(fwd: torch.Tensor, rev: torch.Tensor, strand_merge: str) -> torch.Ten
 
 def _score_batch(bank: ModelBank, batch: CodeBatch, mode: str, strand_merge: str) -> np.ndarray:
     nb = batch.codes.shape[0]
-    out = np.empty((nb, len(bank)), dtype=np.float32)
     lengths = batch.lengths.astype(np.int64)
+    codes: np.ndarray | torch.Tensor = batch.codes
+    if bank.device.type != "cpu":  # one transfer in, one out
+        codes, lengths = torch.from_numpy(codes).to(bank.device), torch.from_numpy(lengths).to(bank.device)
+    out = torch.empty((nb, len(bank)), dtype=torch.float32, device=bank.device)
     for group in bank.groups:
-        fwd, rev = _heads(group, _pool(group, batch.codes, lengths, mode, bank.device))
+        fwd, rev = _heads(group, _pool(group, codes, lengths, mode, bank.device))
         if mode == "deepbind":
             nwin_max = max(batch.codes.shape[1] - group.m, 1)
             fwd, rev = fwd.reshape(nb, nwin_max, -1), rev.reshape(nb, nwin_max, -1)
-            nwin = torch.from_numpy(np.maximum(lengths - group.m, 1)).to(fwd.device)
+            nwin = torch.as_tensor(lengths, device=fwd.device).sub(group.m).clamp_(min=1)
             invalid = torch.arange(nwin_max, device=fwd.device)[None, :] >= nwin[:, None]
             fwd = fwd.masked_fill(invalid[:, :, None], -torch.inf).amax(1)
             rev = rev.masked_fill(invalid[:, :, None], -torch.inf).amax(1)
-        out[:, group.models] = _merge(fwd, rev, strand_merge).cpu().numpy()
-    return out
+        out[:, group.models_t(bank.device)] = _merge(fwd, rev, strand_merge)
+    return out.cpu().numpy()
 
 
 def _auto_batch(bank: ModelBank, width: int, mode: str) -> int:
     cols = sum(g.table.shape[0] * g.table.shape[3] for g in bank.groups)
-    per_seq = max(cols, 1) * (max(width, 1) if mode == "deepbind" else 1)
-    if bank.device.type != "cpu":
-        per_seq = per_seq * (max(width, 1) + bank.max_detector_len)  # the conv map is materialised
-    return int(min(4096, max(1, _BUDGET // per_seq)))
+    per_seq = 2 * max(cols, 1) * (max(width, 1) if mode == "deepbind" else 1)
+    backend = _default_backend(bank.device, mode)
+    if backend == "torch":  # the torch twins materialise the feature map (deepbind: m prefix sums)
+        per_seq *= max(width, 1) + bank.max_detector_len
+    budget = _BUDGET if bank.device.type == "cpu" else 8 * _BUDGET
+    return int(min(8192, max(1, budget // per_seq)))
 
 
 def _resolve_device(bank: ModelBank, device: str | torch.device | None) -> ModelBank:
@@ -241,6 +279,8 @@ def score_frame(bank: ModelBank, seqs: Sequence[str] | CodeBatch, **kwargs):
 
 
 def _edit_batch_cpu(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge: str):
+    from . import _cpu_kernels as cpu
+
     nb, ne = len(refs.lengths), len(edits.start)
     ref_out = np.empty((nb, len(bank)), np.float32)
     alt_out = np.empty((ne, len(bank)), np.float32)
@@ -260,6 +300,44 @@ def _edit_batch_cpu(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge
         alt_sorted = _merge(*_heads(group, torch.from_numpy(alt_feats)), strand_merge).numpy()
         alt_out[np.ix_(order, group.models)] = alt_sorted
     return ref_out, alt_out
+
+
+def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge: str,
+                       batch_size: int | None) -> EditScores:
+    """Single-base substitutions on the GPU: each edit's program computes its reference and the
+    substituted base's per-position differences in the same tiles (one pass a variant)."""
+    from . import _triton_kernels
+
+    nb, ne = len(refs.lengths), len(edits.start)
+    ref_out = np.empty((nb, len(bank)), np.float32)
+    alt_out = np.empty((ne, len(bank)), np.float32)
+    has_edit = np.zeros(nb, dtype=bool)
+    has_edit[edits.ref_index] = True
+    if not has_edit.all():  # references nobody edits: plain passes
+        idx = np.flatnonzero(~has_edit)
+        ref_out[idx] = score(bank, CodeBatch(refs.codes[idx], refs.lengths[idx]), strand_merge=strand_merge)
+    bs = batch_size or 8192
+    dev = bank.device
+    with torch.no_grad():
+        for i in range(0, ne, bs):
+            sl = slice(i, i + bs)
+            used, e_ref = np.unique(edits.ref_index[sl], return_inverse=True)
+            lengths = refs.lengths[used]
+            codes = torch.from_numpy(refs.codes[used, : int(lengths.max())]).to(dev)
+            lengths_t = torch.from_numpy(lengths.astype(np.int64)).to(dev)
+            args = [torch.from_numpy(np.asarray(a, dtype=np.int64)).to(dev)
+                    for a in (e_ref, edits.start[sl], edits.codes[sl, 0])]
+            r = torch.empty((len(args[0]), len(bank)), device=dev)
+            a = torch.empty_like(r)
+            for group in bank.groups:
+                rmax, ravg, amax, aavg = _triton_kernels.snv_pool(
+                    _pad(codes, group.m), lengths_t, *args, group.triton_weights(), group.thr, group.m)
+                cols = group.models_t(dev)
+                r[:, cols] = _merge(*_heads(group, _to_slots(group, rmax, ravg)), strand_merge)
+                a[:, cols] = _merge(*_heads(group, _to_slots(group, amax, aavg)), strand_merge)
+            alt_out[sl] = a.cpu().numpy()
+            ref_out[edits.ref_index[sl]] = r.cpu().numpy()
+    return EditScores(ref_out, alt_out)
 
 
 def apply_edits(refs: CodeBatch, edits: Edits) -> CodeBatch:
@@ -319,6 +397,8 @@ def score_edits(
     ref_out = np.empty((nb, len(bank)), np.float32)
     alt_out = np.empty((len(edits.start), len(bank)), np.float32)
     if bank.device.type != "cpu":
+        if _default_backend(bank.device, "global") == "triton" and len(edits.start) and (edits.lengths == 1).all():
+            return _snv_scores_triton(bank, refs, edits, strand_merge, batch_size)
         ref_out[:] = score(bank, refs, strand_merge=strand_merge, batch_size=batch_size)
         alt_out[:] = score(bank, apply_edits(refs, edits), strand_merge=strand_merge, batch_size=batch_size)
         return EditScores(ref_out, alt_out)

@@ -94,6 +94,10 @@ def encode_batch(seqs: Sequence[str] | Sequence[np.ndarray], start_index: int = 
     >>> b.codes.tolist(), b.lengths.tolist()
     ([[0, 1, 4, 4], [2, 3, 3, 0]], [2, 4])
     """
+    if seqs and all(isinstance(s, str) for s in seqs):
+        fast = _encode_equal_lengths(seqs)  # one vectorised pass when every sequence has one length
+        if fast is not None:
+            return fast
     encoded = [
         s if isinstance(s, np.ndarray) else encode(s, index=start_index + i) for i, s in enumerate(seqs)
     ]
@@ -103,6 +107,20 @@ def encode_batch(seqs: Sequence[str] | Sequence[np.ndarray], start_index: int = 
     for i, c in enumerate(encoded):
         codes[i, : len(c)] = c
     return CodeBatch(codes, lengths)
+
+
+def _encode_equal_lengths(seqs: Sequence[str]) -> CodeBatch | None:
+    n = len(seqs[0])
+    if any(len(s) != n for s in seqs):
+        return None
+    try:
+        raw = np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        return None
+    codes = _LUT[raw]
+    if (codes == _INVALID).any():
+        return None  # the per-sequence path names the sequence and character
+    return CodeBatch(codes.reshape(len(seqs), n), np.full(len(seqs), n, dtype=np.int64))
 
 
 def one_hot(seqs: Sequence[str] | np.ndarray) -> torch.Tensor:

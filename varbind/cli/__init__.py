@@ -16,7 +16,7 @@ from .. import __version__
 from ..errors import VarbindError
 
 #: sub-command modules, in the order ``varbind --help`` lists them
-COMMAND_MODULES = ["score", "train"]
+COMMAND_MODULES = ["annotate", "check", "score", "mutmap", "logo", "models", "train"]
 
 log = logging.getLogger("varbind")
 

@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from .. import deepbind_db
 from ..bank import ModelBank
-from ..errors import InputFormatError, ModelSourceError
+from ..errors import InputFormatError
 
 
 def add_model_args(p: argparse.ArgumentParser, default: str | None = "default") -> None:
@@ -23,6 +22,10 @@ def add_model_args(p: argparse.ArgumentParser, default: str | None = "default") 
     sel = g.add_mutually_exclusive_group()
     sel.add_argument("--ids", nargs="+", metavar="ID", help="only these model IDs, in this order")
     sel.add_argument("--ids-file", metavar="FILE", help="only the model IDs listed in FILE (whitespace-separated)")
+    g.add_argument("--tf", nargs="+", action="extend", metavar="NAME",
+                   help="only models of these TFs (case-insensitive; a dimer A::B matches A and B)")
+    g.add_argument("--family", nargs="+", action="extend", metavar="F",
+                   help="only models whose TF family or class contains F (case-insensitive)")
 
 
 def add_device_args(p: argparse.ArgumentParser) -> None:
@@ -44,19 +47,17 @@ def selected_ids(args: argparse.Namespace) -> list[str] | None:
     return None
 
 
+def load_panel(args: argparse.Namespace):
+    """The :class:`~varbind.pretrained.Panel` that ``--models`` and the selection flags name."""
+    from .. import pretrained
+
+    return pretrained.load_panel(args.models, ids=selected_ids(args), tf=getattr(args, "tf", None),
+                                 family=getattr(args, "family", None))
+
+
 def load_bank(args: argparse.Namespace) -> ModelBank:
     """The bank that ``--models`` and the selection flags name."""
-    source, ids = args.models, selected_ids(args)
-    if deepbind_db.is_deepbind_db(source):
-        ids, params = deepbind_db.load_params(source, ids)
-        return ModelBank.from_params(params, ids)
-    try:
-        from .. import pretrained
-    except ImportError:
-        pretrained = None
-    if pretrained is None or not hasattr(pretrained, "load_panel"):
-        raise ModelSourceError(f"{source!r} is not a DeepBind db folder (params/ + db.tsv)")
-    return pretrained.load_panel(source, ids=ids).bank
+    return load_panel(args).bank
 
 
 @contextlib.contextmanager

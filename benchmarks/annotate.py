@@ -1,0 +1,187 @@
+"""Benchmark of variant annotation: variants/s against a naive path, and peak RSS as the VCF grows.
+
+Three measurements, printed as a table:
+
+* ``delta``: SNV windows (``--window``, default 101) scored through :func:`varbind.predict.score_edits`
+  (each ALT a delta on its reference pass), windows built by :func:`varbind.variants.build_windows`.
+* ``naive``: per variant, one full forward pass for the reference and one for the alternate window
+  (:func:`varbind.predict.score` on the two sequences), the path annotation would take without deltas.
+* ``end-to-end`` (not with ``--synthetic``): ``annotate_vcf`` on a VCF of random SNVs against a random
+  FASTA (I/O, windows, scoring, VCF writing).
+* ``rss``: peak RSS of ``annotate_vcf`` in a subprocess for a VCF of ``--rss-n`` and 10x as many
+  records (``--rss-models`` models, so it runs quickly): streaming keeps it flat.
+
+``--synthetic`` needs no cyvcf2/pysam (for a GPU machine): windows from random sequence only.
+
+Usage::
+
+    PYTHONPATH=. python benchmarks/annotate.py --models ../shared/data/deepbind -n 2000 --naive-n 100
+    PYTHONPATH=. python benchmarks/annotate.py --synthetic --device cuda -n 200000 --naive-n 2000
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from varbind import deepbind_db, predict  # noqa: E402
+from varbind.bank import ModelBank  # noqa: E402
+from varbind.variants import Site, build_windows  # noqa: E402
+
+
+def load_bank(source: str, n_models: int | None) -> ModelBank:
+    ids = None
+    if n_models:
+        ids = list(deepbind_db.read_catalogue(source).index[:n_models])
+    ids, params = deepbind_db.load_params(source, ids)
+    return ModelBank.from_params(params, ids)
+
+
+def random_snvs(rng: np.random.Generator, genome: np.ndarray, n: int, window: int) -> list[Site]:
+    pos = np.sort(rng.choice(np.arange(window, len(genome) - window), size=n, replace=False))
+    bases = "ACGT"
+    return [Site("c", int(p), bases[genome[p]], (bases[(genome[p] + 1 + int(rng.integers(3))) % 4],)) for p in pos]
+
+
+def sync(device: str | None) -> None:
+    if device and device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def bench_delta(bank, genome, sites, window, device) -> float:
+    g = lambda a, b: genome[a:b]  # noqa: E731
+    predict.score_edits(bank, *build_windows(sites[:64], g, window)[:2], device=device)  # warm-up / compile
+    sync(device)
+    t = time.perf_counter()
+    win = build_windows(sites, g, window)
+    predict.score_edits(bank, win.refs, win.edits, device=device)
+    sync(device)
+    return len(sites) / (time.perf_counter() - t)
+
+
+def check_delta(bank, genome, sites, window, device) -> float:
+    """The delta path equals full passes over the edited windows (same device)."""
+    win = build_windows(sites, lambda a, b: genome[a:b], window)
+    got = predict.score_edits(bank, win.refs, win.edits, device=device)
+    ref = predict.score(bank, win.refs, device=device)
+    alt = predict.score(bank, predict.apply_edits(win.refs, win.edits), device=device)
+    rel = lambda x, y: (np.abs(x - y) / np.maximum(1.0, np.abs(y))).max()  # noqa: E731
+    return float(max(rel(got.ref, ref), rel(got.alt, alt)))
+
+
+def bench_naive(bank, genome, sites, window, device) -> float:
+    from varbind.sequence import decode
+
+    half = window // 2
+    predict.score(bank, ["ACGT" * 30] * 2, device=device)
+    sync(device)
+    t = time.perf_counter()
+    for s in sites:
+        ref = decode(genome[s.start - half : s.start + half + 1])
+        alt = ref[:half] + s.alts[0] + ref[half + 1 :]
+        predict.score(bank, [ref], device=device)
+        predict.score(bank, [alt], device=device)
+    sync(device)
+    return len(sites) / (time.perf_counter() - t)
+
+
+def write_inputs(folder: Path, genome: np.ndarray, sites: list[Site]) -> tuple[Path, Path]:
+    from varbind.sequence import decode
+
+    fa = folder / "g.fa"
+    seq = decode(genome)
+    fa.write_text(">c\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n")
+    vcf = folder / "in.vcf"
+    with open(vcf, "w") as f:
+        f.write(f"##fileformat=VCFv4.2\n##contig=<ID=c,length={len(genome)}>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+        for s in sites:
+            f.write(f"c\t{s.start + 1}\t.\t{s.ref}\t{s.alts[0]}\t.\t.\t.\n")
+    return fa, vcf
+
+
+def bench_end_to_end(bank, genome, sites, window, device) -> float:
+    from varbind import annotate
+
+    with tempfile.TemporaryDirectory() as d:
+        fa, vcf = write_inputs(Path(d), genome, sites)
+        settings = annotate.Settings(window=window, device=device)
+        panel = annotate.resolve_panel(bank)
+        t = time.perf_counter()
+        annotate.annotate_vcf(str(vcf), str(fa), str(Path(d) / "o.vcf.gz"), panel, settings=settings)
+        return len(sites) / (time.perf_counter() - t)
+
+
+CHILD = """
+import resource, sys
+sys.path.insert(0, {repo!r})
+from varbind import annotate
+panel = annotate.resolve_panel({models!r}, {ids!r})
+annotate.annotate_vcf({vcf!r}, {fa!r}, {out!r}, panel, settings=annotate.Settings(window={w}), scores={scores!r})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_rss(models: str, n_models: int, n: int, window: int, rng) -> list[tuple[int, float]]:
+    ids = list(deepbind_db.read_catalogue(models).index[:n_models])
+    out = []
+    for size in (n, 10 * n):
+        genome = rng.integers(0, 4, size=max(20 * size, 100_000)).astype(np.uint8)
+        sites = random_snvs(rng, genome, size, window)
+        with tempfile.TemporaryDirectory() as d:
+            fa, vcf = write_inputs(Path(d), genome, sites)
+            code = CHILD.format(repo=str(REPO), models=models, ids=ids, vcf=str(vcf), fa=str(fa),
+                                out=str(Path(d) / "o.vcf.gz"), w=window, scores=str(Path(d) / "s.parquet"))
+            res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            out.append((size, int(res.stdout.split()[-1]) / 1024))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", default=str(REPO.parent / "shared" / "data" / "deepbind"))
+    ap.add_argument("--n-models", type=int, default=None, help="first N models of the catalogue (default: all)")
+    ap.add_argument("-n", type=int, default=2000, help="variants for the delta path")
+    ap.add_argument("--naive-n", type=int, default=100, help="variants for the naive path")
+    ap.add_argument("--window", type=int, default=101)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--synthetic", action="store_true", help="no VCF/FASTA I/O (no cyvcf2/pysam needed)")
+    ap.add_argument("--rss-n", type=int, default=2000, help="records of the small VCF of the RSS test (0: skip)")
+    ap.add_argument("--rss-models", type=int, default=20)
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    bank = load_bank(args.models, args.n_models)
+    if args.device:
+        bank = bank.to(args.device)
+    genome = rng.integers(0, 4, size=max(20 * args.n, 100_000)).astype(np.uint8)
+    sites = random_snvs(rng, genome, args.n, args.window)
+    rows = [("models", len(bank)), ("window", args.window), ("device", args.device or "cpu"),
+            ("machine", f"{platform.machine()} {platform.processor() or ''} cpus={__import__('os').cpu_count()}")]
+    delta = bench_delta(bank, genome, sites, args.window, args.device)
+    rows.append(("max rel diff, delta path vs full passes (512 variants)", f"{check_delta(bank, genome, sites[:512], args.window, args.device):.1e}"))
+    naive = bench_naive(bank, genome, sites[: args.naive_n], args.window, args.device)
+    rows += [(f"delta path variants/s (n={args.n})", f"{delta:,.1f}"),
+             (f"naive path variants/s (n={args.naive_n})", f"{naive:,.1f}"), ("speed-up", f"{delta / naive:.1f}x")]
+    if not args.synthetic:
+        e2e = bench_end_to_end(bank, genome, sites, args.window, args.device)
+        rows.append((f"end-to-end annotate_vcf variants/s (n={args.n})", f"{e2e:,.1f}"))
+        if args.rss_n:
+            for size, mb in bench_rss(args.models, args.rss_models, args.rss_n, args.window, rng):
+                rows.append((f"peak RSS, {size} records, {args.rss_models} models", f"{mb:,.0f} MB"))
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Triton kernel for the GPU: fused convolution + threshold + ReLU + max/mean pooling (global mode).
+
+The convolution is a matrix product on the tensor cores: row ``p`` of the left operand is the
+one-hot window starting at padded position ``p`` (``4 m`` values, read straight from the padded
+one-hot sequence, which makes the operand a Toeplitz view: ``A[p, k] = X[4 p + k]``), the right
+operand is the ``(4 m, columns)`` weight matrix. The one-hot values 0, 1 and 0.25 are exact in
+bfloat16; the weights are split into three bfloat16 parts (``w = hi + mid + lo``, 24 significant
+bits, float32 accuracy), so three bfloat16 products accumulated in float32 give the float32
+convolution. The feature map never leaves the registers: each program keeps running max and sum
+of ReLU(conv + threshold) over its sequence's position tiles and writes two numbers per column.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+BLOCK_K = 32
+COL_ALIGN = 256  # columns are padded to this, the largest BLOCK_C
+
+
+@triton.autotune(
+    configs=[
+        triton.Config({"BLOCK_P": 64, "BLOCK_C": 128}, num_warps=4, num_stages=2),
+        triton.Config({"BLOCK_P": 64, "BLOCK_C": 64}, num_warps=4, num_stages=2),
+        triton.Config({"BLOCK_P": 128, "BLOCK_C": 128}, num_warps=8, num_stages=2),
+        triton.Config({"BLOCK_P": 32, "BLOCK_C": 128}, num_warps=4, num_stages=2),
+        triton.Config({"BLOCK_P": 64, "BLOCK_C": 256}, num_warps=8, num_stages=2),
+    ],
+    key=["K_PAD", "COLS"],
+)
+@triton.jit
+def _conv_pool_kernel(
+    x_ptr,  # (B, L_PAD * 4) bf16: padded one-hot, N = 0.25, positions past the end N too
+    len_ptr,  # (B,) int32 sequence lengths
+    w_ptr,  # (3, K_PAD, COLS) bf16: hi, mid, lo parts of the weights (rows >= 4m are 0)
+    thr_ptr,  # (COLS,) float32
+    out_max_ptr,  # (B, COLS) float32
+    out_avg_ptr,  # (B, COLS) float32
+    L_PAD,
+    M: tl.constexpr,
+    K_PAD: tl.constexpr,
+    COLS: tl.constexpr,
+    BLOCK_P: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    b = tl.program_id(0)
+    cb = tl.program_id(1)
+    n = tl.load(len_ptr + b)
+    npos = n + M - 1
+    cols = cb * BLOCK_C + tl.arange(0, BLOCK_C)
+    thr = tl.load(thr_ptr + cols)
+    run_max = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    run_sum = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    x_row = x_ptr + b.to(tl.int64) * (L_PAD * 4)
+    for p0 in range(0, npos, BLOCK_P):
+        pos = p0 + tl.arange(0, BLOCK_P)
+        acc = tl.zeros((BLOCK_P, BLOCK_C), dtype=tl.float32)
+        for k0 in range(0, K_PAD, BLOCK_K):
+            ks = k0 + tl.arange(0, BLOCK_K)
+            a_mask = (pos[:, None] < npos) & (ks[None, :] < 4 * M)
+            a = tl.load(x_row + 4 * pos[:, None] + ks[None, :], mask=a_mask, other=0.0)
+            w_off = ks[:, None] * COLS + cols[None, :]
+            acc = tl.dot(a, tl.load(w_ptr + w_off), acc)
+            acc = tl.dot(a, tl.load(w_ptr + K_PAD * COLS + w_off), acc)
+            acc = tl.dot(a, tl.load(w_ptr + 2 * K_PAD * COLS + w_off), acc)
+        v = tl.maximum(acc + thr[None, :], 0.0)
+        v = tl.where((pos < npos)[:, None], v, 0.0)
+        run_max = tl.maximum(run_max, tl.max(v, axis=0))
+        run_sum += tl.sum(v, axis=0)
+    tl.store(out_max_ptr + b.to(tl.int64) * COLS + cols, run_max)
+    tl.store(out_avg_ptr + b.to(tl.int64) * COLS + cols, run_sum / npos.to(tl.float32))
+
+
+def split3(w: torch.Tensor) -> torch.Tensor:
+    """``w`` (float32) as three bfloat16 parts ``hi + mid + lo`` (24 significant bits)."""
+    hi = w.to(torch.bfloat16)
+    r = w - hi.float()
+    mid = r.to(torch.bfloat16)
+    lo = (r - mid.float()).to(torch.bfloat16)
+    return torch.stack([hi, mid, lo])
+
+
+def prepare(table: torch.Tensor) -> torch.Tensor:
+    """Group lookup table ``(nblk, m, 5, BLK)`` -> split weights ``(3, K_PAD, cols)`` bf16.
+
+    Row ``4 j + b`` holds base ``b`` at offset ``j``; the N row is not needed because an N column of
+    the one-hot input is 0.25 in all four rows.
+    """
+    nblk, m, _, blk = table.shape
+    w = table[:, :, :4, :].permute(1, 2, 0, 3).reshape(4 * m, nblk * blk)
+    k_pad = -(-4 * m // BLOCK_K) * BLOCK_K
+    c_pad = -(-w.shape[1] // COL_ALIGN) * COL_ALIGN
+    w = torch.nn.functional.pad(w.float(), (0, c_pad - w.shape[1], 0, k_pad - 4 * m))
+    return split3(w).contiguous()
+
+
+_ONE_HOT = None
+
+
+def one_hot_padded(codes: torch.Tensor) -> torch.Tensor:
+    """Padded codes ``(B, L_pad)`` -> flat bf16 one-hot ``(B, L_pad * 4)`` with N = 0.25."""
+    global _ONE_HOT
+    if _ONE_HOT is None or _ONE_HOT.device != codes.device:
+        t = torch.zeros(5, 4, dtype=torch.bfloat16, device=codes.device)
+        t[torch.arange(4), torch.arange(4)] = 1
+        t[4] = 0.25
+        _ONE_HOT = t
+    return _ONE_HOT[codes.long()].reshape(codes.shape[0], -1)
+
+
+def global_pool(codes: torch.Tensor, lengths: torch.Tensor, wsplit: torch.Tensor, thr: torch.Tensor, m: int):
+    """Max and mean of ReLU(conv + thr) per column -> ``(B, cols)`` x 2 (see the module docstring)."""
+    nb, l_pad = codes.shape
+    _, k_pad, cols = wsplit.shape
+    ncols = thr.numel()
+    thr = torch.nn.functional.pad(thr.reshape(-1), (0, cols - ncols))
+    x = one_hot_padded(codes)
+    out_max = torch.empty((nb, cols), dtype=torch.float32, device=codes.device)
+    out_avg = torch.empty_like(out_max)
+    grid = lambda meta: (nb, cols // meta["BLOCK_C"])  # noqa: E731
+    _conv_pool_kernel[grid](
+        x, lengths.to(torch.int32), wsplit, thr, out_max, out_avg, l_pad,
+        M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
+    )
+    return out_max[:, :ncols], out_avg[:, :ncols]
+
+
+@triton.autotune(
+    configs=[
+        triton.Config({"BLOCK_P": 64, "BLOCK_C": 128}, num_warps=4, num_stages=2),
+        triton.Config({"BLOCK_P": 64, "BLOCK_C": 64}, num_warps=4, num_stages=2),
+        triton.Config({"BLOCK_P": 32, "BLOCK_C": 128}, num_warps=4, num_stages=2),
+        triton.Config({"BLOCK_P": 64, "BLOCK_C": 256}, num_warps=8, num_stages=2),
+    ],
+    key=["K_PAD", "COLS"],
+)
+@triton.jit
+def _snv_pool_kernel(
+    x_ptr,  # (B, L_PAD * 4) bf16 padded one-hot of the reference sequences
+    len_ptr,  # (B,) int32
+    e_ref_ptr,  # (E,) int32 reference of each edit
+    e_pos_ptr,  # (E,) int32 0-based position of the substituted base
+    e_new_ptr,  # (E,) int32 new code (0-3, 4 = N)
+    w_ptr,  # (3, K_PAD, COLS) bf16 split weights
+    w32_ptr,  # (K_PAD, COLS) float32 weights (for the per-position differences)
+    thr_ptr,  # (COLS,)
+    ref_max_ptr, ref_avg_ptr, alt_max_ptr, alt_avg_ptr,  # (E, COLS) float32
+    L_PAD,
+    M: tl.constexpr,
+    K_PAD: tl.constexpr,
+    COLS: tl.constexpr,
+    BLOCK_P: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    e = tl.program_id(0)
+    cb = tl.program_id(1)
+    b = tl.load(e_ref_ptr + e)
+    st = tl.load(e_pos_ptr + e)
+    new = tl.load(e_new_ptr + e)
+    n = tl.load(len_ptr + b)
+    npos = n + M - 1
+    cols = cb * BLOCK_C + tl.arange(0, BLOCK_C)
+    thr = tl.load(thr_ptr + cols)
+    x_row = x_ptr + b.to(tl.int64) * (L_PAD * 4)
+    # one-hot of the old base (from the sequence) and of the new one; N is 0.25 in all four rows
+    centre = x_row + 4 * (st + M - 1)
+    d0 = tl.where(new == 0, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 0).to(tl.float32)
+    d1 = tl.where(new == 1, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 1).to(tl.float32)
+    d2 = tl.where(new == 2, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 2).to(tl.float32)
+    d3 = tl.where(new == 3, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 3).to(tl.float32)
+    rmax = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    rsum = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    amax = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    asum = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    for p0 in range(0, npos, BLOCK_P):
+        pos = p0 + tl.arange(0, BLOCK_P)
+        acc = tl.zeros((BLOCK_P, BLOCK_C), dtype=tl.float32)
+        for k0 in range(0, K_PAD, BLOCK_K):
+            ks = k0 + tl.arange(0, BLOCK_K)
+            a_mask = (pos[:, None] < npos) & (ks[None, :] < 4 * M)
+            a = tl.load(x_row + 4 * pos[:, None] + ks[None, :], mask=a_mask, other=0.0)
+            w_off = ks[:, None] * COLS + cols[None, :]
+            acc = tl.dot(a, tl.load(w_ptr + w_off), acc)
+            acc = tl.dot(a, tl.load(w_ptr + K_PAD * COLS + w_off), acc)
+            acc = tl.dot(a, tl.load(w_ptr + 2 * K_PAD * COLS + w_off), acc)
+        acc = acc + thr[None, :]
+        valid = (pos < npos)[:, None]
+        v = tl.where(valid, tl.maximum(acc, 0.0), 0.0)
+        rmax = tl.maximum(rmax, tl.max(v, axis=0))
+        rsum += tl.sum(v, axis=0)
+        # the substituted base sits at offset j = st + m - 1 - p of the detector at position p
+        j = st + M - 1 - pos
+        hit = (j >= 0) & (j < M) & (pos < npos)
+        row = (4 * j)[:, None] * COLS + cols[None, :]
+        hm = hit[:, None]
+        delta = d0 * tl.load(w32_ptr + row, mask=hm, other=0.0)
+        delta += d1 * tl.load(w32_ptr + row + COLS, mask=hm, other=0.0)
+        delta += d2 * tl.load(w32_ptr + row + 2 * COLS, mask=hm, other=0.0)
+        delta += d3 * tl.load(w32_ptr + row + 3 * COLS, mask=hm, other=0.0)
+        va = tl.where(valid, tl.maximum(acc + delta, 0.0), 0.0)
+        amax = tl.maximum(amax, tl.max(va, axis=0))
+        asum += tl.sum(va, axis=0)
+    inv = 1.0 / npos.to(tl.float32)
+    out = e.to(tl.int64) * COLS + cols
+    tl.store(ref_max_ptr + out, rmax)
+    tl.store(ref_avg_ptr + out, rsum * inv)
+    tl.store(alt_max_ptr + out, amax)
+    tl.store(alt_avg_ptr + out, asum * inv)
+
+
+def snv_pool(codes, lengths, e_ref, e_pos, e_new, wsplit, thr, m):
+    """Global-mode features of references and single-base substitutions, one program per edit.
+
+    Returns ``(ref_max, ref_avg, alt_max, alt_avg)``, each ``(E, cols)``: the reference features are
+    those of each edit's reference (computed alongside the edit, in the same tiles).
+    """
+    nb, l_pad = codes.shape
+    _, k_pad, cols = wsplit.shape
+    ncols = thr.numel()
+    thr = torch.nn.functional.pad(thr.reshape(-1), (0, cols - ncols))
+    w32 = (wsplit[0].float() + wsplit[1].float() + wsplit[2].float()).contiguous()
+    x = one_hot_padded(codes)
+    ne = e_ref.shape[0]
+    outs = [torch.empty((ne, cols), dtype=torch.float32, device=codes.device) for _ in range(4)]
+    grid = lambda meta: (ne, cols // meta["BLOCK_C"])  # noqa: E731
+    _snv_pool_kernel[grid](
+        x, lengths.to(torch.int32), e_ref.to(torch.int32), e_pos.to(torch.int32), e_new.to(torch.int32),
+        wsplit, w32, thr, *outs, l_pad, M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
+    )
+    return tuple(o[:, :ncols] for o in outs)

@@ -1,0 +1,357 @@
+"""Score VCF variants with a whole panel: streaming, chunked by region, optionally on Dask.
+
+Records are streamed and grouped into *region chunks*: consecutive records on one contig within one
+:data:`REGION`-base bin, at most :data:`CHUNK` records each. A chunk's windows (see
+:mod:`varbind.variants`) are cut from one FASTA fetch and scored through
+:func:`varbind.predict.score_edits` (``global`` mode: each ALT a delta on its reference pass; the
+ALTs of a site share it) or :func:`varbind.predict.score` on both windows (``deepbind`` mode).
+
+With Dask (``workers`` or ``dask_address``) the driver reads the VCF, sends each chunk's sites to
+the cluster and writes the results back in input order, at most a few chunks in flight (bounded
+memory). Chunks are the same as in a single process and each is scored by the same function, so the
+output is byte-identical. Workers open the FASTA by its path (a shared file system for a remote
+scheduler).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from . import __version__, io, predict
+from .annotate_output import AlleleScores, TableSink, VcfSink, info_values, long_table, output_kind
+from .bank import ModelBank
+from .errors import ContigNotFoundError, InputFormatError
+from .params import format_params
+from .variants import SKIP_REASONS, Site, build_windows
+
+log = logging.getLogger("varbind")
+
+REGION = 1_000_000
+CHUNK = 2048
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How variants are scored (all picklable, shipped to Dask workers)."""
+
+    window: int = 101
+    mode: str = "global"
+    ref_mismatch: str = "skip"
+    strand_merge: str = "max"
+    device: str | None = None
+
+
+class Panel(NamedTuple):
+    """A bank with what the output records about it: TF names (one per model), a name, a sha256."""
+
+    bank: ModelBank
+    tfs: list[str]
+    name: str
+    sha256: str
+
+
+class Summary(NamedTuple):
+    """What :func:`annotate_vcf` did. ``skipped`` counts ALT alleles by reason (see
+    :data:`varbind.variants.SKIP_REASONS`); ``ref_mismatch``/``ref_alt_swap`` count records seen."""
+
+    records: int
+    alleles: int
+    annotated: int
+    skipped: dict[str, int]
+    ref_mismatch: int
+    ref_alt_swap: int
+    output: str
+    index: str | None
+
+
+def params_sha256(bank: ModelBank) -> str:
+    """sha256 over the models' IDs and canonical DeepBind parameter text, in panel order."""
+    h = hashlib.sha256()
+    for model_id, p in zip(bank.ids, bank.params):
+        h.update(f"{model_id}\n".encode())
+        h.update(format_params(p).encode())
+    return h.hexdigest()
+
+
+def resolve_panel(source: str | ModelBank | Panel, ids: Sequence[str] | None = None) -> Panel:
+    """A :class:`Panel` from a bank, a DeepBind db folder, or a name :mod:`varbind.pretrained` knows."""
+    from . import deepbind_db
+    from .errors import ModelSourceError
+
+    if isinstance(source, Panel):
+        return source
+    if isinstance(source, ModelBank):
+        bank = source.select(list(ids)) if ids else source
+        return Panel(bank, list(bank.ids), "custom", params_sha256(bank))
+    if deepbind_db.is_deepbind_db(source):
+        cat = deepbind_db.read_catalogue(source)
+        ids, params = deepbind_db.load_params(source, list(ids) if ids else None)
+        bank = ModelBank.from_params(params, ids)
+        tfs = [str(cat["Protein"].get(i, i)) if "Protein" in cat else i for i in ids]
+        return Panel(bank, tfs, f"deepbind-db:{Path(source).resolve().name}", params_sha256(bank))
+    try:
+        from . import pretrained
+    except ImportError:
+        pretrained = None
+    if pretrained is None or not hasattr(pretrained, "load_panel"):
+        raise ModelSourceError(f"{source!r} is not a DeepBind db folder (params/ + db.tsv)")
+    loaded = pretrained.load_panel(source, ids=list(ids) if ids else None)
+    bank = loaded.bank
+    cat = getattr(loaded, "catalogue", None)
+    tf_of = dict(zip(cat["id"], cat["tf"])) if cat is not None and {"id", "tf"} <= set(cat.columns) else {}
+    return Panel(bank, [str(tf_of.get(i, i)) for i in bank.ids], str(getattr(loaded, "name", source)),
+                 str(getattr(loaded, "sha256", None) or params_sha256(bank)))
+
+
+# ---------------------------------------------------------------- one chunk
+
+
+@functools.lru_cache(maxsize=4)
+def _fasta(path: str) -> io.Fasta:
+    return io.Fasta(path)
+
+
+def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank: ModelBank,
+                settings: Settings) -> tuple[AlleleScores, dict[tuple[int, int], str], Counter]:
+    """Score the sites of one chunk (all on one contig; ``contig`` is its FASTA name or ``None``).
+
+    Returns the allele scores, the skipped alleles ``{(site, allele): reason}`` and REF-check counts.
+    This is the unit of work of both the single-process and the Dask paths.
+    """
+    counts: Counter = Counter()
+    genome, length = None, None
+    if contig is not None:
+        fasta = _fasta(fasta_path)
+        length = fasta.lengths[contig]
+        w = settings.window
+        ok = [s for s in sites if s.start >= 0 and len(s.ref) <= w]
+        lo = min((s.start for s in ok), default=0) - w
+        hi = max((s.start + len(s.ref) for s in ok), default=0) + w
+        span = fasta.codes(contig, lo, hi)
+
+        def genome(a: int, b: int) -> np.ndarray:
+            return span[a - lo : b - lo] if a >= lo and b <= hi else fasta.codes(contig, a, b)
+
+    win = build_windows(sites, genome, settings.window, settings.ref_mismatch, length, counts)
+    n_e, n_m = len(win.site), len(bank)
+    if n_e == 0:
+        ref = alt = np.zeros((0, n_m), np.float32)
+    elif settings.mode == "global":
+        r = predict.score_edits(bank, win.refs, win.edits, strand_merge=settings.strand_merge, device=settings.device)
+        ref, alt = r.ref[win.edits.ref_index], r.alt
+    else:
+        kw = dict(mode="deepbind", strand_merge=settings.strand_merge, device=settings.device)
+        ref = predict.score(bank, win.refs, **kw)[win.edits.ref_index]
+        alt = predict.score(bank, predict.apply_edits(win.refs, win.edits), **kw)
+    return AlleleScores(win.site, win.allele, ref, alt), win.skipped, counts
+
+
+def region_chunks(items: Iterable[tuple[Any, Site]], region: int = REGION, size: int = CHUNK) -> Iterator[list]:
+    """Group ``(record, site)`` pairs into chunks: consecutive, same contig and ``region`` bin, <= ``size``."""
+    chunk: list = []
+    key = None
+    for item in items:
+        s = item[1]
+        k = (s.chrom, s.start // region)
+        if chunk and (k != key or len(chunk) == size):
+            yield chunk
+            chunk = []
+        chunk.append(item)
+        key = k
+    if chunk:
+        yield chunk
+
+
+# ---------------------------------------------------------------- API
+
+
+def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, panel: str | ModelBank | Panel, *,
+                   ids: Sequence[str] | None = None, settings: Settings | None = None) -> pd.DataFrame:
+    """Score variants with every model of a panel; one row per scored ALT allele and model.
+
+    Parameters
+    ----------
+    variants : DataFrame with columns chrom, pos (1-based), ref, alt; or Site / (chrom, pos, ref, alt) tuples
+    fasta : str
+        Path of the reference FASTA (plain or bgzipped + indexed); contigs are aliased (chr1 <-> 1).
+    panel : ModelBank, Panel, DeepBind db folder or panel name
+    settings : Settings, optional
+
+    Returns
+    -------
+    DataFrame
+        Columns ``chrom pos id ref alt model tf ref_score alt_score delta``; skipped alleles are not in
+        it, they are counted by reason in ``df.attrs["skipped"]``.
+    """
+    settings = settings or Settings()
+    panel = resolve_panel(panel, ids)
+    if isinstance(variants, pd.DataFrame):
+        variants = variants[["chrom", "pos", "ref", "alt"]].itertuples(index=False)
+    sites = [v if isinstance(v, Site) else Site(str(v[0]), int(v[1]) - 1, str(v[2]), tuple(str(v[3]).split(",")))
+             for v in variants]
+    contigs = io.ContigMap(_fasta(str(fasta)).lengths)
+    tables, skipped = [], Counter()
+    for chunk in region_chunks((None, s) for s in sorted(sites, key=lambda s: (s.chrom, s.start))):
+        chunk_sites = [s for _, s in chunk]
+        scores, skips, _ = score_chunk(chunk_sites, str(fasta), contigs(chunk_sites[0].chrom), panel.bank, settings)
+        skipped.update(skips.values())
+        tables.append(long_table(scores, chunk_sites, panel.bank.ids, panel.tfs))
+    import pyarrow as pa
+
+    from .annotate_output import TABLE_SCHEMA
+
+    df = pa.concat_tables(tables).to_pandas() if tables else TABLE_SCHEMA.empty_table().to_pandas()
+    df.attrs["skipped"] = dict(skipped)
+    return df
+
+
+class _Local:
+    """A stand-in for a Dask client: runs tasks at once, in this process."""
+
+    def submit(self, fn, *args, **kw):
+        result = fn(*args)
+        return type("Done", (), {"result": staticmethod(lambda: result)})()
+
+    def close(self) -> None:
+        pass
+
+
+def _client(workers: int | None, address: str | None) -> Any:
+    if not workers and not address:
+        return _Local(), None
+    from dask.distributed import Client, LocalCluster
+
+    if address:
+        client = Client(address)
+        cluster = None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
+        client = Client(cluster)
+    return client, cluster
+
+
+def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Panel, *,
+                 ids: Sequence[str] | None = None, settings: Settings | None = None, top_k: int = 5,
+                 scores: str | None = None, strict: bool = False, workers: int | None = None,
+                 dask_address: str | None = None, command: str = "", progress: bool = False) -> Summary:
+    """Annotate a VCF/BCF with the panel's scores; write VCF (``.vcf``/``.vcf.gz``/``.bcf``), TSV or Parquet.
+
+    VCF output keeps every record and adds INFO ``VARBIND`` (top-``top_k`` models by ``|delta|`` per
+    ALT, ``Allele|Model|TF|Ref|Alt|Delta``), ``VB_MAXGAIN`` and ``VB_MAXLOSS`` (Number=A); ``scores``
+    (Parquet) and TSV/Parquet outputs hold every model's scores in long format. Outputs are written to
+    temporary files and renamed on success.
+
+    Raises
+    ------
+    InputFormatError, RefMismatchError, ContigNotFoundError
+        For unusable input (no contig of the VCF in the FASTA: probably another genome build).
+    """
+    settings = settings or Settings()
+    panel = resolve_panel(panel, ids)
+    fasta_obj = _fasta(str(fasta))
+    reader = io.open_vcf(vcf)
+    contigs = io.ContigMap(fasta_obj.lengths)
+    header = io.header_contigs(reader)
+    if header and not any(contigs(c) for c in header):
+        raise ContigNotFoundError(_build_message(list(header), fasta_obj))
+    kind = output_kind(output)
+    header_lines = [f"##varbind_version={__version__}", f"##varbind_command={command or 'annotate_vcf()'}",
+                    f"##varbind_panel={panel.name}", f"##varbind_panel_sha256={panel.sha256}",
+                    f"##varbind_models={len(panel.bank)}", f"##varbind_window={settings.window}",
+                    f"##varbind_mode={settings.mode}", f"##varbind_fasta={fasta}",
+                    f"##reference=file://{Path(fasta).resolve()}"]
+    sinks: list = []
+    counts: Counter = Counter()
+    skipped: Counter = Counter()
+    client, cluster = None, None
+    try:
+        main = VcfSink(output, reader, header_lines) if kind in ("vcf", "vcf.gz", "bcf") else TableSink(output, kind)
+        sinks.append(main)
+        table_sink = main if isinstance(main, TableSink) else (TableSink(scores, "parquet") if scores else None)
+        if table_sink is not None and table_sink is not main:
+            sinks.append(table_sink)
+        client, cluster = _client(workers, dask_address)
+        in_flight = 2 * max(1, workers or len(getattr(client, "scheduler_info", dict)().get("workers", {})))
+        bank = client.scatter(panel.bank, broadcast=True) if client is not None and not isinstance(client, _Local) else panel.bank
+        from tqdm.auto import tqdm
+
+        bar = tqdm(unit=" rec", disable=not progress, leave=False, dynamic_ncols=True)
+        pending: deque = deque()
+        mapped, seen = 0, set()
+
+        def drain(limit: int) -> None:
+            while len(pending) > limit:
+                chunk, fut = pending.popleft()
+                chunk_sites = [s for _, s in chunk]
+                allele_scores, skips, c = fut.result()
+                counts.update(c)
+                skipped.update(skips.values())
+                counts["annotated"] += len(allele_scores.site)
+                if strict and skips:
+                    (i, _), reason = next(iter(skips.items()))
+                    s = chunk_sites[i]
+                    raise InputFormatError(f"{s.chrom}:{s.start + 1}: not annotated ({SKIP_REASONS[reason]}) "
+                                           "and --strict is set")
+                if table_sink is not None:
+                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, panel.tfs))
+                if main is not table_sink:
+                    info = info_values(allele_scores, chunk_sites, panel.bank.ids, panel.tfs, top_k)
+                    for (rec, _), values in zip(chunk, info):
+                        main.write(rec, values)
+                bar.update(len(chunk))
+
+        records = ((rec, Site(*io.site_of(rec))) for batch in io.read_batches(reader, 4096, str(vcf)) for rec in batch)
+        for chunk in region_chunks(records):
+            counts["records"] += len(chunk)
+            counts["alleles"] += sum(max(len(s.alts), 1) for _, s in chunk)
+            contig = contigs(chunk[0][1].chrom)
+            mapped += contig is not None
+            seen.add(chunk[0][1].chrom)
+            sites = [s for _, s in chunk]
+            pending.append((chunk, client.submit(score_chunk, sites, str(fasta), contig, bank, settings, pure=False)))
+            drain(in_flight)
+        drain(0)
+        bar.close()
+        if counts["records"] and not mapped:
+            raise ContigNotFoundError(_build_message(sorted(seen), fasta_obj))
+        index = None
+        for sink in sinks:
+            got = sink.close()
+            index = index or (got if isinstance(sink, VcfSink) else None)
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    summary = Summary(counts["records"], counts["alleles"], counts["annotated"], dict(sorted(skipped.items())),
+                      counts["ref_mismatch"], counts["ref_alt_swap"], output, index)
+    log.info("%s", format_summary(summary))
+    return summary
+
+
+def _build_message(vcf_contigs: Sequence[str], fasta: io.Fasta) -> str:
+    shown = ", ".join(list(vcf_contigs)[:4])
+    fa = ", ".join(list(fasta.lengths)[:4])
+    return (f"none of the VCF's contigs ({shown}{', ...' if len(vcf_contigs) > 4 else ''}) is in the FASTA "
+            f"{fasta.path} ({fa}, ...), even with chr/MT aliasing: the genome build probably differs")
+
+
+def format_summary(s: Summary) -> str:
+    """One line: records, alleles annotated, skipped by reason, REF checks."""
+    skipped = ", ".join(f"{k} {v}" for k, v in s.skipped.items()) or "none"
+    return (f"annotated {s.annotated} of {s.alleles} ALT alleles in {s.records} records; skipped: {skipped}; "
+            f"REF mismatches {s.ref_mismatch} (REF/ALT swaps {s.ref_alt_swap}); wrote {s.output}")

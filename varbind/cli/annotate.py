@@ -1,0 +1,81 @@
+"""``varbind annotate``: score every variant of a VCF with a panel; write VCF, TSV or Parquet."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from .. import annotate, predict
+from ..errors import InputFormatError
+from ..variants import REF_POLICIES
+from . import common
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "annotate",
+        help="score VCF variants with a model panel (VCF/TSV/Parquet out)",
+        description="Score each ALT of each VCF record with every model of a panel, on windows centred "
+        "on the variant, and write the VCF with INFO VARBIND/VB_MAXGAIN/VB_MAXLOSS added, or a long "
+        "TSV/Parquet table of all scores.",
+    )
+    p.add_argument("vcf", metavar="IN.vcf", help="input VCF or BCF (plain, gzip or bgzip)")
+    p.add_argument("--fasta", required=True, metavar="REF.fa", help="reference FASTA (plain, or bgzip with .fai/.gzi)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="OUT.vcf, OUT.vcf.gz (bgzipped + tabix index), OUT.bcf, OUT.tsv[.gz] or OUT.parquet")
+    common.add_model_args(p)
+    p.add_argument("--window", type=int, default=101, help="window length in bases (default: 101)")
+    p.add_argument("--mode", choices=predict.MODES, default="global",
+                   help="global: one pass over each window, ALTs as deltas on it (default); "
+                   "deepbind: the deepbind executable's sub-window maximum")
+    p.add_argument("--strand-merge", choices=predict.STRAND_MERGES, default="max",
+                   help="how the two strands of reverse-complement models combine (default: max)")
+    p.add_argument("--ref-mismatch", choices=REF_POLICIES, default="skip",
+                   help="REF differs from the FASTA: stop with an error, skip the record (default), or "
+                   "build the reference window from the VCF's REF")
+    p.add_argument("--top-k", type=int, default=5, help="models listed per ALT in INFO/VARBIND (default: 5)")
+    p.add_argument("--scores", metavar="FULL.parquet", help="also write every model's scores here (long format)")
+    common.add_device_args(p)
+    dist = p.add_mutually_exclusive_group()
+    dist.add_argument("--workers", type=int, metavar="N", help="score on a local Dask cluster of N processes")
+    dist.add_argument("--dask", metavar="ADDRESS", help="score on an existing Dask scheduler (shared file system)")
+    p.add_argument("--strict", action="store_true", help="stop with an error at the first allele that cannot be scored")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    p.set_defaults(func=run)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command as recorded in the VCF header: every option that shapes the output, in a fixed
+    order (execution-only ones such as --workers, --dask and --quiet are left out)."""
+    parts = ["varbind", "annotate", args.vcf, "--fasta", args.fasta, "-o", args.output, "--models", str(args.models)]
+    if args.ids:
+        parts += ["--ids", *args.ids]
+    if args.ids_file:
+        parts += ["--ids-file", args.ids_file]
+    parts += ["--window", str(args.window), "--mode", args.mode, "--strand-merge", args.strand_merge,
+              "--ref-mismatch", args.ref_mismatch, "--top-k", str(args.top_k)]
+    if args.scores:
+        parts += ["--scores", args.scores]
+    if args.device:
+        parts += ["--device", args.device]
+    if args.strict:
+        parts.append("--strict")
+    return shlex.join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.window < 1:
+        raise InputFormatError(f"--window must be at least 1, not {args.window}")
+    if args.top_k < 1:
+        raise InputFormatError(f"--top-k must be at least 1, not {args.top_k}")
+    if args.workers is not None and args.workers < 1:
+        raise InputFormatError(f"--workers must be at least 1, not {args.workers}")
+    if args.scores and not args.scores.endswith((".parquet", ".pq")):
+        raise InputFormatError(f"--scores {args.scores}: must be a .parquet file")
+    settings = annotate.Settings(window=args.window, mode=args.mode, ref_mismatch=args.ref_mismatch,
+                                 strand_merge=args.strand_merge, device=args.device)
+    panel = annotate.resolve_panel(args.models, common.selected_ids(args))
+    annotate.annotate_vcf(args.vcf, args.fasta, args.output, panel, settings=settings, top_k=args.top_k,
+                          scores=args.scores, strict=args.strict, workers=args.workers, dask_address=args.dask,
+                          command=command_line(args), progress=sys.stderr.isatty() and not args.quiet)
+    return 0

@@ -1,0 +1,367 @@
+"""Genomic file I/O at the edge: VCF/BCF (cyvcf2), FASTA (pysam), bgzip + tabix (pysam).
+
+This is the only module of varbind that imports cyvcf2, pysam or pyfaidx. It also owns the two
+things that need the files' names: contig aliasing (``chr1`` <-> ``1``, ``chrX`` <-> ``X``,
+``chrM`` <-> ``MT``) and the pre-flight validation of VCF input, so that malformed files end as one
+:class:`~varbind.errors.InputFormatError` line instead of htslib noise on stderr or a crash.
+
+Coordinates: everything here is 0-based half-open (``start``, ``end``) except ``POS`` read from or
+written to a VCF, which is 1-based.
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .errors import ContigNotFoundError, InputFormatError
+
+log = logging.getLogger("varbind")
+
+#: the 28-byte empty block that ends every complete BGZF file
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+VCF_COLUMNS = ("#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
+_GENOME_LUT = np.full(256, 4, dtype=np.uint8)
+for _i, _c in enumerate("ACGT"):
+    _GENOME_LUT[ord(_c)] = _GENOME_LUT[ord(_c.lower())] = _i
+_GENOME_LUT[ord("U")] = _GENOME_LUT[ord("u")] = 3
+
+
+# ---------------------------------------------------------------- htslib's stderr
+
+
+@contextlib.contextmanager
+def _captured_stderr() -> Iterator[list[str]]:
+    """Redirect file descriptor 2 (where htslib prints) into a list of lines for the block."""
+    lines: list[str] = []
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as tmp:
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            lines.extend(tmp.read().decode("utf-8", "replace").splitlines())
+
+
+def _hts_message(lines: list[str]) -> str:
+    errors = [ln for ln in lines if ln.startswith("[E::")] or lines
+    return errors[0].split("] ", 1)[-1].strip() if errors else ""
+
+
+# ---------------------------------------------------------------- VCF input
+
+
+def sniff(path: str | os.PathLike) -> str:
+    """The container of a file: ``"bgzf"``, ``"gzip"``, ``"bcf"`` (uncompressed), ``"plain"`` or ``"empty"``.
+
+    Raises
+    ------
+    InputFormatError
+        For a BGZF file without its end-of-file block (a truncated download or copy).
+    """
+    with open(path, "rb") as f:
+        head = f.read(18)
+        if not head:
+            return "empty"
+        if head[:2] == b"\x1f\x8b":
+            if len(head) >= 16 and head[3] & 4 and head[12:14] == b"BC":
+                f.seek(0, 2)
+                size = f.tell()
+                f.seek(max(0, size - 28))
+                if f.read(28) != BGZF_EOF:
+                    raise InputFormatError(f"{path}: truncated bgzip file (no BGZF end-of-file block)")
+                return "bgzf"
+            return "gzip"
+        return "bcf" if head[:3] == b"BCF" else "plain"
+
+
+def check_vcf_header(path: str | os.PathLike) -> list[str]:
+    """Read and validate the header of a text VCF (plain, gzip or bgzip); return its lines.
+
+    Checks: not empty, first line ``##fileformat=VCF...``, a tab-separated ``#CHROM`` line with the
+    eight fixed columns. BCF files are left to htslib (returns ``[]``).
+
+    Raises
+    ------
+    InputFormatError
+        With one line saying what is wrong.
+    """
+    kind = sniff(path)
+    if kind == "empty":
+        raise InputFormatError(f"{path}: empty file (not a VCF)")
+    if kind == "bcf":
+        return []
+    opener = gzip.open if kind in ("bgzf", "gzip") else open
+    lines: list[str] = []
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as f:
+            for raw in f:
+                line = raw.rstrip("\r\n")
+                if not lines and not line.startswith("##fileformat=VCF"):
+                    if line.startswith("BCF"):
+                        return []
+                    raise InputFormatError(f"{path}: not a VCF (the first line is not '##fileformat=VCF...')")
+                lines.append(line)
+                if line.startswith("#CHROM"):
+                    cols = tuple(line.split("\t"))
+                    if cols[:8] != VCF_COLUMNS:
+                        raise InputFormatError(f"{path}: malformed #CHROM line (expected the tab-separated "
+                                               f"columns {' '.join(VCF_COLUMNS)})")
+                    return lines
+                if not line.startswith("##"):
+                    break
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise InputFormatError(f"{path}: unreadable compressed file ({e})") from None
+    if not lines:
+        raise InputFormatError(f"{path}: empty file (not a VCF)")
+    raise InputFormatError(f"{path}: no '#CHROM' header line before the records")
+
+
+def open_vcf(path: str | os.PathLike) -> Any:
+    """Open a VCF/BCF (plain, gzip, bgzip) for streaming, after :func:`check_vcf_header`.
+
+    Returns
+    -------
+    cyvcf2.VCF
+    """
+    import cyvcf2
+
+    path = str(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(2, "No such file or directory", path)
+    check_vcf_header(path)
+    with _captured_stderr() as msgs:
+        try:
+            reader = cyvcf2.VCF(path, lazy=True, threads=None)
+        except Exception:  # noqa: BLE001 - cyvcf2 raises bare Exception/OSError
+            reader = None
+    if reader is None:
+        raise InputFormatError(f"{path}: cannot parse the VCF header ({_hts_message(msgs) or 'htslib'})")
+    return reader
+
+
+def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[list]:
+    """Records of an open reader in lists of up to ``size``, htslib's messages caught.
+
+    Raises
+    ------
+    InputFormatError
+        For a record htslib cannot parse (non-numeric POS, too few columns, truncated file ...).
+    """
+    it = iter(reader)
+    seen_warn: set[str] = set()
+    n = 0
+    while True:
+        batch: list = []
+        failed = False
+        with _captured_stderr() as msgs:
+            try:
+                for rec in it:
+                    batch.append(rec)
+                    if len(batch) == size:
+                        break
+            except Exception:  # noqa: BLE001
+                failed = True
+        n += len(batch)
+        if failed or any(ln.startswith("[E::") for ln in msgs):
+            raise InputFormatError(f"{path}: unreadable record after record {n}: "
+                                   f"{_hts_message(msgs) or 'htslib could not parse it'}")
+        for line in msgs:
+            if line.startswith("[W::") and line not in seen_warn and len(seen_warn) < 20:
+                seen_warn.add(line)
+                log.info("htslib: %s", line.split("] ", 1)[-1])
+        if not batch:
+            return
+        yield batch
+        if len(batch) < size:
+            return
+
+
+def header_contigs(reader: Any) -> dict[str, int | None]:
+    """``##contig`` IDs of a VCF header and their lengths (``None`` when not given)."""
+    out: dict[str, int | None] = {}
+    for line in reader.raw_header.splitlines():
+        if line.startswith("##contig=<"):
+            fields = dict(f.split("=", 1) for f in line[10:].rstrip(">").split(",") if "=" in f)
+            if "ID" in fields:
+                length = fields.get("length", "")
+                out[fields["ID"]] = int(length) if length.isdigit() else None
+    return out
+
+
+def site_of(rec: Any) -> tuple[str, int, str, tuple[str, ...], str]:
+    """``(chrom, start (0-based), REF, ALTs, ID)`` of a cyvcf2 record (``ALT .`` gives ``()``)."""
+    return rec.CHROM, rec.start, rec.REF, tuple(rec.ALT), rec.ID or "."
+
+
+# ---------------------------------------------------------------- VCF output
+
+
+def add_info(reader: Any, key: str, number: str, type_: str, description: str) -> None:
+    reader.add_info_to_header({"ID": key, "Number": number, "Type": type_, "Description": description})
+
+
+def add_header_line(reader: Any, line: str) -> None:
+    reader.add_to_header(line)
+
+
+def vcf_writer(path: str, reader: Any) -> Any:
+    """A cyvcf2 Writer with the reader's (amended) header; BGZF for ``.gz``, BCF for ``.bcf``."""
+    import cyvcf2
+
+    mode = "wz" if path.endswith(".gz") else "wb" if path.endswith(".bcf") else "w"
+    return cyvcf2.Writer(path, reader, mode=mode)
+
+
+def set_info(rec: Any, key: str, value: str) -> None:
+    rec.INFO[key] = value
+
+
+def index_vcf(path: str) -> str | None:
+    """Tabix-index a bgzipped VCF (or CSI-index a BCF); return the index path, or ``None`` with a
+    warning when records are unsorted."""
+    import pysam
+
+    pysam.set_verbosity(0)
+    preset_csi = path.endswith(".bcf")
+    msgs: list[str] = []
+    try:
+        with _captured_stderr() as msgs:
+            pysam.tabix_index(path, preset="bcf" if preset_csi else "vcf", force=True, keep_original=True,
+                              csi=preset_csi)
+    except (OSError, ValueError) as e:
+        log.warning("output not indexed (%s); are the records unsorted?", _hts_message(msgs) or e)
+        return None
+    index = path + (".csi" if preset_csi else ".tbi")
+    return index if os.path.exists(index) else None
+
+
+# ---------------------------------------------------------------- FASTA
+
+
+class Fasta:
+    """A reference FASTA (plain or bgzipped with ``.fai``/``.gzi``; the index is built if missing).
+
+    Attributes
+    ----------
+    path : str
+    lengths : dict of str -> int
+        Contig lengths, in file order.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        import pysam
+
+        pysam.set_verbosity(0)
+        self.path = str(path)
+        if not Path(self.path).is_file():
+            raise FileNotFoundError(2, "No such file or directory", self.path)
+        if sniff(self.path) == "gzip":
+            raise InputFormatError(f"{self.path}: gzip-compressed FASTA must be bgzip-compressed "
+                                   "(bgzip it, then 'samtools faidx' it)")
+        try:
+            with _captured_stderr() as msgs:
+                self._f = pysam.FastaFile(self.path)
+        except (OSError, ValueError) as e:
+            raise InputFormatError(f"{self.path}: cannot open the FASTA ({_hts_message(msgs) or e})") from None
+        self.lengths = dict(zip(self._f.references, self._f.lengths))
+
+    def codes(self, contig: str, start: int, end: int) -> np.ndarray:
+        """Codes (A0 C1 G2 T3, anything else 4 = N) of ``contig[start:end]``, 0-based half-open;
+        positions outside the contig are N, so the result always has ``end - start`` codes.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> d = tempfile.mkdtemp(); p = os.path.join(d, "t.fa")
+        >>> _ = open(p, "w").write(">c\\nACGTRa\\n")
+        >>> Fasta(p).codes("c", -2, 8).tolist()
+        [4, 4, 0, 1, 2, 3, 4, 0, 4, 4]
+        """
+        out = np.full(end - start, 4, dtype=np.uint8)
+        n = self.lengths[contig]
+        lo, hi = max(start, 0), min(end, n)
+        if hi > lo:
+            seq = self._f.fetch(contig, lo, hi).encode("ascii", "replace")
+            out[lo - start : lo - start + len(seq)] = _GENOME_LUT[np.frombuffer(seq, dtype=np.uint8)]
+        return out
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def fasta_lengths(path: str | os.PathLike) -> dict[str, int]:
+    """Contig lengths of a FASTA (from its index)."""
+    f = Fasta(path)
+    try:
+        return dict(f.lengths)
+    finally:
+        f.close()
+
+
+# ---------------------------------------------------------------- contig aliasing
+
+
+def alias_candidates(name: str) -> list[str]:
+    """Names a contig may go by in another naming scheme (UCSC ``chr1`` vs Ensembl/GRC ``1``).
+
+    Examples
+    --------
+    >>> alias_candidates("chrM"), alias_candidates("X")
+    (['M', 'MT', 'chrM', 'chrMT'], ['X', 'chrX'])
+    """
+    base = name[3:] if name.startswith("chr") else name
+    if base in ("M", "MT"):
+        return ["M", "MT", "chrM", "chrMT"]
+    return [base, "chr" + base]
+
+
+class ContigMap:
+    """Maps VCF contig names to FASTA contig names: exact match first, else the one unambiguous
+    alias; each alias (and each missing contig) is logged once.
+
+    Examples
+    --------
+    >>> cm = ContigMap(["chr1", "chrX", "chrM"])
+    >>> cm("1"), cm("X"), cm("MT"), cm("chr1"), cm("7")
+    ('chr1', 'chrX', 'chrM', 'chr1', None)
+    """
+
+    def __init__(self, fasta_contigs: Sequence[str]):
+        self.fasta = set(fasta_contigs)
+        self.cache: dict[str, str | None] = {}
+
+    def __call__(self, contig: str) -> str | None:
+        if contig in self.cache:
+            return self.cache[contig]
+        if contig in self.fasta:
+            found = contig
+        else:
+            hits = [c for c in alias_candidates(contig) if c in self.fasta and c != contig]
+            found = hits[0] if len(hits) == 1 else None
+            if found:
+                log.info("contig %s read as %s in the FASTA", contig, found)
+            elif hits:
+                log.warning("contig %s: ambiguous in the FASTA (%s); its records are skipped", contig, ", ".join(hits))
+            else:
+                log.warning("contig %s is not in the FASTA; its records are skipped", contig)
+        self.cache[contig] = found
+        return found
+
+    def require(self, contig: str) -> str:
+        found = self(contig)
+        if found is None:
+            raise ContigNotFoundError(f"contig {contig!r} is not in the FASTA")
+        return found

@@ -1,0 +1,248 @@
+"""Model panels: the shipped default panel, imported panels, and ``--models SOURCE`` resolution.
+
+A ``SOURCE`` is one of
+
+* a panel name: ``default`` (shipped with varbind in ``pretrained/default``: the JASPAR 2024 CORE
+  vertebrate PWMs plus every varbind-trained CNN) or the name of a panel imported into the user's
+  data folder (``deepbind`` after ``varbind models import-deepbind`` / ``download deepbind``);
+* a varbind bundle folder (see :mod:`varbind.bundle`);
+* a DeepBind db folder (``params/`` + ``db.tsv``, the layout of the DeepBind v0.1 release).
+
+The user's data folder is ``$VARBIND_DATA_DIR`` when set, else the platform's user data folder
+(``~/.local/share/varbind`` on Linux); imported panels live in its ``panels/<name>/``.
+
+Examples
+--------
+>>> panel = load_panel("default", tf=["CTCF"])
+>>> panel.bank.ids[:3], panel.catalogue.at["MA0139.2", "species"]
+(['MA0139.2', 'MA1929.2', 'MA1930.2'], 'Homo sapiens')
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from .errors import ModelNotFoundError, ModelSourceError, PanelNotInstalledError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .bank import ModelBank
+    from .percentiles import NullTable
+
+DEFAULT = "default"
+#: panels that ``varbind models download`` knows, with the command that installs them
+INSTALLABLE = {"deepbind": "varbind models download deepbind  (or: varbind models import-deepbind DIR)"}
+
+
+class Panel(NamedTuple):
+    """A loaded panel: the bank, its catalogue (rows in bank order, indexed by ID), null table, manifest."""
+
+    name: str
+    bank: ModelBank
+    catalogue: pd.DataFrame
+    null: NullTable | None
+    info: dict
+
+
+def data_dir() -> Path:
+    """The user's varbind data folder: ``$VARBIND_DATA_DIR``, else the platform's user data folder."""
+    env = os.environ.get("VARBIND_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("varbind", appauthor=False))
+
+
+def shipped_dir() -> Path:
+    """Folder of the bundles shipped with varbind (``pretrained/`` of the source tree)."""
+    env = os.environ.get("VARBIND_PRETRAINED_DIR")
+    if env:
+        return Path(env)
+    installed = Path(__file__).resolve().parent / "_pretrained"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[1] / "pretrained"
+
+
+def panels() -> dict[str, Path]:
+    """Installed panels by name: shipped ones, then those in the user's data folder."""
+    from .bundle import is_bundle
+
+    found: dict[str, Path] = {}
+    for root in (shipped_dir(), data_dir() / "panels"):
+        if root.is_dir():
+            for sub in sorted(root.iterdir()):
+                if not sub.name.startswith(".") and is_bundle(sub):
+                    found.setdefault(sub.name, sub)
+    return found
+
+
+def resolve(source: str | os.PathLike) -> tuple[str, Path]:
+    """``("bundle" | "deepbind_db", path)`` for a ``--models`` source.
+
+    Raises
+    ------
+    PanelNotInstalledError
+        For a known panel name not installed yet (the message says how to install it).
+    ModelSourceError
+        For anything else that is neither a panel name nor a model folder.
+    """
+    from . import deepbind_db
+    from .bundle import is_bundle
+
+    path = Path(source).expanduser()
+    if deepbind_db.is_deepbind_db(path):
+        return "deepbind_db", path
+    if is_bundle(path):
+        return "bundle", path
+    name = str(source)
+    if os.sep not in name and "/" not in name:
+        known = panels()
+        if name in known:
+            return "bundle", known[name]
+        if name in INSTALLABLE:
+            raise PanelNotInstalledError(f"panel {name!r} is not installed; install it with: {INSTALLABLE[name]}")
+        if not path.exists():
+            raise ModelSourceError(f"unknown panel {name!r} (installed: {', '.join(known) or 'none'})")
+    if path.exists():
+        raise ModelSourceError(f"{path}: neither a varbind bundle (bundle.json) nor a DeepBind db folder (params/ + db.tsv)")
+    raise ModelSourceError(f"{path}: no such folder or panel")
+
+
+def tf_names(tf: str) -> list[str]:
+    """Upper-case gene symbols of a TF name; dimers ``A::B`` give both parts.
+
+    Examples
+    --------
+    >>> tf_names("Pou5f1::Sox2")
+    ['POU5F1', 'SOX2']
+    """
+    return [t.strip().upper() for t in str(tf).split("::") if t.strip()]
+
+
+def count_tfs(catalogue: pd.DataFrame) -> int:
+    """Distinct TFs of a catalogue: distinct upper-case gene symbols, dimers counted by their parts."""
+    return len({t for tf in catalogue["tf"] for t in tf_names(tf)})
+
+
+def select(catalogue: pd.DataFrame, ids: Sequence[str] | None = None, tf: Sequence[str] | None = None,
+           family: Sequence[str] | None = None) -> list[str]:
+    """IDs of the catalogue rows that pass every given filter (in ``ids`` order, else catalogue order).
+
+    ``tf``: a model matches when one of its TF symbols (dimers split on ``::``) equals one given,
+    case-insensitively. ``family``: a case-insensitive substring of its ``family`` or ``tf_class``.
+
+    Raises
+    ------
+    ModelNotFoundError
+        For an unknown ID, a TF or family that matches nothing, or an empty selection.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cat = pd.DataFrame({"tf": ["FOS::JUN", "SOX2"], "family": ["bZIP", "HMG"], "tf_class": ["", ""]},
+    ...                    index=["m1", "m2"])
+    >>> select(cat, tf=["jun"]), select(cat, family=["hmg"])
+    (['m1'], ['m2'])
+    """
+    chosen = list(catalogue.index)
+    if ids is not None:
+        known = set(chosen)
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise ModelNotFoundError(f"model {missing[0]!r} is not in this panel ({len(missing)} unknown ids)")
+        chosen = list(dict.fromkeys(ids))
+    if tf:
+        want = {t.upper() for name in tf for t in tf_names(name)}
+        symbols = {i: set(tf_names(catalogue.at[i, "tf"])) for i in chosen}
+        unmatched = sorted(want - set().union(*symbols.values())) if symbols else sorted(want)
+        if unmatched:
+            raise ModelNotFoundError(f"no model for TF {unmatched[0]!r} in this selection")
+        chosen = [i for i in chosen if symbols[i] & want]
+    if family:
+        text = {i: f"{catalogue.at[i, 'family']}\t{catalogue.at[i, 'tf_class']}".lower() for i in chosen}
+        for f in family:
+            if not any(f.lower() in t for t in text.values()):
+                raise ModelNotFoundError(f"no model of family or class {f!r} in this selection")
+        chosen = [i for i in chosen if any(f.lower() in text[i] for f in family)]
+    if not chosen:
+        raise ModelNotFoundError("the selection holds no model")
+    return chosen
+
+
+def load_catalogue(source: str | os.PathLike = DEFAULT) -> tuple[str, pd.DataFrame, dict]:
+    """Name, catalogue and manifest of a source without building its bank (fast; for listing)."""
+    import io
+
+    import pandas as pd
+
+    from .bundle import CATALOGUE, read_manifest
+
+    kind, path = resolve(source)
+    if kind == "deepbind_db":
+        from . import deepbind_db
+        from .deepbind_import import catalogue_from_db
+
+        cat = catalogue_from_db(deepbind_db.read_catalogue(path))
+        return path.name, cat.set_index("id", drop=False).rename_axis(None), {"name": path.name}
+    info = read_manifest(path)
+    cat = pd.read_csv(io.StringIO((path / CATALOGUE).read_text()), sep="\t", dtype=str, keep_default_na=False)
+    return info.get("name", path.name), cat.set_index("id", drop=False).rename_axis(None), info
+
+
+def load_panel(source: str | os.PathLike = DEFAULT, *, ids: Sequence[str] | None = None,
+               tf: Sequence[str] | None = None, family: Sequence[str] | None = None,
+               verify: bool = True) -> Panel:
+    """Load a panel (or a selection of it) as a :class:`Panel` ready for :func:`varbind.predict.score`.
+
+    Parameters
+    ----------
+    source : str or path
+        A panel name (default ``"default"``), a bundle folder or a DeepBind db folder.
+    ids, tf, family : optional
+        Selection (see :func:`select`); the bank holds only the selected models, in order.
+    verify : bool
+        Check the bundle files' sha256 against ``bundle.json`` (default).
+
+    Raises
+    ------
+    ModelSourceError, PanelNotInstalledError, ChecksumError, BundleFormatError, ModelNotFoundError
+    """
+    from .bank import ModelBank
+
+    kind, path = resolve(source)
+    if kind == "deepbind_db":
+        from . import deepbind_db
+
+        name, cat, info = load_catalogue(path)
+        if ids is not None:  # a params file without a db.tsv row is still a model of the folder
+            deepbind_db.load_params(path, [i for i in ids if i not in cat.index])  # names a missing file
+            cat = cat.reindex(list(dict.fromkeys(ids))).fillna("")
+            cat["id"] = cat.index
+        chosen = select(cat, ids, tf, family)
+        chosen, params = deepbind_db.load_params(path, chosen)
+        return Panel(name, ModelBank.from_params(params, chosen), cat.loc[chosen], None, info)
+    from .bundle import read_bundle
+
+    name, cat, _ = load_catalogue(path)
+    chosen = select(cat, ids, tf, family)
+    whole = len(chosen) == len(cat) and chosen == list(cat.index)
+    b = read_bundle(path, None if whole else chosen, verify=verify)
+    return Panel(b.info.get("name", path.name), ModelBank.from_params(b.params, b.ids), b.catalogue, b.null, b.info)
+
+
+def percentile(panel: Panel, scores: np.ndarray) -> np.ndarray:
+    """Percentiles (0-100) of ``scores`` ``(N, len(panel.bank))`` in each model's null distribution.
+
+    NaN for models without one (e.g. a DeepBind db folder read directly). See
+    :func:`varbind.percentiles.percentile`.
+    """
+    from .percentiles import percentile as _percentile
+
+    if panel.null is None:
+        return np.full(np.shape(scores), np.nan)
+    return _percentile(panel.null, scores, panel.bank.ids)

@@ -1,0 +1,213 @@
+"""Region and variant strings, and reading them from a reference FASTA / a VCF.
+
+Region strings are 1-based and inclusive at the edge (``chr5:1,295,104-1,295,362``, as genome
+browsers print them); inside varbind a :class:`Region` is 0-based half-open (``start``, ``end``).
+Variant strings are ``CHR:POS:REF:ALT`` with a 1-based ``POS``, as in a VCF.
+
+Contig names are aliased: ``chr1`` <-> ``1`` and ``chrM`` <-> ``MT``, so a region or VCF written
+against UCSC names reads an Ensembl-named FASTA and vice versa.
+
+.. note:: This is the only module of the ``mutmap`` feature that imports pysam / cyvcf2 (lazily,
+   inside :func:`fetch_region` and :func:`read_vcf_variants`); when :mod:`varbind.io` lands these two
+   calls move there, keeping ``io.py`` the one module that touches those libraries.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from .errors import ContigNotFoundError, InputFormatError, RefMismatchError
+
+_REGION = re.compile(r"^\s*([^\s:]+):([0-9,]+)-([0-9,]+)\s*$")
+_VARIANT = re.compile(r"^\s*([^\s:]+):([0-9,]+):([A-Za-z]+):([A-Za-z]+)\s*$")
+
+
+class Region(NamedTuple):
+    """A genome interval, 0-based half-open: ``chrom:start-end`` covers ``start .. end-1``."""
+
+    chrom: str
+    start: int
+    end: int
+
+    def __len__(self) -> int:  # type: ignore[override]
+        return self.end - self.start
+
+    def __str__(self) -> str:
+        """The 1-based inclusive form, with thousands separators."""
+        return f"{self.chrom}:{self.start + 1:,}-{self.end:,}"
+
+
+class Variant(NamedTuple):
+    """A variant at 1-based ``pos`` (VCF convention); ``ref``/``alt`` upper-case bases."""
+
+    chrom: str
+    pos: int
+    ref: str
+    alt: str
+    id: str = "."
+
+    @property
+    def start(self) -> int:
+        """0-based position of the first REF base."""
+        return self.pos - 1
+
+    @property
+    def label(self) -> str:
+        """A short name: the VCF ID when there is one, else ``POS REF>ALT``."""
+        return self.id if self.id not in ("", ".") else f"{self.pos:,} {self.ref}>{self.alt}"
+
+
+def parse_region(text: str) -> Region:
+    """Parse ``chrom:start-end`` (1-based, inclusive; commas allowed) into a 0-based :class:`Region`.
+
+    Raises
+    ------
+    InputFormatError
+        For anything else, naming the string and the expected form.
+
+    Examples
+    --------
+    >>> parse_region("chr5:1,295,104-1,295,362")
+    Region(chrom='chr5', start=1295103, end=1295362)
+    >>> str(parse_region("chr5:1295104-1295362"))
+    'chr5:1,295,104-1,295,362'
+    """
+    m = _REGION.match(text)
+    if not m:
+        raise InputFormatError(f"region {text!r}: expected CHROM:START-END (1-based, inclusive), "
+                               "e.g. chr5:1295104-1295362")
+    start, end = int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
+    if start < 1:
+        raise InputFormatError(f"region {text!r}: START is 1-based and must be at least 1")
+    if end < start:
+        raise InputFormatError(f"region {text!r}: END ({end}) is before START ({start})")
+    return Region(m.group(1), start - 1, end)
+
+
+def parse_variant(text: str) -> Variant:
+    """Parse ``CHR:POS:REF:ALT`` (1-based ``POS``) into a :class:`Variant`.
+
+    Examples
+    --------
+    >>> parse_variant("chr5:1295228:G:A")
+    Variant(chrom='chr5', pos=1295228, ref='G', alt='A', id='.')
+    """
+    m = _VARIANT.match(text)
+    if not m:
+        raise InputFormatError(f"variant {text!r}: expected CHR:POS:REF:ALT with a 1-based POS, "
+                               "e.g. chr5:1295228:G:A")
+    pos = int(m.group(2).replace(",", ""))
+    if pos < 1:
+        raise InputFormatError(f"variant {text!r}: POS is 1-based and must be at least 1")
+    ref, alt = m.group(3).upper(), m.group(4).upper()
+    for allele in (ref, alt):
+        if set(allele) - set("ACGTN"):
+            raise InputFormatError(f"variant {text!r}: alleles must be bases (ACGTN), not {allele!r}")
+    return Variant(m.group(1), pos, ref, alt)
+
+
+def contig_aliases(chrom: str) -> list[str]:
+    """``chrom`` and its other spellings (``chr1`` <-> ``1``, ``chrM`` <-> ``MT`` / ``M``).
+
+    Examples
+    --------
+    >>> contig_aliases("chr1"), contig_aliases("MT")
+    (['chr1', '1'], ['MT', 'chrM', 'M', 'chrMT'])
+    """
+    out = [chrom]
+    bare = chrom[3:] if chrom.lower().startswith("chr") else chrom
+    if bare.upper() in ("M", "MT"):
+        out += ["chrM", "MT", "M", "chrMT"]
+    else:
+        out += [bare, "chr" + bare]
+    return list(dict.fromkeys(out))
+
+
+def resolve_contig(chrom: str, names: Iterable[str], source: str = "the FASTA") -> str:
+    """The spelling of ``chrom`` that ``names`` uses.
+
+    Raises
+    ------
+    ContigNotFoundError
+        When no alias of ``chrom`` is among ``names``.
+    """
+    names = set(names)
+    for alias in contig_aliases(chrom):
+        if alias in names:
+            return alias
+    raise ContigNotFoundError(f"contig {chrom!r} is not in {source} (nor {', '.join(contig_aliases(chrom)[1:])})")
+
+
+def fetch_region(fasta_path: str | os.PathLike, region: Region) -> str:
+    """The reference sequence of ``region`` (0-based half-open), upper case, from an indexed FASTA.
+
+    Plain or bgzipped FASTA with a ``.fai`` (and ``.gzi``) index; pysam builds a missing index for
+    a plain file.
+
+    Raises
+    ------
+    ContigNotFoundError
+        Unknown contig (after aliasing).
+    InputFormatError
+        Unreadable FASTA, or a region past the contig's end.
+    """
+    import pysam
+
+    try:
+        fasta = pysam.FastaFile(os.fspath(fasta_path))
+    except (OSError, ValueError) as e:
+        if not os.path.exists(fasta_path):
+            raise FileNotFoundError(2, "No such file or directory", os.fspath(fasta_path)) from None
+        raise InputFormatError(f"{fasta_path}: cannot read as an indexed FASTA: {e}") from None
+    with fasta:
+        chrom = resolve_contig(region.chrom, fasta.references, str(fasta_path))
+        length = fasta.get_reference_length(chrom)
+        if region.end > length:
+            raise InputFormatError(f"region {region}: past the end of {chrom} ({length:,} bp)")
+        return fasta.fetch(chrom, region.start, region.end).upper()
+
+
+def check_ref(variant: Variant, seq: str, region: Region) -> None:
+    """Raise :class:`RefMismatchError` unless ``variant.ref`` matches ``seq`` (the sequence of ``region``)."""
+    off = variant.start - region.start
+    if off < 0 or off + len(variant.ref) > len(seq):
+        raise InputFormatError(f"variant {variant.chrom}:{variant.pos} is outside the region {region}")
+    have = seq[off : off + len(variant.ref)]
+    if have != variant.ref:
+        raise RefMismatchError(f"variant {variant.chrom}:{variant.pos}: REF {variant.ref} differs from the "
+                               f"reference genome ({have})")
+
+
+def read_vcf_variants(vcf_path: str | os.PathLike, region: Region) -> list[Variant]:
+    """The variants of a VCF (one per ALT allele) that lie inside ``region``.
+
+    Reads the whole file when it has no index (mutation maps mark a handful of variants).
+    """
+    from cyvcf2 import VCF
+
+    try:
+        vcf = VCF(os.fspath(vcf_path))
+    except OSError as e:
+        if not os.path.exists(vcf_path):
+            raise FileNotFoundError(2, "No such file or directory", os.fspath(vcf_path)) from None
+        raise InputFormatError(f"{vcf_path}: cannot read as a VCF: {e}") from None
+    out = []
+    try:
+        seqnames = set(vcf.seqnames) if vcf.seqnames else None
+        chrom = resolve_contig(region.chrom, seqnames, str(vcf_path)) if seqnames else None
+        for rec in vcf:
+            if chrom is not None and rec.CHROM != chrom:
+                continue
+            if chrom is None and rec.CHROM not in contig_aliases(region.chrom):
+                continue
+            if rec.start < region.start or rec.end > region.end:
+                continue
+            for alt in rec.ALT:
+                out.append(Variant(region.chrom, rec.POS, rec.REF.upper(), str(alt).upper(), rec.ID or "."))
+    except ContigNotFoundError:
+        return []
+    finally:
+        vcf.close()
+    return out

@@ -1,0 +1,229 @@
+"""Variants -> reference and alternate windows of one fixed length, ready for delta scoring.
+
+Coordinates are 0-based half-open inside (``Site.start`` is VCF ``POS - 1``).
+
+How the windows are built
+-------------------------
+For a window of ``W`` bases and an allele of ``k`` bases starting at ``start`` (REF for the
+reference window, one ALT for the alternate window), the window is::
+
+    left flank (the (W - k) // 2 genome bases before start)
+    + the allele
+    + right flank (the W - k - (W - k) // 2 genome bases after start + len(REF))
+
+so both windows have exactly ``W`` bases and each is centred on its own allele; the flanks are the
+genome on either side of REF in both. For SNVs and MNPs (``len(REF) == len(ALT)``) the alternate
+window is the reference window with the allele's bases replaced; for indels the flanks shift by
+half the length difference. Either way the alternate window is passed to the scorer as a
+same-length *edit* of the reference window covering the stretch where the two differ (the first to
+the last differing position), so :func:`varbind.predict.score_edits` computes it as a delta on the
+reference pass. Positions beyond a contig's ends are ``N`` (exact length kept).
+
+Skip reasons
+------------
+Alleles that cannot be scored are passed through unannotated and counted by reason (see
+:data:`SKIP_REASONS`).
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import RefMismatchError
+from .predict import Edits
+from .sequence import CodeBatch
+
+SKIP_REASONS = {
+    "no_alt": "ALT is '.' (no alternate allele)",
+    "symbolic": "symbolic ALT such as <DEL> or <*>",
+    "breakend": "breakend ALT (contains [ or ], or single-breakend '.')",
+    "star": "'*' ALT (allele missing due to an upstream deletion)",
+    "iupac": "REF or ALT holds a base other than A, C, G, T, N",
+    "too_long": "REF or ALT longer than the window",
+    "ref_mismatch": "REF differs from the FASTA",
+    "ref_alt_swap": "REF differs from the FASTA, which holds an ALT instead (swapped alleles)",
+    "contig_missing": "contig not in the FASTA (after aliasing)",
+    "beyond_contig": "REF extends past the end of the contig",
+    "pos0": "POS 0 (telomere)",
+}
+REF_POLICIES = ("error", "skip", "use-vcf")
+_BASES = re.compile(r"^[ACGTNacgtn]+$")
+_LUT = np.full(256, 4, dtype=np.uint8)
+for _i, _c in enumerate("ACGT"):
+    _LUT[ord(_c)] = _LUT[ord(_c.lower())] = _i
+
+
+class Site(NamedTuple):
+    """One VCF record's coordinates and alleles: ``start`` is 0-based (``POS - 1``)."""
+
+    chrom: str
+    start: int
+    ref: str
+    alts: tuple[str, ...]
+    id: str = "."
+
+
+class Windows(NamedTuple):
+    """Windows of a batch of sites.
+
+    Attributes
+    ----------
+    refs : CodeBatch
+        ``(B, W)`` reference windows (shared by the ALTs of one site).
+    edits : Edits
+        ``E`` alternate windows as edits of ``refs``.
+    site : ndarray (E,)
+        Index (into the input sites) of each edit's site.
+    allele : ndarray (E,)
+        Which ALT (0-based) of its site each edit is.
+    skipped : dict of (site, allele) -> reason
+        Alleles not scored (``allele`` is -1 for a whole-record reason such as ``no_alt``).
+    """
+
+    refs: CodeBatch
+    edits: Edits
+    site: np.ndarray
+    allele: np.ndarray
+    skipped: dict[tuple[int, int], str]
+
+
+def encode_allele(allele: str) -> np.ndarray:
+    """Codes of an allele (A0 C1 G2 T3 N4).
+
+    Examples
+    --------
+    >>> encode_allele("ACgtN").tolist()
+    [0, 1, 2, 3, 4]
+    """
+    return _LUT[np.frombuffer(allele.encode("ascii"), dtype=np.uint8)]
+
+
+def allele_reason(ref: str, alt: str, window: int) -> str | None:
+    """Why one ALT of a site cannot be scored, or ``None`` when it can.
+
+    Examples
+    --------
+    >>> [allele_reason("A", a, 11) for a in ["G", "<DEL>", "G]1:5]", "*", "R", "A" * 12]]
+    [None, 'symbolic', 'breakend', 'star', 'iupac', 'too_long']
+    """
+    if alt in ("", "."):
+        return "no_alt"
+    if alt == "*":
+        return "star"
+    if "[" in alt or "]" in alt or (len(alt) > 1 and (alt[0] == "." or alt[-1] == ".")):
+        return "breakend"
+    if alt.startswith("<"):
+        return "symbolic"
+    if not _BASES.match(alt) or not _BASES.match(ref):
+        return "iupac"
+    if max(len(ref), len(alt)) > window:
+        return "too_long"
+    return None
+
+
+def allele_window(genome: Callable[[int, int], np.ndarray], start: int, ref_len: int, allele: np.ndarray,
+                  window: int) -> np.ndarray:
+    """The ``window``-base window centred on ``allele`` placed at ``start`` instead of the ``ref_len``
+    reference bases (see the module docstring). ``genome(lo, hi)`` returns N-padded codes.
+
+    Examples
+    --------
+    >>> g = lambda lo, hi: encode_allele("ACGTACGTAC".ljust(12, "N")[max(lo, 0):hi].rjust(hi - lo, "N"))
+    >>> from varbind.sequence import decode
+    >>> decode(allele_window(g, 4, 1, encode_allele("TTT"), 7))   # insertion A -> TTT at 4
+    'GTTTTCG'
+    >>> decode(allele_window(g, 0, 1, encode_allele("A"), 5))     # N-padded at the contig start
+    'NNACG'
+    """
+    k = len(allele)
+    left = (window - k) // 2
+    right = window - k - left
+    return np.concatenate([genome(start - left, start), allele, genome(start + ref_len, start + ref_len + right)])
+
+
+def build_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray] | None, window: int,
+                  ref_policy: str = "skip", contig_length: int | None = None,
+                  counts: Counter | None = None) -> Windows:
+    """Reference windows and alternate edits for sites of ONE contig.
+
+    Parameters
+    ----------
+    sites : sequence of Site
+    genome : callable (lo, hi) -> uint8 codes, or None
+        N-padded genome codes of the contig, 0-based half-open; ``None`` when the contig is missing.
+    window : int
+    ref_policy : {"error", "skip", "use-vcf"}
+        What to do when REF differs from the FASTA (case-insensitively): raise, skip the site, or
+        build the reference window with the VCF's REF.
+    contig_length : int, optional
+    counts : Counter, optional
+        Incremented with ``ref_mismatch`` / ``ref_alt_swap`` per site seen, whatever the policy.
+
+    Raises
+    ------
+    RefMismatchError
+        Under ``ref_policy="error"``, naming the site.
+    """
+    refs: list[np.ndarray] = []
+    ref_key: dict[tuple, int] = {}
+    e_ref, e_start, e_codes, e_site, e_allele = [], [], [], [], []
+    skipped: dict[tuple[int, int], str] = {}
+    for i, s in enumerate(sites):
+        if not s.alts:
+            skipped[(i, -1)] = "no_alt"
+            continue
+        site_reason = None
+        if genome is None:
+            site_reason = "contig_missing"
+        elif s.start < 0:
+            site_reason = "pos0"
+        elif contig_length is not None and s.start + len(s.ref) > contig_length:
+            site_reason = "beyond_contig"
+        reasons = [site_reason or allele_reason(s.ref, a, window) for a in s.alts]
+        if all(reasons):
+            skipped.update({(i, j): r for j, r in enumerate(reasons)})
+            continue
+        fasta_ref = genome(s.start, s.start + len(s.ref))
+        vcf_ref = encode_allele(s.ref)
+        ref_allele = fasta_ref
+        if not np.array_equal(fasta_ref, vcf_ref):
+            swap = any(r is None and np.array_equal(encode_allele(a), fasta_ref) for a, r in zip(s.alts, reasons))
+            kind = "ref_alt_swap" if swap else "ref_mismatch"
+            if counts is not None:
+                counts[kind] += 1
+            if ref_policy == "error":
+                from .sequence import decode
+
+                raise RefMismatchError(f"{s.chrom}:{s.start + 1}: REF {s.ref} differs from the FASTA "
+                                       f"({decode(fasta_ref)}){' (REF/ALT swapped?)' if swap else ''}; "
+                                       "use --ref-mismatch skip or use-vcf to go on")
+            if ref_policy == "skip":
+                skipped.update({(i, j): r or kind for j, r in enumerate(reasons)})
+                continue
+            ref_allele = vcf_ref
+        key = (s.start, len(s.ref), ref_allele.tobytes())
+        if key not in ref_key:
+            ref_key[key] = len(refs)
+            refs.append(allele_window(genome, s.start, len(s.ref), ref_allele, window))
+        r = ref_key[key]
+        for j, (alt, reason) in enumerate(zip(s.alts, reasons)):
+            if reason:
+                skipped[(i, j)] = reason
+                continue
+            alt_win = allele_window(genome, s.start, len(s.ref), encode_allele(alt), window)
+            diff = np.flatnonzero(alt_win != refs[r])
+            lo, hi = (int(diff[0]), int(diff[-1]) + 1) if diff.size else (window // 2, window // 2 + 1)
+            e_ref.append(r), e_start.append(lo), e_codes.append(alt_win[lo:hi]), e_site.append(i), e_allele.append(j)
+    kmax = max((len(c) for c in e_codes), default=1)
+    codes = np.full((len(e_codes), kmax), 4, dtype=np.uint8)
+    for e, c in enumerate(e_codes):
+        codes[e, : len(c)] = c
+    ref_codes = np.stack(refs) if refs else np.zeros((0, window), np.uint8)
+    edits = Edits(np.array(e_ref, np.int64), np.array(e_start, np.int64), codes,
+                  np.array([len(c) for c in e_codes], np.int64))
+    return Windows(CodeBatch(ref_codes, np.full(len(refs), window, np.int64)), edits,
+                   np.array(e_site, np.int64), np.array(e_allele, np.int64), skipped)
