@@ -107,7 +107,7 @@ def _families(db_dir: Path) -> dict[str, str]:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from varbind.params import read as read_params
-    from varbind.train.evaluate import primary_metric, test_metrics, test_scores
+    from varbind.train.evaluate import primary_metric, heldout_metrics, heldout_scores
 
     models, rows = export.read_bundle(args.bundle)
     runs = {r["id"]: r for r in json.loads(Path(args.bundle, "runs.json").read_text())}
@@ -120,9 +120,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         task = loader()
         pub_id = published.get(task.experiment) or published.get(f"{kind}:{task.tf.upper()}")
         params = [models[row["id"]]] + ([read_params(db / "params" / f"{pub_id}.txt")] if pub_id else [])
-        scores = test_scores(task, params, mode=args.mode)
-        ours = test_metrics(task, scores[:, 0])
-        theirs = test_metrics(task, scores[:, 1]) if pub_id else {}
+        scores = heldout_scores(task, params, mode=args.mode)
+        ours = heldout_metrics(task, scores[:, 0])
+        theirs = heldout_metrics(task, scores[:, 1]) if pub_id else {}
         metric = primary_metric(task)
         run = runs[row["id"]]
         row.update(family=families.get(task.tf.upper(), ""), test_metric=metric, test_value=ours[metric],

@@ -10,7 +10,7 @@ import logging
 import sys
 
 from ..train import calibrate, datasets, export, report
-from ..train.evaluate import primary_metric, test_metrics, test_scores
+from ..train.evaluate import primary_metric, heldout_metrics, heldout_scores
 
 log = logging.getLogger("varbind")
 
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     row = {"id": mid, "tf": task.tf, "source": task.source, "experiment": task.experiment}
     test = {}
     if task.test is not None:
-        test = test_metrics(task, test_scores(task, [params])[:, 0])
+        test = heldout_metrics(task, heldout_scores(task, [params])[:, 0])
         metric = primary_metric(task)
         row.update(test_metric=metric, test_value=test[metric])
         log.info("held-out %s = %.4f", metric, test[metric])

@@ -25,7 +25,7 @@ def primary_metric(task: Task) -> str:
     return PRIMARY.get(task.source, "auc" if task.kind == "binary" else "pearson")
 
 
-def test_scores(task: Task, params: Sequence[DeepBindParams], mode: str = "global",
+def heldout_scores(task: Task, params: Sequence[DeepBindParams], mode: str = "global",
                 device: str | None = None) -> np.ndarray:
     """Scores ``(N_test, len(params))`` of the held-out set (``mode``: see :mod:`varbind.predict`)."""
     if task.test is None:
@@ -34,7 +34,7 @@ def test_scores(task: Task, params: Sequence[DeepBindParams], mode: str = "globa
     return score(bank, CodeBatch(task.test.codes, task.test.lengths), mode=mode, device=device)
 
 
-def test_metrics(task: Task, scores: np.ndarray) -> dict[str, float]:
+def heldout_metrics(task: Task, scores: np.ndarray) -> dict[str, float]:
     """Held-out metrics of one model's scores ``(N_test,)``."""
     if task.source == "DREAM5 PBM" and task.test_raw is not None:
         return pbm_metrics(task.test_raw, scores)
