@@ -60,20 +60,30 @@ def _train_one(kind: str, experiment: str, args: argparse.Namespace) -> tuple[st
     return mid, result.params, row, rep
 
 
+def _train_star(job: tuple) -> tuple:
+    return _train_one(*job)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     tasks = [(k, e) for k, e, _ in datasets.shared_tasks(args.data)
              if (not args.only or any(o in e for o in args.only)) and (not args.kinds or k in args.kinds)]
     t_all = time.perf_counter()
+    done = []
+
+    def save(item) -> None:  # after every data set, so a run cut short keeps what it finished
+        done.append(item)
+        export.write_bundle(args.out, {mid: p for mid, p, _, _ in done}, [row for _, _, row, _ in done])
+        Path(args.out, "runs.json").write_text(json.dumps([rep for _, _, _, rep in done]))
+
     if args.workers > 1:
         import multiprocessing as mp
 
         with mp.get_context("spawn").Pool(args.workers) as pool:
-            done = pool.starmap(_train_one, [(k, e, args) for k, e in tasks])
+            for item in pool.imap_unordered(_train_star, [(k, e, args) for k, e in tasks]):
+                save(item)
     else:
-        done = [_train_one(k, e, args) for k, e in tasks]
-    models = {mid: params for mid, params, _, _ in done}
-    export.write_bundle(args.out, models, [row for _, _, row, _ in done])
-    Path(args.out, "runs.json").write_text(json.dumps([rep for _, _, _, rep in done]))
+        for k, e in tasks:
+            save(_train_one(k, e, args))
     print(f"total\t{time.perf_counter() - t_all:.1f}s for {len(tasks)} data sets ({args.workers} workers)", flush=True)
     return 0
 
@@ -105,45 +115,66 @@ def _families(db_dir: Path) -> dict[str, str]:
     return fam
 
 
+#: held-out AUC of the published models on the _B sets, measured with the original executable (issue 4)
+EXECUTABLE_AUC = {"ARID3A": .870, "CTCFL": .984, "ELK1": .953, "FOXA1": .977, "GABPA": .974, "MYC": .914,
+                  "REST": .999, "SP1": .877, "USF1": .994, "ZBTB7A": .859}
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from varbind.params import read as read_params
-    from varbind.train.evaluate import primary_metric, heldout_metrics, heldout_scores
+    from varbind.train.evaluate import heldout_metrics, heldout_scores, primary_metric
 
     models, rows = export.read_bundle(args.bundle)
     runs = {r["id"]: r for r in json.loads(Path(args.bundle, "runs.json").read_text())}
     db = Path(args.data) / "deepbind"
     published, families = _published(db), _families(db)
     loaders = {e: (k, fn) for k, e, fn in datasets.shared_tasks(args.data)}
+    nan = float("nan")
     out_rows, table = [], []
     for row in rows:
         kind, loader = loaders[row["experiment"]]
         task = loader()
         pub_id = published.get(task.experiment) or published.get(f"{kind}:{task.tf.upper()}")
         params = [models[row["id"]]] + ([read_params(db / "params" / f"{pub_id}.txt")] if pub_id else [])
-        scores = heldout_scores(task, params, mode=args.mode)
-        ours = heldout_metrics(task, scores[:, 0])
-        theirs = heldout_metrics(task, scores[:, 1]) if pub_id else {}
         metric = primary_metric(task)
+        got = {}
+        for mode in ("global", "deepbind"):
+            scores = heldout_scores(task, params, mode=mode)
+            got[mode] = (heldout_metrics(task, scores[:, 0]), heldout_metrics(task, scores[:, 1]) if pub_id else {})
+        ours, theirs = got["global"]
         run = runs[row["id"]]
-        row.update(family=families.get(task.tf.upper(), ""), test_metric=metric, test_value=ours[metric],
-                   published_id=pub_id or "", published_value=theirs.get(metric, float("nan")),
-                   **{f"test_{k}": v for k, v in ours.items() if k != metric},
-                   calibration_seconds=run["seconds"]["calibration"], final_fit_seconds=run["seconds"]["final_fit"],
-                   chosen_setting=json.dumps(run["chosen"], separators=(",", ":")))
-        out_rows.append(row)
+        keep = {k: row[k] for k in ("id", "tf", "species", "source", "experiment", "kind")}
+        keep.update(family=families.get(task.tf.upper(), ""), test_metric=metric, test_value=ours[metric],
+                    test_mode="global", published_id=pub_id or "", published_value=theirs.get(metric, nan),
+                    test_value_deepbind=got["deepbind"][0][metric],
+                    published_value_deepbind=got["deepbind"][1].get(metric, nan),
+                    **{f"test_{k}": v for k, v in ours.items() if k != metric},
+                    n_train=run["n_train"], calibration_seconds=run["seconds"]["calibration"],
+                    final_fit_seconds=run["seconds"]["final_fit"], final_steps=run["final_steps"],
+                    best_validation=run["best_validation"],
+                    chosen_setting=json.dumps(run["chosen"], separators=(",", ":")))
+        out_rows.append(keep)
         run["test"], run["published"] = ours, {"id": pub_id, **theirs}
-        table.append((kind, task.experiment, metric, ours[metric], theirs.get(metric, float("nan")),
+        run["test_deepbind_mode"], run["published_deepbind_mode"] = got["deepbind"]
+        table.append((kind, task.experiment, metric, ours[metric], theirs.get(metric, nan),
+                      got["deepbind"][0][metric], got["deepbind"][1].get(metric, nan),
+                      EXECUTABLE_AUC.get(task.tf, nan) if kind == "chip" else nan,
                       run["seconds"]["calibration"] + run["seconds"]["final_fit"]))
-    export.write_bundle(args.out, models, out_rows)
+    export.write_bundle(args.out, models, out_rows, name="trained",
+                        provenance={"trained_by": "varbind.train (benchmarks/train.py)",
+                                    "data": "../shared/data: ENCODE ChIP-seq, DREAM5 PBM, HT-SELEX ALX4"})
     Path(args.out, "runs.json").write_text(json.dumps(list(runs.values()), indent=0))
-    print(f"| kind | experiment | metric | varbind | published DeepBind | train s |\n|---|---|---|---|---|---|")
-    for k, e, m, a, b, s in table:
-        print(f"| {k} | {e} | {m} | {a:.4f} | {b:.4f} | {s:.1f} |")
+    print("| kind | experiment | metric | varbind (global) | published (global) | varbind (deepbind mode) "
+          "| published (deepbind mode) | published, executable (issue) | train s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for k, e, m, *vals, secs in table:
+        print(f"| {k} | {e} | {m} | " + " | ".join(f"{v:.4f}" if v == v else "" for v in vals) + f" | {secs:.1f} |")
     for kind in ("chip", "pbm", "selex"):
-        sel = [(a, b) for k, _, _, a, b, _ in table if k == kind]
+        sel = [t[3:8] for t in table if t[0] == kind]
         if sel:
-            a, b = np.array(sel).T
-            print(f"| {kind} | mean of {len(sel)} | | {np.nanmean(a):.4f} | {np.nanmean(b):.4f} | |")
+            arr = np.array(sel, dtype=float)
+            means = [col[col == col].mean() if (col == col).any() else nan for col in arr.T]
+            print(f"| {kind} | mean of {len(sel)} | | " + " | ".join(f"{v:.4f}" if v == v else "" for v in means) + " | |")
     return 0
 
 

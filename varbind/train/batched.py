@@ -31,7 +31,8 @@ _TABLE = torch.tensor(
 class Setting:
     """One calibration setting (the paper's hyper-parameters of one model).
 
-    ``dropout_keep`` is the probability of keeping a pooled feature during training (1 = no dropout).
+    ``dropout_keep`` is the probability of keeping a pooled feature during training (1 = no dropout);
+    ``log_target`` (regression only) fits a log transform of the targets instead of the targets.
     """
 
     detector_len: int = 24
@@ -42,6 +43,7 @@ class Setting:
     momentum: float = 0.95
     weight_decay: float = 1e-6
     init_scale: float = 0.05
+    log_target: bool = False
 
 
 class BatchedDeepBind(torch.nn.Module):
@@ -86,6 +88,7 @@ class BatchedDeepBind(torch.nn.Module):
         self.register_buffer("lr", col("learning_rate"))
         self.register_buffer("mom", col("momentum"))
         self.register_buffer("wd", col("weight_decay"))
+        self.register_buffer("target", col("log_target").long())
         self.register_buffer("table", _TABLE.clone())
         rand = lambda *shape: torch.randn(*shape, generator=gen)  # noqa: E731
         self.detectors = torch.nn.Parameter(rand(k, d, 4, self.max_len) * init[:, None, None, None] * self.det_mask)

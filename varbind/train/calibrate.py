@@ -40,6 +40,7 @@ class SearchSpace:
     momentum: tuple[float, float] = (0.9, 0.99)
     weight_decay: tuple[float, float] = (1e-10, 1e-3)
     init_scale: tuple[float, float] = (0.01, 0.15)
+    log_target: tuple[bool, ...] = (False,)
 
 
 @dataclass
@@ -106,6 +107,7 @@ def sample_settings(n: int, space: SearchSpace, rng: np.random.Generator) -> lis
             momentum=float(rng.uniform(*space.momentum)),
             weight_decay=logu(*space.weight_decay),
             init_scale=logu(*space.init_scale),
+            log_target=bool(rng.choice(space.log_target)),
         )
         for _ in range(n)
     ]
@@ -118,7 +120,11 @@ def _device(name: str | None) -> torch.device:
 def _to_device(ex: Examples, kind: str, dev: torch.device) -> dict[str, torch.Tensor]:
     y = ex.targets.astype(np.float64)
     if kind == "regression":
-        y = (y - y.mean()) / (y.std() or 1.0)
+        std = lambda v: (v - v.mean()) / (v.std() or 1.0)  # noqa: E731
+        y = std(y)
+        y = np.stack([y, std(np.log1p(y - y.min()))], axis=1)  # column 1: the log_target transform
+    else:
+        y = np.stack([y, y], axis=1)
     return {
         "codes": torch.from_numpy(ex.codes).to(dev),
         "rev": torch.from_numpy(ex.rev_codes).to(dev),
@@ -127,8 +133,9 @@ def _to_device(ex: Examples, kind: str, dev: torch.device) -> dict[str, torch.Te
     }
 
 
-def _losses(kind: str, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    yk = y[:, None].expand_as(scores)
+def _losses(kind: str, scores: torch.Tensor, y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-example, per-model losses ``(B, K)``; ``y`` is ``(B, 2)``, ``target`` the column of each model."""
+    yk = y[:, target]
     if kind == "binary":
         return F.binary_cross_entropy_with_logits(scores, yk, reduction="none")
     return (scores - yk) ** 2
@@ -166,7 +173,7 @@ def _fit(net: BatchedDeepBind, data: dict, kind: str, model_fold: torch.Tensor, 
         with _autocast(idx.device, opts):
             scores = net(data["codes"][idx], data["rev"][idx], data["lengths"][idx]).float()
         w = (fold[idx][:, None] != model_fold[None, :]).float()
-        loss = (_losses(kind, scores, data["y"][idx]) * w).sum(0) / w.sum(0).clamp(min=1)
+        loss = (_losses(kind, scores, data["y"][idx], net.target) * w).sum(0) / w.sum(0).clamp(min=1)
         loss.sum().backward()
         net.sgd_step()
         if bar is not None:
@@ -214,7 +221,7 @@ def calibrate(train: Examples, kind: str, opts: TrainOptions) -> Calibration:
         pool_fold = fold[pool]
         for f in range(nf):
             sel, models = pool_fold == f, model_fold == f
-            vals[models] = metric(data["y"][pool][sel], scores[sel][:, models])
+            vals[models] = metric(data["y"][pool][sel][:, 0], scores[sel][:, models])
         curves.append(vals)
         steps_at.append(step)
 
@@ -241,7 +248,7 @@ def final_fit(train: Examples, kind: str, setting: Setting, steps: int, opts: Tr
     rng = np.random.default_rng(opts.seed + 1)
     pool = torch.from_numpy(np.sort(rng.permutation(n)[: opts.eval_examples])).to(dev)
     scores = _score_all(net, data, pool, opts)
-    losses = torch.nan_to_num(_losses(kind, scores, data["y"][pool]).mean(0), nan=math.inf).cpu().numpy()
+    losses = torch.nan_to_num(_losses(kind, scores, data["y"][pool], net.target).mean(0), nan=math.inf).cpu().numpy()
     return net.to_params(int(np.argmin(losses))), losses
 
 
@@ -275,7 +282,7 @@ def train(train_set: Examples, kind: str, opts: TrainOptions | None = None) -> T
 #: search spaces and step budgets per kind of data (``varbind train chip|pbm|selex``)
 KIND_SPACES = {
     "chip": SearchSpace(detector_lens=(16, 20, 24, 28, 32)),
-    "pbm": SearchSpace(detector_lens=(8, 12, 16, 20, 24)),
+    "pbm": SearchSpace(detector_lens=(8, 12, 16, 20, 24), log_target=(False, True)),
     "selex": SearchSpace(detector_lens=(8, 10, 12, 16, 20)),
     "user": SearchSpace(),
 }

@@ -150,7 +150,7 @@ def pbm_transform(signal: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> pbm_transform(np.array([1.0, 2.0, 3.0])).round(3).tolist()
+    >>> np.round(pbm_transform(np.array([1.0, 2.0, 3.0])).astype(float), 3).tolist()
     [-1.225, 0.0, 1.225]
     """
     y = np.asarray(signal, dtype=np.float64)
