@@ -112,3 +112,8 @@ def test_cli_train_bad_input_exit_2(tmp_path, capsys):
     assert main(["train", "table", str(tmp_path / "bad.txt"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "invalid character 'X'" in err and "Traceback" not in err
+    # an --out folder holding someone else's files is refused, never replaced
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.me").write_text("x")
+    assert main(["train", "table", str(tmp_path / "bad.txt"), "--out", str(tmp_path / "busy")]) == 2
+    assert "holds other files" in capsys.readouterr().err and (tmp_path / "busy" / "keep.me").exists()

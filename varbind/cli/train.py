@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
+from ..errors import InputFormatError
 from ..train import calibrate, datasets, export, report
 from ..train.evaluate import primary_metric, heldout_metrics, heldout_scores
 
@@ -61,7 +63,20 @@ def _load(args: argparse.Namespace) -> datasets.Task:
     return datasets.read_table(args.train_file, args.test_file, seed=args.seed)
 
 
+def _check_out(out: Path, mid: str | None) -> None:
+    """The bundle writer replaces ``out`` as a whole: refuse a folder holding anything but our outputs."""
+    ours = {"models.safetensors", "catalogue.tsv", "bundle.json", "report.json", "report.html", "validation.png"}
+    if out.exists():
+        if not out.is_dir():
+            raise InputFormatError(f"--out {out}: exists and is not a folder")
+        other = [p.name for p in out.iterdir() if p.name not in ours and not (p.suffix == ".txt" and
+                                                                                (mid is None or p.stem == mid))]
+        if other:
+            raise InputFormatError(f"--out {out}: holds other files ({other[0]}, ...); give a new or empty folder")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_out(Path(args.out), args.id)
     task = _load(args)
     kind = "user" if args.kind == "table" else args.kind
     space = calibrate.KIND_SPACES[kind]
