@@ -106,7 +106,9 @@ def test_sgd_step_is_nesterov():
 def test_seeded_training_is_deterministic(trained):
     train, _, result = trained
     quick = dict(max_steps=40, eval_examples=200, num_checkpoints=2)
+    state = torch.get_rng_state()
     again = calibrate.train(train, "binary", tiny_options(**quick))
+    assert torch.equal(state, torch.get_rng_state())  # the caller's generator is left alone
     twice = calibrate.train(train, "binary", tiny_options(**quick))
     assert again.params.equals(twice.params)
     np.testing.assert_array_equal(again.calibration.curves, twice.calibration.curves)

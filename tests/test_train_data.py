@@ -117,3 +117,18 @@ def test_cli_train_bad_input_exit_2(tmp_path, capsys):
     (tmp_path / "busy" / "keep.me").write_text("x")
     assert main(["train", "table", str(tmp_path / "bad.txt"), "--out", str(tmp_path / "busy")]) == 2
     assert "holds other files" in capsys.readouterr().err and (tmp_path / "busy" / "keep.me").exists()
+
+
+@pytest.mark.data
+def test_cli_train_chip_on_real_encode_set(shared_dir, tmp_path):
+    enc = shared_dir / "data" / "encode"
+    stem = "MYC_H1-hESC_c-Myc_Stanford"
+    out = tmp_path / "myc"
+    rc = main(["train", "chip", str(enc / f"{stem}_AC.seq.gz"), str(enc / f"{stem}_B.seq.gz"), "--out", str(out),
+               "--settings", "2", "--max-steps", "8", "--min-steps", "5", "--detectors", "4",
+               "--detector-lens", "12", "--device", "cpu", "--quiet"])
+    assert rc == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["experiment"] == stem and rep["id"] == "vbt_chip_MYC" and 0.4 < rep["test"]["auc"] <= 1
+    row = (out / "catalogue.tsv").read_text().splitlines()[1].split("\t")
+    assert stem in row and "auc" in row

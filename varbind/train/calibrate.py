@@ -9,6 +9,7 @@ the one with the lowest training loss.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -192,6 +193,14 @@ def _bar(total: int, enabled: bool, label: str):
     return tqdm(total=total, desc=label, unit="step", leave=False)
 
 
+@contextlib.contextmanager
+def _seeded(seed: int, dev: torch.device):
+    """Seed torch's global generators (dropout draws from them) without disturbing the caller's."""
+    with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
 def _num_steps(n: int, opts: TrainOptions) -> int:
     return int(min(opts.max_steps, max(opts.min_steps, round(opts.max_epochs * n / opts.batch_size))))
 
@@ -206,7 +215,6 @@ def calibrate(train: Examples, kind: str, opts: TrainOptions) -> Calibration:
     data = _to_device(train, kind, dev)
     fold = torch.from_numpy(rng.permutation(n) % nf).to(dev)
     pool = torch.from_numpy(np.sort(rng.permutation(n)[: opts.eval_examples])).to(dev)
-    torch.manual_seed(opts.seed)
     net = BatchedDeepBind([s for s in settings for _ in range(nf)], opts.num_detectors,
                           opts.reverse_complement, seed=opts.seed).to(dev)
     model_fold = torch.arange(nf, device=dev).repeat(len(settings))
@@ -225,7 +233,8 @@ def calibrate(train: Examples, kind: str, opts: TrainOptions) -> Calibration:
         curves.append(vals)
         steps_at.append(step)
 
-    _fit(net, data, kind, model_fold, fold, _num_steps(n, opts), opts, gen, checkpoint, "calibration")
+    with _seeded(opts.seed, dev):
+        _fit(net, data, kind, model_fold, fold, _num_steps(n, opts), opts, gen, checkpoint, "calibration")
     curve = torch.stack(curves, 1).reshape(len(settings), nf, -1).cpu().numpy()
     mean = curve.mean(1)
     best, best_c = np.unravel_index(int(np.argmax(mean)), mean.shape)
@@ -238,13 +247,13 @@ def final_fit(train: Examples, kind: str, setting: Setting, steps: int, opts: Tr
     dev = _device(opts.device)
     data = _to_device(train, kind, dev)
     r = max(1, opts.final_restarts)
-    torch.manual_seed(opts.seed + 1)
     net = BatchedDeepBind([setting] * r, opts.num_detectors, opts.reverse_complement, seed=opts.seed + 1).to(dev)
     n = len(train.targets)
     no_fold = torch.full((r,), -1, device=dev)
     fold = torch.zeros(n, dtype=torch.long, device=dev)
     gen = torch.Generator(device=dev).manual_seed(opts.seed + 1)
-    _fit(net, data, kind, no_fold, fold, steps, opts, gen, label="final fit")
+    with _seeded(opts.seed + 1, dev):
+        _fit(net, data, kind, no_fold, fold, steps, opts, gen, label="final fit")
     rng = np.random.default_rng(opts.seed + 1)
     pool = torch.from_numpy(np.sort(rng.permutation(n)[: opts.eval_examples])).to(dev)
     scores = _score_all(net, data, pool, opts)
@@ -281,7 +290,7 @@ def train(train_set: Examples, kind: str, opts: TrainOptions | None = None) -> T
 
 #: search spaces and step budgets per kind of data (``varbind train chip|pbm|selex``)
 KIND_SPACES = {
-    "chip": SearchSpace(detector_lens=(16, 20, 24, 28, 32)),
+    "chip": SearchSpace(detector_lens=(10, 12, 14, 16, 20, 24, 28, 32)),
     "pbm": SearchSpace(detector_lens=(8, 12, 16, 20, 24), log_target=(False, True)),
     "selex": SearchSpace(detector_lens=(8, 10, 12, 16, 20)),
     "user": SearchSpace(),
