@@ -125,7 +125,7 @@ def test_cli_train_chip_on_real_encode_set(shared_dir, tmp_path):
     stem = "MYC_H1-hESC_c-Myc_Stanford"
     out = tmp_path / "myc"
     rc = main(["train", "chip", str(enc / f"{stem}_AC.seq.gz"), str(enc / f"{stem}_B.seq.gz"), "--out", str(out),
-               "--settings", "2", "--max-steps", "8", "--min-steps", "5", "--detectors", "4",
+               "--settings", "2", "--max-steps", "8", "--min-steps", "5", "--detectors", "4", "--eval-examples", "1500",
                "--detector-lens", "12", "--device", "cpu", "--quiet"])
     assert rc == 0
     rep = json.loads((out / "report.json").read_text())

@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--max-steps", type=int, default=4000, help="most training steps (default 4000)")
         q.add_argument("--min-steps", type=int, default=1000, help="fewest training steps (default 1000)")
         q.add_argument("--batch-size", type=int, default=256)
+        q.add_argument("--eval-examples", type=int, default=12000,
+                       help="training examples scored at each validation checkpoint (default 12000)")
         q.add_argument("--detectors", type=int, default=16, help="detectors per model (default 16)")
         q.add_argument("--detector-lens", type=int, nargs="+", default=None, metavar="M",
                        help="detector lengths to search (default depends on KIND)")
@@ -84,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         space = calibrate.SearchSpace(**{**space.__dict__, "detector_lens": tuple(args.detector_lens)})
     opts = calibrate.options_for(kind, num_settings=args.settings, num_folds=args.folds,
                                  max_steps=args.max_steps, min_steps=args.min_steps, batch_size=args.batch_size,
+                                 eval_examples=args.eval_examples,
                                  num_detectors=args.detectors, seed=args.seed, device=args.device,
                                  space=space, progress=not args.quiet and sys.stderr.isatty())
     log.info("%s: %d training examples, %d settings x %d folds", task.experiment, len(task.train.targets),
