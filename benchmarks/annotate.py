@@ -1,11 +1,18 @@
 """Benchmark of variant annotation: variants/s against a naive path, and peak RSS as the VCF grows.
 
-Three measurements, printed as a table:
+Measurements, printed as a table:
 
-* ``delta``: SNV windows (``--window``, default 101) scored through :func:`varbind.predict.score_edits`
-  (each ALT a delta on its reference pass), windows built by :func:`varbind.variants.build_windows`.
-* ``naive``: per variant, one full forward pass for the reference and one for the alternate window
-  (:func:`varbind.predict.score` on the two sequences), the path annotation would take without deltas.
+* at each ``--spacing`` (mean bases between variants; random SNVs on a random genome of
+  ``n * spacing`` bases), medians of ``--repeats`` runs of:
+
+  * ``shared``: what ``annotate`` does in global mode: windows (``--window``, default 101) built by
+    :func:`varbind.variants.build_windows`, clustered into regions and scored through
+    :func:`varbind.predict.score_windows` (nearby variants share one reference pass; on a GPU this
+    falls back to ``score_edits``);
+  * ``delta``: the same windows through :func:`varbind.predict.score_edits` (one reference pass a
+    variant, each ALT a delta on it);
+  * ``naive``: per variant, one full forward pass for the reference and one for the alternate window
+    (:func:`varbind.predict.score` on the two sequences), the path annotation would take without deltas.
 * ``end-to-end`` (not with ``--synthetic``): ``annotate_vcf`` on a VCF of random SNVs against a random
   FASTA (I/O, windows, scoring, VCF writing).
 * ``rss``: peak RSS of ``annotate_vcf`` in a subprocess for a VCF of ``--rss-n`` and 10x as many
@@ -15,12 +22,14 @@ Three measurements, printed as a table:
 
 Usage::
 
-    PYTHONPATH=. python benchmarks/annotate.py --models ../shared/data/deepbind -n 2000 --naive-n 100
+    PYTHONPATH=. python benchmarks/annotate.py --models ../shared/data/deepbind -n 2000 --naive-n 100 \
+        --spacing 1000 100 10 --rss-n 0
     PYTHONPATH=. python benchmarks/annotate.py --synthetic --device cuda -n 200000 --naive-n 2000
 """
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import subprocess
 import sys
@@ -44,6 +53,37 @@ def load_bank(source: str, n_models: int | None) -> ModelBank:
         ids = list(deepbind_db.read_catalogue(source).index[:n_models])
     ids, params = deepbind_db.load_params(source, ids)
     return ModelBank.from_params(params, ids)
+
+
+def bench_shared(bank, genome, sites, window, device) -> float:
+    from varbind.window_scoring import score_global
+
+    g = lambda a, b: genome[a:b]  # noqa: E731
+    score_global(bank, build_windows(sites[:64], g, window), g, device=device)  # warm-up / compile
+    sync(device)
+    t = time.perf_counter()
+    score_global(bank, build_windows(sites, g, window), g, device=device)
+    sync(device)
+    return len(sites) / (time.perf_counter() - t)
+
+
+def bench_spacings(bank, args, rng) -> list[tuple[str, str]]:
+    """Shared, delta and naive variants/s at each spacing (medians of ``args.repeats`` runs)."""
+    rows = []
+    for spacing in args.spacing:
+        genome = rng.integers(0, 4, size=max(args.n * spacing, 10 * args.window)).astype(np.uint8)
+        sites = random_snvs(rng, genome, args.n, args.window)
+        runs = {name: [] for name in ("shared", "delta", "naive")}
+        for _ in range(args.repeats):
+            runs["shared"].append(bench_shared(bank, genome, sites, args.window, args.device))
+            runs["delta"].append(bench_delta(bank, genome, sites, args.window, args.device))
+            runs["naive"].append(bench_naive(bank, genome, sites[: args.naive_n], args.window, args.device))
+        med = {k: float(np.median(v)) for k, v in runs.items()}
+        rows += [(f"spacing {spacing} bp: shared / delta / naive variants/s",
+                  f"{med['shared']:,.1f} / {med['delta']:,.1f} / {med['naive']:,.1f}"),
+                 (f"spacing {spacing} bp: speed-up shared / delta over naive",
+                  f"{med['shared'] / med['naive']:.1f}x / {med['delta'] / med['naive']:.1f}x")]
+    return rows
 
 
 def random_snvs(rng: np.random.Generator, genome: np.ndarray, n: int, window: int) -> list[Site]:
@@ -154,6 +194,9 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=2000, help="variants for the delta path")
     ap.add_argument("--naive-n", type=int, default=100, help="variants for the naive path")
     ap.add_argument("--window", type=int, default=101)
+    ap.add_argument("--spacing", type=int, nargs="*", default=[1000, 100, 10],
+                    help="mean bases between variants, one measurement each (default: 1000 100 10)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs a spacing (medians are reported)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--synthetic", action="store_true", help="no VCF/FASTA I/O (no cyvcf2/pysam needed)")
     ap.add_argument("--rss-n", type=int, default=2000, help="records of the small VCF of the RSS test (0: skip)")
@@ -166,7 +209,9 @@ def main() -> None:
     genome = rng.integers(0, 4, size=max(20 * args.n, 100_000)).astype(np.uint8)
     sites = random_snvs(rng, genome, args.n, args.window)
     rows = [("models", len(bank)), ("window", args.window), ("device", args.device or "cpu"),
-            ("machine", f"{platform.machine()} {platform.processor() or ''} cpus={__import__('os').cpu_count()}")]
+            ("machine", f"{platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()}")]
+    rows.append(("load average (1, 5, 15 min) at start", " ".join(f"{x:.2f}" for x in os.getloadavg())))
+    rows += bench_spacings(bank, args, rng)
     delta = bench_delta(bank, genome, sites, args.window, args.device)
     rows.append(("max rel diff, delta path vs full passes (512 variants)", f"{check_delta(bank, genome, sites[:512], args.window, args.device):.1e}"))
     naive = bench_naive(bank, genome, sites[: args.naive_n], args.window, args.device)

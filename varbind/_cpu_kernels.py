@@ -80,6 +80,42 @@ def global_pool(codes, lengths, table, thr, slot, feat, feats):
 
 
 @njit(cache=True, nogil=True)
+def _all_n(tab, thr):
+    """The all-N value of each column: threshold + the N row of the detector, ``(blk,)``."""
+    base = np.empty(tab.shape[2], dtype=np.float32)
+    for c in range(tab.shape[2]):
+        base[c] = thr[c]
+    for j in range(tab.shape[0]):
+        for c in range(tab.shape[2]):
+            base[c] += tab[j, 4, c]
+    return base
+
+
+@njit(cache=True, nogil=True)
+def _prefix_table(row, n, tab, thr):
+    """``base (blk,)``, ``pre (n + m - 1, m + 1, blk)`` of one padded sequence of length ``n``.
+
+    ``base[c]`` is the all-N value (threshold + sum of the N row); with ``e = tab - tab[:, N]``,
+    ``pre[t + m - 1, k, c] = sum_{j<k} e[j, code(t + j), c]`` for every alignment ``t = -(m-1) .. n-1``.
+    Any N-padded stretch ``[a, b)`` of the sequence then scores ``base + pre[.., hi] - pre[.., lo]``
+    at an alignment, ``lo .. hi`` being the detector columns that fall inside the stretch.
+    """
+    m = tab.shape[0]
+    blk = tab.shape[2]
+    base = _all_n(tab, thr)
+    nal = n + m - 1
+    pre = np.empty((nal, m + 1, blk), dtype=np.float32)
+    for t in range(nal):
+        for c in range(blk):
+            pre[t, 0, c] = 0.0
+        for j in range(m):
+            code = row[t + j]
+            for c in range(blk):
+                pre[t, j + 1, c] = pre[t, j, c] + (tab[j, code, c] - tab[j, 4, c])
+    return base, pre
+
+
+@njit(cache=True, nogil=True)
 def _window_block(row, n, tab, thr, start_offset, need_avg, slot, feat, feats, r0):
     """DeepBind-executable windows for one block: see :func:`window_pool`."""
     m = tab.shape[0]
@@ -91,23 +127,7 @@ def _window_block(row, n, tab, thr, start_offset, need_avg, slot, feat, feats, r
         _global_block(row, n, tab, thr, mx, sm)
         _scatter(mx, sm, slot, feat, d, feats, r0)
         return
-    # base[c]: the all-N value (threshold + 0.25 * sum of the detector); e = tab - tab[:, N]
-    base = np.empty(blk, dtype=np.float32)
-    for c in range(blk):
-        base[c] = thr[c]
-    for j in range(m):
-        for c in range(blk):
-            base[c] += tab[j, 4, c]
-    # pre[t, k, c] = sum_{j<k} e[j, t + j] for alignment t = -(m-1) .. n-1 (row index t + m - 1)
-    nal = n + m - 1
-    pre = np.empty((nal, m + 1, blk), dtype=np.float32)
-    for t in range(nal):
-        for c in range(blk):
-            pre[t, 0, c] = 0.0
-        for j in range(m):
-            code = row[t + j]
-            for c in range(blk):
-                pre[t, j + 1, c] = pre[t, j, c] + (tab[j, code, c] - tab[j, 4, c])
+    base, pre = _prefix_table(row, n, tab, thr)
     nwin = n - m
     inv = np.float32(1.0) / np.float32(2 * m - 1)
     for w in range(nwin):
@@ -195,18 +215,38 @@ def _edit_block(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats
             code = row[p + j]
             for c in range(blk):
                 raw[p, c] += tab[j, code, c]
-    # prefix / suffix maxima of the ReLU map, and its total
+    _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0)
+
+
+@njit(cache=True, nogil=True)
+def _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0):
+    """Pooled features of a reference map ``raw`` ``(npos, blk)`` (conv + threshold, before the
+    ReLU) into ``ref_feats[:, rb]``, and of its edits into ``alt_feats[:, e0 + e]``. ``row[q]`` must
+    be the reference code at padded index ``q`` wherever an edit lands (see :func:`edit_pool`)."""
+    npos, blk = raw.shape
     pmax = np.empty((npos + 1, blk), dtype=np.float32)
     smax = np.empty((npos + 1, blk), dtype=np.float32)
     tot = np.zeros(blk, dtype=np.float32)
     for c in range(blk):
         pmax[0, c] = 0.0
-        smax[npos, c] = 0.0
     for p in range(npos):
         for c in range(blk):
             v = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
             tot[c] += v
             pmax[p + 1, c] = v if v > pmax[p, c] else pmax[p, c]
+    _edits_on_map(raw, pmax, smax, tot, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0)
+
+
+@njit(cache=True, nogil=True)
+def _edits_on_map(raw, pmax, smax, tot, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb,
+                  alt_feats, e0):
+    """:func:`_edit_apply` given the ReLU map's prefix maxima ``pmax[:npos + 1]`` (``pmax[0] = 0``) and
+    total ``tot``; ``smax`` is scratch of the same shape."""
+    m = tab.shape[0]
+    blk = tab.shape[2]
+    npos = raw.shape[0]
+    for c in range(blk):
+        smax[npos, c] = 0.0
     for p in range(npos - 1, -1, -1):
         for c in range(blk):
             v = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
@@ -283,4 +323,121 @@ def edit_pool(codes, lengths, table, thr, slot, feat, e_offsets, e_start, e_code
             codes[b], lengths[b], table[k], thr[k],
             e_start[e0:e1], e_codes[e0:e1], e_len[e0:e1],
             slot[k * blk:(k + 1) * blk], feat[k * blk:(k + 1) * blk], ref_feats, b, alt_feats, e0,
+        )
+
+
+@njit(cache=True, nogil=True)
+def _region_block(row, n, tab, thr, w_start, w_len, e_offsets, e_start, e_codes, e_len, slot, feat,
+                  ref_feats, w0, alt_feats):
+    m = tab.shape[0]
+    blk = tab.shape[2]
+    nw = w_start.shape[0]
+    if nw == 1 and w_start[0] == 0 and w_len[0] == n:  # a lone window: a plain edit block is cheaper
+        e0, e1 = e_offsets[w0], e_offsets[w0 + 1]
+        _edit_block(row, n, tab, thr, e_start[e0:e1], e_codes[e0:e1], e_len[e0:e1], slot, feat,
+                    ref_feats, w0, alt_feats, e0)
+        return
+    base = _all_n(tab, thr)
+    # One sweep over the boundaries s = 0 .. n+m-1 of the region keeps, per column,
+    # A[a] = sum_{j<a} e[j, code(s - a + j)] (e = tab - tab[:, N]): the part of alignment s - a
+    # left of s, i.e. the prefix table's anti-diagonal pre[s - a, a] (see _prefix_table).
+    # A[m] is the whole alignment s - m (``full``); A at each window boundary is kept (``bnd``).
+    nal = n + m - 1
+    full = np.empty((nal, blk), dtype=np.float32)
+    bpos = np.empty(2 * nw, dtype=np.int64)
+    for i in range(nw):
+        bpos[i] = w_start[i]
+        bpos[nw + i] = w_start[i] + w_len[i]
+    border = np.argsort(bpos)
+    bnd = np.empty((2 * nw, m, blk), dtype=np.float32)
+    # ring[t % (m + 1)] accumulates alignment t; at boundary s it holds A[a] for t = s - a
+    ring = np.zeros((m + 1, blk), dtype=np.float32)
+    ib = 0
+    for s in range(nal + 1):
+        if s > 0:
+            code = row[s + m - 2]  # region position s - 1
+            r = s % (m + 1)
+            for a in range(1, m + 1):
+                r = r - 1 if r > 0 else m  # (s - a) % (m + 1)
+                for c in range(blk):
+                    ring[r, c] += tab[a - 1, code, c] - tab[a - 1, 4, c]
+            r = (s - m) % (m + 1)
+            for c in range(blk):
+                full[s - 1, c] = ring[r, c]  # alignment s - m, prefix-table row s - 1
+            r = s % (m + 1)
+            for c in range(blk):
+                ring[r, c] = 0.0  # alignment s starts
+        while ib < 2 * nw and bpos[border[ib]] == s:
+            for a in range(m):
+                r = (s - a) % (m + 1)
+                for c in range(blk):
+                    bnd[border[ib], a, c] = ring[r, c]
+            ib += 1
+    npmax = 0
+    for i in range(nw):
+        if w_len[i] > npmax:
+            npmax = w_len[i]
+    npmax += m - 1
+    raw_buf = np.empty((npmax, blk), dtype=np.float32)
+    pmax = np.empty((npmax + 1, blk), dtype=np.float32)
+    smax = np.empty((npmax + 1, blk), dtype=np.float32)
+    tot = np.empty(blk, dtype=np.float32)
+    for i in range(nw):
+        ws = w_start[i]
+        we = ws + w_len[i]
+        npos = w_len[i] + m - 1
+        raw = raw_buf[:npos]
+        for c in range(blk):
+            pmax[0, c] = 0.0
+            tot[c] = 0.0
+        # conv position p of the window is region alignment t = ws - (m-1) + p (full row ws + p);
+        # detector columns lo .. hi-1 fall inside the window, the others see its N padding
+        for p in range(npos):
+            t = ws - (m - 1) + p
+            hi = we - t
+            lo = ws - t
+            if hi >= m:
+                for c in range(blk):
+                    raw[p, c] = base[c] + full[ws + p, c]
+            else:
+                for c in range(blk):
+                    raw[p, c] = base[c] + bnd[nw + i, hi, c]
+            if lo > 0:
+                for c in range(blk):
+                    raw[p, c] -= bnd[i, lo, c]
+            for c in range(blk):
+                v = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
+                tot[c] += v
+                pmax[p + 1, c] = v if v > pmax[p, c] else pmax[p, c]
+        e0, e1 = e_offsets[w0 + i], e_offsets[w0 + i + 1]
+        # the window's padded index q is the region's padded index ws + q
+        _edits_on_map(raw, pmax[: npos + 1], smax[: npos + 1], tot, row[ws:], tab, e_start[e0:e1],
+                      e_codes[e0:e1], e_len[e0:e1], slot, feat, ref_feats, w0 + i, alt_feats, e0)
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def window_edit_pool(codes, lengths, table, thr, slot, feat, w_offsets, w_start, w_len, e_offsets, e_start,
+                     e_codes, e_len, ref_feats, alt_feats):
+    """Global-mode features of windows of shared regions, and of same-length edits of the windows.
+
+    ``codes``/``lengths`` are the regions (padded as usual). Windows ``w_offsets[r] .. w_offsets[r+1]``
+    lie in region ``r``: window ``i`` is ``region[w_start[i] : w_start[i] + w_len[i]]``, scored as its
+    own N-padded sequence (features in ``ref_feats[:, i]``). Edits ``e_offsets[i] .. e_offsets[i+1]``
+    belong to window ``i`` (``e_start`` relative to the window's start; see :func:`edit_pool`).
+    The region's prefix table (:func:`_prefix_table`) is built once and each window's map is read
+    from it (two lookups a position instead of ``m`` additions); a region holding a single window
+    that covers it is scored as in :func:`edit_pool`.
+    """
+    nr = codes.shape[0]
+    nblk = table.shape[0]
+    blk = table.shape[3]
+    for t in prange(nr * nblk):
+        r = t // nblk
+        k = t % nblk
+        w0 = w_offsets[r]
+        w1 = w_offsets[r + 1]
+        _region_block(
+            codes[r], lengths[r], table[k], thr[k], w_start[w0:w1], w_len[w0:w1], e_offsets,
+            e_start, e_codes, e_len, slot[k * blk:(k + 1) * blk], feat[k * blk:(k + 1) * blk],
+            ref_feats, w0, alt_feats,
         )

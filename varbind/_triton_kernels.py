@@ -4,12 +4,15 @@ The convolution is a matrix product on the tensor cores: row ``p`` of the left o
 one-hot window starting at padded position ``p`` (``4 m`` values, read straight from the padded
 one-hot sequence, which makes the operand a Toeplitz view: ``A[p, k] = X[4 p + k]``), the right
 operand is the ``(4 m, columns)`` weight matrix. The one-hot values 0, 1 and 0.25 are exact in
-bfloat16; the weights are split into three bfloat16 parts (``w = hi + mid + lo``, 24 significant
-bits, float32 accuracy), so three bfloat16 products accumulated in float32 give the float32
-convolution. The feature map never leaves the registers: each program keeps running max and sum
+float16; each weight column is scaled by a power of two (exact) so its largest weight is near 2^14,
+then split into two float16 parts (``w = hi + lo``, 22 significant bits, both parts normal numbers),
+so two float16 products accumulated in float32, times the inverse scale, give the float32
+convolution to about 1e-6 relative. The feature map never leaves the registers: each program keeps running max and sum
 of ReLU(conv + threshold) over its sequence's position tiles and writes two numbers per column.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import triton
@@ -31,9 +34,10 @@ COL_ALIGN = 256  # columns are padded to this, the largest BLOCK_C
 )
 @triton.jit
 def _conv_pool_kernel(
-    x_ptr,  # (B, L_PAD * 4) bf16: padded one-hot, N = 0.25, positions past the end N too
+    x_ptr,  # (B, L_PAD * 4) fp16: padded one-hot, N = 0.25, positions past the end N too
     len_ptr,  # (B,) int32 sequence lengths
-    w_ptr,  # (3, K_PAD, COLS) bf16: hi, mid, lo parts of the weights (rows >= 4m are 0)
+    w_ptr,  # (2, K_PAD, COLS) fp16: hi and lo parts of the scaled weights (rows >= 4m are 0)
+    inv_ptr,  # (COLS,) float32 inverse column scales
     thr_ptr,  # (COLS,) float32
     out_max_ptr,  # (B, COLS) float32
     out_avg_ptr,  # (B, COLS) float32
@@ -51,6 +55,7 @@ def _conv_pool_kernel(
     npos = n + M - 1
     cols = cb * BLOCK_C + tl.arange(0, BLOCK_C)
     thr = tl.load(thr_ptr + cols)
+    inv = tl.load(inv_ptr + cols)
     run_max = tl.zeros((BLOCK_C,), dtype=tl.float32)
     run_sum = tl.zeros((BLOCK_C,), dtype=tl.float32)
     x_row = x_ptr + b.to(tl.int64) * (L_PAD * 4)
@@ -64,8 +69,7 @@ def _conv_pool_kernel(
             w_off = ks[:, None] * COLS + cols[None, :]
             acc = tl.dot(a, tl.load(w_ptr + w_off), acc)
             acc = tl.dot(a, tl.load(w_ptr + K_PAD * COLS + w_off), acc)
-            acc = tl.dot(a, tl.load(w_ptr + 2 * K_PAD * COLS + w_off), acc)
-        v = tl.maximum(acc + thr[None, :], 0.0)
+        v = tl.maximum(acc * inv[None, :] + thr[None, :], 0.0)
         v = tl.where((pos < npos)[:, None], v, 0.0)
         run_max = tl.maximum(run_max, tl.max(v, axis=0))
         run_sum += tl.sum(v, axis=0)
@@ -73,17 +77,38 @@ def _conv_pool_kernel(
     tl.store(out_avg_ptr + b.to(tl.int64) * COLS + cols, run_sum / npos.to(tl.float32))
 
 
-def split3(w: torch.Tensor) -> torch.Tensor:
-    """``w`` (float32) as three bfloat16 parts ``hi + mid + lo`` (24 significant bits)."""
-    hi = w.to(torch.bfloat16)
-    r = w - hi.float()
-    mid = r.to(torch.bfloat16)
-    lo = (r - mid.float()).to(torch.bfloat16)
-    return torch.stack([hi, mid, lo])
+def split2(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Columns of ``w`` ``(K, C)`` float32 as two float16 parts and the inverse column scale.
+
+    Returns ``(parts (2, K, C) fp16, inv_scale (C,) fp32)`` with ``(parts[0] + parts[1]) * inv_scale``
+    equal to ``w`` within ~2^-22 relative (the scales are powers of two, so scaling is exact).
+
+    Examples
+    --------
+    >>> w = torch.tensor([[0.123456789, -3.3333333], [1e-3, 250.0]])
+    >>> parts, inv = split2(w)
+    >>> bool((((parts[0].float() + parts[1].float()) * inv - w).abs() <= 1e-6 * w.abs()).all())
+    True
+    """
+    peak = w.abs().amax(0).clamp_min(1e-30)
+    exponent = torch.clamp(torch.floor(torch.log2(16384.0 / peak)), -20, 40)
+    scaled = w * torch.exp2(exponent)
+    hi = scaled.to(torch.float16)
+    lo = (scaled - hi.float()).to(torch.float16)
+    return torch.stack([hi, lo]), torch.exp2(-exponent).float()
 
 
-def prepare(table: torch.Tensor) -> torch.Tensor:
-    """Group lookup table ``(nblk, m, 5, BLK)`` -> split weights ``(3, K_PAD, cols)`` bf16.
+class Weights(NamedTuple):
+    """A group's weights for the kernels: ``parts`` (2, K_PAD, cols) fp16, ``inv_scale`` (cols,) and
+    ``w32`` (K_PAD, cols) float32 (the exact weights, for per-position differences)."""
+
+    parts: torch.Tensor
+    inv_scale: torch.Tensor
+    w32: torch.Tensor
+
+
+def prepare(table: torch.Tensor) -> Weights:
+    """Group lookup table ``(nblk, m, 5, BLK)`` -> :class:`Weights` (columns padded to ``COL_ALIGN``).
 
     Row ``4 j + b`` holds base ``b`` at offset ``j``; the N row is not needed because an N column of
     the one-hot input is 0.25 in all four rows.
@@ -93,27 +118,28 @@ def prepare(table: torch.Tensor) -> torch.Tensor:
     k_pad = -(-4 * m // BLOCK_K) * BLOCK_K
     c_pad = -(-w.shape[1] // COL_ALIGN) * COL_ALIGN
     w = torch.nn.functional.pad(w.float(), (0, c_pad - w.shape[1], 0, k_pad - 4 * m))
-    return split3(w).contiguous()
+    parts, inv_scale = split2(w)
+    return Weights(parts.contiguous(), inv_scale.contiguous(), w.contiguous())
 
 
 _ONE_HOT = None
 
 
 def one_hot_padded(codes: torch.Tensor) -> torch.Tensor:
-    """Padded codes ``(B, L_pad)`` -> flat bf16 one-hot ``(B, L_pad * 4)`` with N = 0.25."""
+    """Padded codes ``(B, L_pad)`` -> flat fp16 one-hot ``(B, L_pad * 4)`` with N = 0.25."""
     global _ONE_HOT
     if _ONE_HOT is None or _ONE_HOT.device != codes.device:
-        t = torch.zeros(5, 4, dtype=torch.bfloat16, device=codes.device)
+        t = torch.zeros(5, 4, dtype=torch.float16, device=codes.device)
         t[torch.arange(4), torch.arange(4)] = 1
         t[4] = 0.25
         _ONE_HOT = t
     return _ONE_HOT[codes.long()].reshape(codes.shape[0], -1)
 
 
-def global_pool(codes: torch.Tensor, lengths: torch.Tensor, wsplit: torch.Tensor, thr: torch.Tensor, m: int):
+def global_pool(codes: torch.Tensor, lengths: torch.Tensor, weights: Weights, thr: torch.Tensor, m: int):
     """Max and mean of ReLU(conv + thr) per column -> ``(B, cols)`` x 2 (see the module docstring)."""
     nb, l_pad = codes.shape
-    _, k_pad, cols = wsplit.shape
+    _, k_pad, cols = weights.parts.shape
     ncols = thr.numel()
     thr = torch.nn.functional.pad(thr.reshape(-1), (0, cols - ncols))
     x = one_hot_padded(codes)
@@ -121,7 +147,7 @@ def global_pool(codes: torch.Tensor, lengths: torch.Tensor, wsplit: torch.Tensor
     out_avg = torch.empty_like(out_max)
     grid = lambda meta: (nb, cols // meta["BLOCK_C"])  # noqa: E731
     _conv_pool_kernel[grid](
-        x, lengths.to(torch.int32), wsplit, thr, out_max, out_avg, l_pad,
+        x, lengths.to(torch.int32), weights.parts, weights.inv_scale, thr, out_max, out_avg, l_pad,
         M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
     )
     return out_max[:, :ncols], out_avg[:, :ncols]
@@ -138,12 +164,13 @@ def global_pool(codes: torch.Tensor, lengths: torch.Tensor, wsplit: torch.Tensor
 )
 @triton.jit
 def _snv_pool_kernel(
-    x_ptr,  # (B, L_PAD * 4) bf16 padded one-hot of the reference sequences
+    x_ptr,  # (B, L_PAD * 4) fp16 padded one-hot of the reference sequences
     len_ptr,  # (B,) int32
     e_ref_ptr,  # (E,) int32 reference of each edit
     e_pos_ptr,  # (E,) int32 0-based position of the substituted base
     e_new_ptr,  # (E,) int32 new code (0-3, 4 = N)
-    w_ptr,  # (3, K_PAD, COLS) bf16 split weights
+    w_ptr,  # (2, K_PAD, COLS) fp16 split scaled weights
+    inv_ptr,  # (COLS,) float32 inverse column scales
     w32_ptr,  # (K_PAD, COLS) float32 weights (for the per-position differences)
     thr_ptr,  # (COLS,)
     ref_max_ptr, ref_avg_ptr, alt_max_ptr, alt_avg_ptr,  # (E, COLS) float32
@@ -164,6 +191,7 @@ def _snv_pool_kernel(
     npos = n + M - 1
     cols = cb * BLOCK_C + tl.arange(0, BLOCK_C)
     thr = tl.load(thr_ptr + cols)
+    inv = tl.load(inv_ptr + cols)
     x_row = x_ptr + b.to(tl.int64) * (L_PAD * 4)
     # one-hot of the old base (from the sequence) and of the new one; N is 0.25 in all four rows
     centre = x_row + 4 * (st + M - 1)
@@ -185,8 +213,7 @@ def _snv_pool_kernel(
             w_off = ks[:, None] * COLS + cols[None, :]
             acc = tl.dot(a, tl.load(w_ptr + w_off), acc)
             acc = tl.dot(a, tl.load(w_ptr + K_PAD * COLS + w_off), acc)
-            acc = tl.dot(a, tl.load(w_ptr + 2 * K_PAD * COLS + w_off), acc)
-        acc = acc + thr[None, :]
+        acc = acc * inv[None, :] + thr[None, :]
         valid = (pos < npos)[:, None]
         v = tl.where(valid, tl.maximum(acc, 0.0), 0.0)
         rmax = tl.maximum(rmax, tl.max(v, axis=0))
@@ -203,31 +230,31 @@ def _snv_pool_kernel(
         va = tl.where(valid, tl.maximum(acc + delta, 0.0), 0.0)
         amax = tl.maximum(amax, tl.max(va, axis=0))
         asum += tl.sum(va, axis=0)
-    inv = 1.0 / npos.to(tl.float32)
+    inv_n = 1.0 / npos.to(tl.float32)
     out = e.to(tl.int64) * COLS + cols
     tl.store(ref_max_ptr + out, rmax)
-    tl.store(ref_avg_ptr + out, rsum * inv)
+    tl.store(ref_avg_ptr + out, rsum * inv_n)
     tl.store(alt_max_ptr + out, amax)
-    tl.store(alt_avg_ptr + out, asum * inv)
+    tl.store(alt_avg_ptr + out, asum * inv_n)
 
 
-def snv_pool(codes, lengths, e_ref, e_pos, e_new, wsplit, thr, m):
+def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m):
     """Global-mode features of references and single-base substitutions, one program per edit.
 
     Returns ``(ref_max, ref_avg, alt_max, alt_avg)``, each ``(E, cols)``: the reference features are
     those of each edit's reference (computed alongside the edit, in the same tiles).
     """
     nb, l_pad = codes.shape
-    _, k_pad, cols = wsplit.shape
+    _, k_pad, cols = weights.parts.shape
     ncols = thr.numel()
     thr = torch.nn.functional.pad(thr.reshape(-1), (0, cols - ncols))
-    w32 = (wsplit[0].float() + wsplit[1].float() + wsplit[2].float()).contiguous()
     x = one_hot_padded(codes)
     ne = e_ref.shape[0]
     outs = [torch.empty((ne, cols), dtype=torch.float32, device=codes.device) for _ in range(4)]
     grid = lambda meta: (ne, cols // meta["BLOCK_C"])  # noqa: E731
     _snv_pool_kernel[grid](
         x, lengths.to(torch.int32), e_ref.to(torch.int32), e_pos.to(torch.int32), e_new.to(torch.int32),
-        wsplit, w32, thr, *outs, l_pad, M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
+        weights.parts, weights.inv_scale, weights.w32, thr, *outs, l_pad, M=m, K_PAD=k_pad, COLS=cols,
+        BLOCK_K=BLOCK_K,
     )
     return tuple(o[:, :ncols] for o in outs)

@@ -15,7 +15,6 @@ scheduler).
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,12 +25,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import __version__, io, predict
+from . import __version__, io, predict, pretrained
 from .annotate_output import AlleleScores, TableSink, VcfSink, info_values, long_table, output_kind
 from .bank import ModelBank
 from .errors import ContigNotFoundError, InputFormatError
-from .params import format_params
+from .pretrained import Panel
+from .sequence import CodeBatch
 from .variants import SKIP_REASONS, Site, build_windows
+from .window_scoring import score_global
 
 log = logging.getLogger("varbind")
 
@@ -50,15 +51,6 @@ class Settings:
     device: str | None = None
 
 
-class Panel(NamedTuple):
-    """A bank with what the output records about it: TF names (one per model), a name, a sha256."""
-
-    bank: ModelBank
-    tfs: list[str]
-    name: str
-    sha256: str
-
-
 class Summary(NamedTuple):
     """What :func:`annotate_vcf` did. ``skipped`` counts ALT alleles by reason (see
     :data:`varbind.variants.SKIP_REASONS`); ``ref_mismatch``/``ref_alt_swap`` count records seen."""
@@ -73,43 +65,15 @@ class Summary(NamedTuple):
     index: str | None
 
 
-def params_sha256(bank: ModelBank) -> str:
-    """sha256 over the models' IDs and canonical DeepBind parameter text, in panel order."""
-    h = hashlib.sha256()
-    for model_id, p in zip(bank.ids, bank.params):
-        h.update(f"{model_id}\n".encode())
-        h.update(format_params(p).encode())
-    return h.hexdigest()
-
-
-def resolve_panel(source: str | ModelBank | Panel, ids: Sequence[str] | None = None) -> Panel:
-    """A :class:`Panel` from a bank, a DeepBind db folder, or a name :mod:`varbind.pretrained` knows."""
-    from . import deepbind_db
-    from .errors import ModelSourceError
-
+def resolve_panel(source: str | ModelBank | Panel, ids: Sequence[str] | None = None, *,
+                  tf: Sequence[str] | None = None, family: Sequence[str] | None = None) -> Panel:
+    """A :class:`~varbind.pretrained.Panel` from a panel, a bank, or a source
+    :func:`varbind.pretrained.load_panel` resolves (panel name, bundle or DeepBind db folder)."""
     if isinstance(source, Panel):
         return source
     if isinstance(source, ModelBank):
-        bank = source.select(list(ids)) if ids else source
-        return Panel(bank, list(bank.ids), "custom", params_sha256(bank))
-    if deepbind_db.is_deepbind_db(source):
-        cat = deepbind_db.read_catalogue(source)
-        ids, params = deepbind_db.load_params(source, list(ids) if ids else None)
-        bank = ModelBank.from_params(params, ids)
-        tfs = [str(cat["Protein"].get(i, i)) if "Protein" in cat else i for i in ids]
-        return Panel(bank, tfs, f"deepbind-db:{Path(source).resolve().name}", params_sha256(bank))
-    try:
-        from . import pretrained
-    except ImportError:
-        pretrained = None
-    if pretrained is None or not hasattr(pretrained, "load_panel"):
-        raise ModelSourceError(f"{source!r} is not a DeepBind db folder (params/ + db.tsv)")
-    loaded = pretrained.load_panel(source, ids=list(ids) if ids else None)
-    bank = loaded.bank
-    cat = getattr(loaded, "catalogue", None)
-    tf_of = dict(zip(cat["id"], cat["tf"])) if cat is not None and {"id", "tf"} <= set(cat.columns) else {}
-    return Panel(bank, [str(tf_of.get(i, i)) for i in bank.ids], str(getattr(loaded, "name", source)),
-                 str(getattr(loaded, "sha256", None) or params_sha256(bank)))
+        return pretrained.panel_from_bank(source.select(list(ids)) if ids else source)
+    return pretrained.load_panel(source, ids=list(ids) if ids else None, tf=tf, family=family)
 
 
 # ---------------------------------------------------------------- one chunk
@@ -121,11 +85,13 @@ def _fasta(path: str) -> io.Fasta:
 
 
 def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank: ModelBank,
-                settings: Settings) -> tuple[AlleleScores, dict[tuple[int, int], str], Counter]:
+                settings: Settings, deepfind: DeepFind | None = None
+                ) -> tuple[AlleleScores, dict[tuple[int, int], str], Counter]:
     """Score the sites of one chunk (all on one contig; ``contig`` is its FASTA name or ``None``).
 
-    Returns the allele scores, the skipped alleles ``{(site, allele): reason}`` and REF-check counts.
-    This is the unit of work of both the single-process and the Dask paths.
+    Returns the allele scores (with DeepFind probabilities when ``deepfind`` is given), the skipped
+    alleles ``{(site, allele): reason}`` and REF-check counts. This is the unit of work of both the
+    single-process and the Dask paths.
     """
     counts: Counter = Counter()
     genome, length = None, None
@@ -146,13 +112,78 @@ def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank
     if n_e == 0:
         ref = alt = np.zeros((0, n_m), np.float32)
     elif settings.mode == "global":
-        r = predict.score_edits(bank, win.refs, win.edits, strand_merge=settings.strand_merge, device=settings.device)
+        r = score_global(bank, win, genome, strand_merge=settings.strand_merge, device=settings.device)
         ref, alt = r.ref[win.edits.ref_index], r.alt
     else:
         kw = dict(mode="deepbind", strand_merge=settings.strand_merge, device=settings.device)
         ref = predict.score(bank, win.refs, **kw)[win.edits.ref_index]
         alt = predict.score(bank, predict.apply_edits(win.refs, win.edits), **kw)
-    return AlleleScores(win.site, win.allele, ref, alt), win.skipped, counts
+    probs = None if deepfind is None else deepfind_probabilities(sites, win.site, win.allele, genome, deepfind, settings)
+    return AlleleScores(win.site, win.allele, ref, alt, probs), win.skipped, counts
+
+
+class DeepFind(NamedTuple):
+    """A panel's DeepFind model (:class:`varbind.deepfind.DeepFindModel`, its bank attached) and the
+    TSS table its distance feature reads (``None`` for a scores-only model)."""
+
+    model: Any
+    tss: Any
+    path: str
+
+
+def load_deepfind(panel: Panel, tss: str | None = None, kind: str = "mlp") -> DeepFind | None:
+    """The shipped DeepFind model of ``panel`` (``None``, logged, when there is none or it does not fit).
+
+    With a TSS table the model of every feature (scores, distance to the nearest TSS, transversion)
+    is used, without one the scores-only model.
+    """
+    from . import deepfind, deepfind_data
+    from .errors import VarbindError
+
+    feature_set = deepfind.FEATURE_SETS[-1] if tss else "scores"
+    path = deepfind.find_model(panel.name, kind, feature_set)
+    if path is None:
+        log.debug("no DeepFind model ships for panel %s (%s features): VB_DEEPFIND not added", panel.name, feature_set)
+        return None
+    try:
+        model = deepfind.load(path, bank=panel.bank)
+    except (VarbindError, ValueError) as e:
+        log.warning("DeepFind model %s does not fit this selection of the panel (%s): VB_DEEPFIND not added", path, e)
+        return None
+    return DeepFind(model, deepfind_data.read_tss(tss) if tss else None, str(path))
+
+
+def deepfind_probabilities(sites: Sequence[Site], site: np.ndarray, allele: np.ndarray, genome, df: DeepFind,
+                           settings: Settings) -> np.ndarray:
+    """DeepFind probability of each scored allele ``(E,)``; NaN for alleles that are not SNVs.
+
+    Features come from the model's own window (51 bp) centred on the SNV, whatever ``--window`` is;
+    the centre holds the REF as the VCF gives it (equal to the FASTA unless ``--ref-mismatch use-vcf``).
+    """
+    from . import deepfind_data
+    from .sequence import encode
+
+    out = np.full(len(site), np.nan, np.float32)
+    snv = [e for e in range(len(site)) if len(sites[site[e]].ref) == 1 and len(sites[site[e]].alts[allele[e]]) == 1
+           and (sites[site[e]].ref + sites[site[e]].alts[allele[e]]).upper().strip("ACGT") == ""]
+    if not snv or genome is None:
+        return out
+    width = df.model.config.window
+    half = width // 2
+    refs = [sites[site[e]].ref.upper() for e in snv]
+    alts = [sites[site[e]].alts[allele[e]].upper() for e in snv]
+    starts = [sites[site[e]].start for e in snv]
+    ref_w = np.stack([genome(p - half, p - half + width) for p in starts])
+    ref_w[:, half] = [encode(r)[0] for r in refs]
+    alt_w = ref_w.copy()
+    alt_w[:, half] = [encode(a)[0] for a in alts]
+    lengths = np.full(len(snv), width, np.int64)
+    chroms = [sites[site[e]].chrom for e in snv]
+    dist = (deepfind_data.tss_distance(chroms, [p + 1 for p in starts], df.tss) if df.tss is not None
+            else np.full(len(snv), -1, np.int64))
+    out[snv] = df.model.predict_variants(CodeBatch(ref_w, lengths), CodeBatch(alt_w, lengths), dist,
+                                         deepfind_data.transversion(refs, alts), device=settings.device)
+    return out
 
 
 def region_chunks(items: Iterable[tuple[Any, Site]], region: int = REGION, size: int = CHUNK) -> Iterator[list]:
@@ -204,7 +235,8 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
         chunk_sites = [s for _, s in chunk]
         scores, skips, _ = score_chunk(chunk_sites, str(fasta), contigs(chunk_sites[0].chrom), panel.bank, settings)
         skipped.update(skips.values())
-        tables.append(long_table(scores, chunk_sites, panel.bank.ids, panel.tfs))
+        tables.append(long_table(scores, chunk_sites, panel.bank.ids, pretrained.panel_tfs(panel),
+                                 percentiles(panel, scores)))
     import pyarrow as pa
 
     from .annotate_output import TABLE_SCHEMA
@@ -240,16 +272,28 @@ def _client(workers: int | None, address: str | None) -> Any:
     return client, cluster
 
 
+def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndarray] | None:
+    """Reference and alternate score percentiles in each model's null distribution (``None``
+    when the panel ships no null tables)."""
+    if panel.null is None or not len(scores.site):
+        return None
+    return pretrained.percentile(panel, scores.ref), pretrained.percentile(panel, scores.alt)
+
+
 def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Panel, *,
                  ids: Sequence[str] | None = None, settings: Settings | None = None, top_k: int = 5,
                  scores: str | None = None, strict: bool = False, workers: int | None = None,
-                 dask_address: str | None = None, command: str = "", progress: bool = False) -> Summary:
+                 dask_address: str | None = None, command: str = "", progress: bool = False,
+                 deepfind: bool = True, tss: str | None = None) -> Summary:
     """Annotate a VCF/BCF with the panel's scores; write VCF (``.vcf``/``.vcf.gz``/``.bcf``), TSV or Parquet.
 
     VCF output keeps every record and adds INFO ``VARBIND`` (top-``top_k`` models by ``|delta|`` per
     ALT, ``Allele|Model|TF|Ref|Alt|Delta``), ``VB_MAXGAIN`` and ``VB_MAXLOSS`` (Number=A); ``scores``
     (Parquet) and TSV/Parquet outputs hold every model's scores in long format. Outputs are written to
-    temporary files and renamed on success.
+    temporary files and renamed on success. When the panel ships a DeepFind model (``deepfind``) the
+    VCF also gets ``VB_DEEPFIND`` (Number=A): with ``tss`` (a TSS table, see
+    :func:`varbind.deepfind_data.read_tss`) the model of scores + TSS distance + transversion,
+    otherwise the scores-only model.
 
     Raises
     ------
@@ -258,6 +302,8 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     """
     settings = settings or Settings()
     panel = resolve_panel(panel, ids)
+    tfs = pretrained.panel_tfs(panel)
+    dfind = load_deepfind(panel, tss) if deepfind else None
     fasta_obj = _fasta(str(fasta))
     reader = io.open_vcf(vcf)
     contigs = io.ContigMap(fasta_obj.lengths)
@@ -266,16 +312,20 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
         raise ContigNotFoundError(_build_message(list(header), fasta_obj))
     kind = output_kind(output)
     header_lines = [f"##varbind_version={__version__}", f"##varbind_command={command or 'annotate_vcf()'}",
-                    f"##varbind_panel={panel.name}", f"##varbind_panel_sha256={panel.sha256}",
+                    f"##varbind_panel={panel.name}", f"##varbind_panel_sha256={pretrained.panel_sha256(panel)}",
                     f"##varbind_models={len(panel.bank)}", f"##varbind_window={settings.window}",
                     f"##varbind_mode={settings.mode}", f"##varbind_fasta={fasta}",
                     f"##reference=file://{Path(fasta).resolve()}"]
+    if dfind is not None:
+        header_lines.append(f"##varbind_deepfind={Path(dfind.path).relative_to(Path(dfind.path).parents[2])}"
+                            f" ({dfind.model.config.feature_set}){f'; TSS table {tss}' if tss else ''}")
     sinks: list = []
     counts: Counter = Counter()
     skipped: Counter = Counter()
     client, cluster = None, None
     try:
-        main = VcfSink(output, reader, header_lines) if kind in ("vcf", "vcf.gz", "bcf") else TableSink(output, kind)
+        main = (VcfSink(output, reader, header_lines, dfind and dfind.model.config.feature_set)
+                if kind in ("vcf", "vcf.gz", "bcf") else TableSink(output, kind))
         sinks.append(main)
         table_sink = main if isinstance(main, TableSink) else (TableSink(scores, "parquet") if scores else None)
         if table_sink is not None and table_sink is not main:
@@ -302,10 +352,11 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
                     s = chunk_sites[i]
                     raise InputFormatError(f"{s.chrom}:{s.start + 1}: not annotated ({SKIP_REASONS[reason]}) "
                                            "and --strict is set")
+                pct = percentiles(panel, allele_scores)
                 if table_sink is not None:
-                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, panel.tfs))
+                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct))
                 if main is not table_sink:
-                    info = info_values(allele_scores, chunk_sites, panel.bank.ids, panel.tfs, top_k)
+                    info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct)
                     for (rec, _), values in zip(chunk, info):
                         main.write(rec, values)
                 bar.update(len(chunk))
@@ -318,7 +369,8 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
             mapped += contig is not None
             seen.add(chunk[0][1].chrom)
             sites = [s for _, s in chunk]
-            pending.append((chunk, client.submit(score_chunk, sites, str(fasta), contig, bank, settings, pure=False)))
+            pending.append((chunk, client.submit(score_chunk, sites, str(fasta), contig, bank, settings, dfind,
+                                                 pure=False)))
             drain(in_flight)
         drain(0)
         bar.close()

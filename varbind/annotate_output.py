@@ -18,14 +18,19 @@ import pyarrow as pa
 from . import io
 
 #: INFO fields added to the VCF; VARBIND's Description carries the split-vep ``Format:``
-VARBIND_FIELDS = ("Allele", "Model", "TF", "Ref", "Alt", "Delta", "Consequence")
+VARBIND_FIELDS = ("Allele", "Model", "TF", "Ref", "Alt", "Delta", "RefPct", "AltPct", "Consequence")
 #: the Sequence Ontology term in every VARBIND entry (bcftools +split-vep <= 1.17 requires the field)
 CONSEQUENCE = "TF_binding_site_variant"
 INFO_DEFS = (
-    ("VARBIND", ".", "String", "varbind: the top-k models by |Delta| for each ALT. Format: " + "|".join(VARBIND_FIELDS)),
+    ("VARBIND", ".", "String", "varbind: the top-k models by |Delta| for each ALT; RefPct/AltPct are the scores' "
+     "percentiles in the model's null distribution (. when the panel has none). Format: " + "|".join(VARBIND_FIELDS)),
     ("VB_MAXGAIN", "A", "Float", "varbind: largest Alt - Ref score over all models, per ALT"),
     ("VB_MAXLOSS", "A", "Float", "varbind: smallest Alt - Ref score over all models, per ALT"),
 )
+#: added when the panel has a DeepFind model (see :mod:`varbind.deepfind`)
+DEEPFIND_DEF = ("VB_DEEPFIND", "A", "Float",
+                "varbind DeepFind: probability that the ALT is a deleterious promoter SNV ({features}; "
+                "51-bp window; . for alleles that are not SNVs)")
 TABLE_SCHEMA = pa.schema([
     ("chrom", pa.dictionary(pa.int32(), pa.string())),
     ("pos", pa.int64()),
@@ -37,6 +42,8 @@ TABLE_SCHEMA = pa.schema([
     ("ref_score", pa.float32()),
     ("alt_score", pa.float32()),
     ("delta", pa.float32()),
+    ("ref_pct", pa.float32()),
+    ("alt_pct", pa.float32()),
 ])
 _UNSAFE = re.compile(r"[|,;=\s]")
 
@@ -56,6 +63,10 @@ def _f(x: float) -> str:
     return f"{x:.4f}"
 
 
+def _pct(x: float) -> str:
+    return "." if np.isnan(x) else f"{x:.2f}"
+
+
 class AlleleScores(NamedTuple):
     """Scores of the scored alleles of a chunk of sites.
 
@@ -67,14 +78,17 @@ class AlleleScores(NamedTuple):
     allele: np.ndarray
     ref: np.ndarray
     alt: np.ndarray
+    deepfind: np.ndarray | None = None  # (E,) DeepFind probability, NaN where not an SNV
 
 
 def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
-                top_k: int) -> list[tuple[str, str, str] | None]:
-    """``(VARBIND, VB_MAXGAIN, VB_MAXLOSS)`` INFO values per site (``None``: nothing scored).
+                top_k: int, pct: tuple[np.ndarray, np.ndarray] | None = None) -> list[tuple[str, ...] | None]:
+    """``(VARBIND, VB_MAXGAIN, VB_MAXLOSS[, VB_DEEPFIND])`` INFO values per site (``None``: nothing scored).
 
     Top-k models by ``|delta|`` (ties: panel order); missing ALTs are ``.`` in the Number=A fields.
+    ``pct``: reference and alternate percentiles ``(E, M)`` each, or ``None``.
     """
+    ref_pct, alt_pct = pct if pct is not None else (np.full(scores.ref.shape, np.nan),) * 2
     out: list[tuple[str, str, str] | None] = [None] * len(sites)
     delta = scores.alt - scores.ref
     by_site: dict[int, list[int]] = {}
@@ -84,21 +98,28 @@ def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: 
     k = min(top_k, len(ids))
     for s, rows in by_site.items():
         n_alt = len(sites[s].alts)
-        gain, loss, entries = ["."] * n_alt, ["."] * n_alt, []
+        gain, loss, dfind, entries = ["."] * n_alt, ["."] * n_alt, ["."] * n_alt, []
         for e in rows:
             a = int(scores.allele[e])
             d = delta[e]
             gain[a], loss[a] = _f(float(d.max())), _f(float(d.min()))
+            if scores.deepfind is not None and not np.isnan(scores.deepfind[e]):
+                dfind[a] = _f(float(scores.deepfind[e]))
             allele = sites[s].alts[a]
             for j in np.argsort(-np.abs(d), kind="stable")[:k].tolist():
                 entries.append("|".join([allele, ids_c[j], tfs_c[j], _f(float(scores.ref[e, j])),
-                                         _f(float(scores.alt[e, j])), _f(float(d[j])), CONSEQUENCE]))
+                                         _f(float(scores.alt[e, j])), _f(float(d[j])), _pct(ref_pct[e, j]),
+                                         _pct(alt_pct[e, j]), CONSEQUENCE]))
         out[s] = (",".join(entries) or ".", ",".join(gain), ",".join(loss))
+        if scores.deepfind is not None:
+            out[s] += (",".join(dfind),)
     return out
 
 
-def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str]) -> pa.Table:
-    """One row per scored allele and model (see :data:`TABLE_SCHEMA`); ``pos`` is 1-based."""
+def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
+               pct: tuple[np.ndarray, np.ndarray] | None = None) -> pa.Table:
+    """One row per scored allele and model (see :data:`TABLE_SCHEMA`); ``pos`` is 1-based;
+    ``ref_pct``/``alt_pct`` are NaN without ``pct``."""
     e, m = scores.ref.shape
     rows = np.repeat(np.arange(e), m)
     model = np.tile(np.arange(m, dtype=np.int32), e)
@@ -119,6 +140,8 @@ def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: S
         "ref_score": pa.array(scores.ref.reshape(-1), pa.float32()),
         "alt_score": pa.array(scores.alt.reshape(-1), pa.float32()),
         "delta": pa.array((scores.alt - scores.ref).reshape(-1), pa.float32()),
+        "ref_pct": pa.array((pct[0] if pct is not None else np.full(scores.ref.shape, np.nan)).reshape(-1), pa.float32()),
+        "alt_pct": pa.array((pct[1] if pct is not None else np.full(scores.ref.shape, np.nan)).reshape(-1), pa.float32()),
     }
     return pa.table(cols, schema=TABLE_SCHEMA)
 
@@ -186,8 +209,12 @@ class VcfSink:
     """The input's records with the INFO fields added, through a cyvcf2 Writer on a temp file;
     ``.vcf.gz`` output is bgzipped and tabix-indexed (skipped with a warning when unsorted)."""
 
-    def __init__(self, path: str, reader: Any, header_lines: Sequence[str]):
-        for key, number, type_, desc in INFO_DEFS:
+    def __init__(self, path: str, reader: Any, header_lines: Sequence[str], deepfind_features: str | None = None):
+        self.defs = list(INFO_DEFS)
+        if deepfind_features:
+            key, number, type_, desc = DEEPFIND_DEF
+            self.defs.append((key, number, type_, desc.format(features=deepfind_features)))
+        for key, number, type_, desc in self.defs:
             io.add_info(reader, key, number, type_, desc)
         for line in header_lines:
             if not (line.startswith("##reference=") and "\n##reference=" in reader.raw_header):
@@ -195,10 +222,11 @@ class VcfSink:
         self.path, self.tmp = path, temp_path(path)
         self._w = io.vcf_writer(self.tmp, reader)
 
-    def write(self, rec: Any, info: tuple[str, str, str] | None) -> None:
+    def write(self, rec: Any, info: tuple[str, ...] | None) -> None:
         if info is not None:
-            for (key, *_), value in zip(INFO_DEFS, info):
-                io.set_info(rec, key, value)
+            for (key, *_), value in zip(self.defs, info):
+                if key != "VB_DEEPFIND" or value.strip(".,"):  # no SNV ALT: no VB_DEEPFIND
+                    io.set_info(rec, key, value)
         self._w.write_record(rec)
 
     def close(self) -> str | None:

@@ -134,7 +134,7 @@ class Group:
             }
         return self._cache["numpy"]
 
-    def triton_weights(self) -> torch.Tensor:
+    def triton_weights(self):
         """The weights split for the Triton kernel (cached; see :mod:`varbind._triton_kernels`)."""
         if "triton" not in self._cache:
             from . import _triton_kernels

@@ -49,6 +49,14 @@ class Edits(NamedTuple):
     lengths: np.ndarray  # (E,) int64
 
 
+class RegionWindows(NamedTuple):
+    """Windows of shared regions: window ``i`` is ``regions[region[i]][start[i] : start[i] + length[i]]``."""
+
+    region: np.ndarray  # (W,) int64
+    start: np.ndarray  # (W,) int64
+    length: np.ndarray  # (W,) int64
+
+
 class EditScores(NamedTuple):
     """Scores of the references ``(B, M)`` and of the edits ``(E, M)``."""
 
@@ -281,21 +289,36 @@ def score_frame(bank: ModelBank, seqs: Sequence[str] | CodeBatch, **kwargs):
 def _edit_batch_cpu(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge: str):
     from . import _cpu_kernels as cpu
 
-    nb, ne = len(refs.lengths), len(edits.start)
-    ref_out = np.empty((nb, len(bank)), np.float32)
-    alt_out = np.empty((ne, len(bank)), np.float32)
-    order = np.argsort(edits.ref_index, kind="stable")
-    offsets = np.searchsorted(edits.ref_index[order], np.arange(nb + 1)).astype(np.int64)
-    e_start = np.ascontiguousarray(edits.start[order], dtype=np.int64)
-    e_codes = np.ascontiguousarray(edits.codes[order], dtype=np.uint8)
-    e_len = np.ascontiguousarray(edits.lengths[order], dtype=np.int64)
+    nb = len(refs.lengths)
+    order, offsets, e_start, e_codes, e_len = _sort_edits(edits, nb)
     lengths = refs.lengths.astype(np.int64)
-    for group in bank.groups:
-        t = group.numpy()
-        ref_feats = np.zeros((group.slots, nb, 2 * group.d), np.float32)
-        alt_feats = np.zeros((group.slots, ne, 2 * group.d), np.float32)
+
+    def pool(group, t, ref_feats, alt_feats):
         cpu.edit_pool(_pad(refs.codes, group.m), lengths, t["table"], t["thr"], t["slot"], t["feat"],
                       offsets, e_start, e_codes, e_len, ref_feats, alt_feats)
+
+    return _edit_features(bank, nb, order, pool, strand_merge)
+
+
+def _sort_edits(edits: Edits, nb: int) -> tuple[np.ndarray, ...]:
+    """Edits sorted by reference for the CPU kernels: ``order``, ``offsets`` ``(nb + 1,)``, start, codes, lengths."""
+    order = np.argsort(edits.ref_index, kind="stable")
+    offsets = np.searchsorted(edits.ref_index[order], np.arange(nb + 1)).astype(np.int64)
+    return (order, offsets, np.ascontiguousarray(edits.start[order], dtype=np.int64),
+            np.ascontiguousarray(edits.codes[order], dtype=np.uint8),
+            np.ascontiguousarray(edits.lengths[order], dtype=np.int64))
+
+
+def _edit_features(bank: ModelBank, nb: int, order: np.ndarray, pool, strand_merge: str):
+    """Per group, ``pool(group, tables, ref_feats, alt_feats)`` fills the features (edits in ``order``);
+    the heads turn them into reference ``(nb, M)`` and edit ``(E, M)`` scores in the caller's order."""
+    ne = len(order)
+    ref_out = np.empty((nb, len(bank)), np.float32)
+    alt_out = np.empty((ne, len(bank)), np.float32)
+    for group in bank.groups:
+        ref_feats = np.zeros((group.slots, nb, 2 * group.d), np.float32)
+        alt_feats = np.zeros((group.slots, ne, 2 * group.d), np.float32)
+        pool(group, group.numpy(), ref_feats, alt_feats)
         ref_out[:, group.models] = _merge(*_heads(group, torch.from_numpy(ref_feats)), strand_merge).numpy()
         alt_sorted = _merge(*_heads(group, torch.from_numpy(alt_feats)), strand_merge).numpy()
         alt_out[np.ix_(order, group.models)] = alt_sorted
@@ -414,4 +437,126 @@ def score_edits(
             ref_out[i : i + len(lengths)] = r
             alt_out[sel] = a
             bar.update(len(lengths))
+    return EditScores(ref_out, alt_out)
+
+
+def _window_batch_cpu(bank: ModelBank, regions: CodeBatch, windows: RegionWindows, edits: Edits,
+                      strand_merge: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`score_windows` on the CPU for windows sorted by region."""
+    from . import _cpu_kernels as cpu
+
+    nr, nw = len(regions.lengths), len(windows.start)
+    w_offsets = np.searchsorted(windows.region, np.arange(nr + 1)).astype(np.int64)
+    order, e_offsets, e_start, e_codes, e_len = _sort_edits(edits, nw)
+    w_start = np.ascontiguousarray(windows.start, dtype=np.int64)
+    w_len = np.ascontiguousarray(windows.length, dtype=np.int64)
+    lengths = regions.lengths.astype(np.int64)
+
+    def pool(group, t, ref_feats, alt_feats):
+        cpu.window_edit_pool(_pad(regions.codes, group.m), lengths, t["table"], t["thr"], t["slot"], t["feat"],
+                             w_offsets, w_start, w_len, e_offsets, e_start, e_codes, e_len, ref_feats, alt_feats)
+
+    return _edit_features(bank, nw, order, pool, strand_merge)
+
+
+def window_codes(regions: CodeBatch, windows: RegionWindows) -> CodeBatch:
+    """The windows themselves, as a :class:`CodeBatch` (one row per window)."""
+    width = int(windows.length.max()) if len(windows.length) else 0
+    codes = np.full((len(windows.start), width), N_CODE, np.uint8)
+    for i, (r, s, n) in enumerate(zip(windows.region, windows.start, windows.length)):
+        codes[i, :n] = regions.codes[r, s : s + n]
+    return CodeBatch(codes, windows.length.astype(np.int64))
+
+
+def _validate_windows(regions: CodeBatch, windows: RegionWindows, edits: Edits) -> None:
+    nw = len(windows.start)
+    if nw and (windows.region.min() < 0 or windows.region.max() >= len(regions.lengths)):
+        raise ValueError("window region index out of range")
+    if nw:
+        bad = (windows.start < 0) | (windows.length < 1) | (
+            windows.start + windows.length > regions.lengths[windows.region])
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"window {i} [{windows.start[i]}, {windows.start[i] + windows.length[i]}) does not "
+                             f"fit its region of length {regions.lengths[windows.region[i]]}")
+    _validate_edits(CodeBatch(np.zeros((nw, 0), np.uint8), windows.length), edits)
+
+
+def score_windows(
+    bank: ModelBank,
+    regions: CodeBatch,
+    windows: RegionWindows,
+    edits: Edits,
+    *,
+    strand_merge: str = "max",
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> EditScores:
+    """:func:`score_edits` on windows cut from shared regions: nearby windows share one reference pass.
+
+    Each window is scored as its own N-padded sequence (global mode) and ``edits.ref_index`` names a
+    window. On the CPU each region's prefix table (per detector alignment, the cumulative sums over
+    detector columns) is built once; a window's map is then two lookups a position, and an edit costs
+    what it costs in :func:`score_edits`. Elsewhere the windows are materialised and passed to
+    :func:`score_edits`. Results equal :func:`score_edits` on :func:`window_codes` within float32
+    rounding. Regions should be short (a few kb: the prefix table holds ``m + 1`` floats a position
+    and column block); see :func:`varbind.variants.cluster_windows`.
+
+    Returns
+    -------
+    EditScores
+        ``ref`` ``(W, M)`` (one row per window) and ``alt`` ``(E, M)``.
+
+    Examples
+    --------
+    >>> from varbind.bank import ModelBank
+    >>> from varbind.params import random_params
+    >>> from varbind.sequence import encode_batch
+    >>> bank = ModelBank.from_params([random_params(detector_len=6, seed=3)], ["m"])
+    >>> regions = encode_batch(["ACGTACGTTTGACCA"])
+    >>> wins = RegionWindows(np.array([0, 0]), np.array([0, 5]), np.array([9, 10]))
+    >>> edits = Edits(np.array([1]), np.array([2]), np.array([[3]], np.uint8), np.array([1]))
+    >>> r = score_windows(bank, regions, wins, edits)
+    >>> w = score_edits(bank, window_codes(regions, wins), edits)
+    >>> bool(np.allclose(r.ref, w.ref, atol=1e-5) and np.allclose(r.alt, w.alt, atol=1e-5))
+    True
+    """
+    _check("global", strand_merge)
+    bank = _resolve_device(bank, device)
+    _validate_windows(regions, windows, edits)
+    if bank.device.type != "cpu":
+        return score_edits(bank, window_codes(regions, windows), edits, strand_merge=strand_merge,
+                           batch_size=batch_size, progress=progress)
+    nw = len(windows.start)
+    ref_out = np.empty((nw, len(bank)), np.float32)
+    alt_out = np.empty((len(edits.start), len(bank)), np.float32)
+    if nw == 0:
+        return EditScores(ref_out, alt_out)
+    # windows grouped by region (kernel order); ``order[i]`` is the caller's index of sorted window i
+    order = np.argsort(windows.region, kind="stable")
+    rank = np.empty(nw, np.int64)
+    rank[order] = np.arange(nw)
+    e_win = rank[edits.ref_index]
+    width = int(windows.length.max())
+    bs = batch_size or max(1, _auto_batch(bank, width, "global") // 4)  # windows a batch, as in score_edits
+    region_sorted = windows.region[order]
+    offsets = np.searchsorted(region_sorted, np.arange(len(regions.lengths) + 1))
+    with torch.no_grad(), _progress(nw, progress, "window") as bar:
+        r0 = 0
+        while r0 < len(regions.lengths):  # whole regions, about ``bs`` windows a batch
+            r1 = max(r0 + 1, int(np.searchsorted(offsets, offsets[r0] + bs, "right")) - 1)
+            i, j = int(offsets[r0]), int(offsets[r1])
+            if j > i:
+                lengths = regions.lengths[r0:r1]
+                sub_regions = CodeBatch(regions.codes[r0:r1, : int(lengths.max())], lengths)
+                sub_windows = RegionWindows(region_sorted[i:j] - r0, windows.start[order[i:j]],
+                                            windows.length[order[i:j]])
+                sel = (e_win >= i) & (e_win < j)
+                sub_edits = Edits(e_win[sel] - i, edits.start[sel], edits.codes[sel], edits.lengths[sel])
+                r, a = _window_batch_cpu(bank, sub_regions, sub_windows, sub_edits, strand_merge)
+                ref_out[order[i:j]] = r
+                alt_out[sel] = a
+                bar.update(j - i)
+            r0 = r1
     return EditScores(ref_out, alt_out)

@@ -235,6 +235,42 @@ def load_panel(source: str | os.PathLike = DEFAULT, *, ids: Sequence[str] | None
     return Panel(b.info.get("name", path.name), ModelBank.from_params(b.params, b.ids), b.catalogue, b.null, b.info)
 
 
+def panel_from_bank(bank: ModelBank, name: str = "custom") -> Panel:
+    """A :class:`Panel` around a bank built in memory: TF names are the model IDs, no null table."""
+    import pandas as pd
+
+    cat = pd.DataFrame({"id": bank.ids, "tf": bank.ids}, index=pd.Index(bank.ids, name=None))
+    return Panel(name, bank, cat, None, {})
+
+
+def panel_tfs(panel: Panel) -> list[str]:
+    """The TF name of each model, in bank order (the ID where the catalogue has none)."""
+    if "tf" not in panel.catalogue.columns:
+        return list(panel.bank.ids)
+    tf = panel.catalogue["tf"].reindex(panel.bank.ids)
+    return [str(t) if isinstance(t, str) and t else i for i, t in zip(panel.bank.ids, tf)]
+
+
+def panel_sha256(panel: Panel) -> str:
+    """sha256 of the panel as used: over ``ID<TAB>model sha256`` lines in bank order.
+
+    Any change of a model's weights, of the selection or of its order changes it; the model sha256
+    is :func:`varbind.bundle.model_sha256` (the catalogue's ``sha256`` column where it has one).
+    """
+    import hashlib
+
+    import pandas as pd
+
+    from .bundle import model_sha256
+
+    known = panel.catalogue["sha256"] if "sha256" in panel.catalogue.columns else pd.Series(dtype=str)
+    h = hashlib.sha256()
+    for model_id, p in zip(panel.bank.ids, panel.bank.params):
+        digest = known.get(model_id) if model_id in known.index else None
+        h.update(f"{model_id}\t{digest or model_sha256(p)}\n".encode())
+    return h.hexdigest()
+
+
 def percentile(panel: Panel, scores: np.ndarray) -> np.ndarray:
     """Percentiles (0-100) of ``scores`` ``(N, len(panel.bank))`` in each model's null distribution.
 

@@ -4,12 +4,9 @@ Region strings are 1-based and inclusive at the edge (``chr5:1,295,104-1,295,362
 browsers print them); inside varbind a :class:`Region` is 0-based half-open (``start``, ``end``).
 Variant strings are ``CHR:POS:REF:ALT`` with a 1-based ``POS``, as in a VCF.
 
-Contig names are aliased: ``chr1`` <-> ``1`` and ``chrM`` <-> ``MT``, so a region or VCF written
-against UCSC names reads an Ensembl-named FASTA and vice versa.
-
-.. note:: This is the only module of the ``mutmap`` feature that imports pysam / cyvcf2 (lazily,
-   inside :func:`fetch_region` and :func:`read_vcf_variants`); when :mod:`varbind.io` lands these two
-   calls move there, keeping ``io.py`` the one module that touches those libraries.
+Contig names are aliased as :mod:`varbind.io` does (``chr1`` <-> ``1``, ``chrM`` <-> ``MT``), so a
+region or VCF written against UCSC names reads an Ensembl-named FASTA and vice versa. Files are read
+through :mod:`varbind.io`.
 """
 from __future__ import annotations
 
@@ -18,7 +15,9 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from . import io
 from .errors import ContigNotFoundError, InputFormatError, RefMismatchError
+from .sequence import decode
 
 _REGION = re.compile(r"^\s*([^\s:]+):([0-9,]+)-([0-9,]+)\s*$")
 _VARIANT = re.compile(r"^\s*([^\s:]+):([0-9,]+):([A-Za-z]+):([A-Za-z]+)\s*$")
@@ -114,37 +113,29 @@ def contig_aliases(chrom: str) -> list[str]:
     Examples
     --------
     >>> contig_aliases("chr1"), contig_aliases("MT")
-    (['chr1', '1'], ['MT', 'chrM', 'M', 'chrMT'])
+    (['chr1', '1'], ['MT', 'M', 'chrM', 'chrMT'])
     """
-    out = [chrom]
-    bare = chrom[3:] if chrom.lower().startswith("chr") else chrom
-    if bare.upper() in ("M", "MT"):
-        out += ["chrM", "MT", "M", "chrMT"]
-    else:
-        out += [bare, "chr" + bare]
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys([chrom, *io.alias_candidates(chrom)]))
 
 
 def resolve_contig(chrom: str, names: Iterable[str], source: str = "the FASTA") -> str:
-    """The spelling of ``chrom`` that ``names`` uses.
+    """The spelling of ``chrom`` that ``names`` uses (itself first, then its one unambiguous alias).
 
     Raises
     ------
     ContigNotFoundError
         When no alias of ``chrom`` is among ``names``.
     """
-    names = set(names)
-    for alias in contig_aliases(chrom):
-        if alias in names:
-            return alias
-    raise ContigNotFoundError(f"contig {chrom!r} is not in {source} (nor {', '.join(contig_aliases(chrom)[1:])})")
+    found = io.ContigMap(list(names))(chrom)
+    if found is None:
+        raise ContigNotFoundError(f"contig {chrom!r} is not in {source} (nor {', '.join(contig_aliases(chrom)[1:])})")
+    return found
 
 
 def fetch_region(fasta_path: str | os.PathLike, region: Region) -> str:
     """The reference sequence of ``region`` (0-based half-open), upper case, from an indexed FASTA.
 
-    Plain or bgzipped FASTA with a ``.fai`` (and ``.gzi``) index; pysam builds a missing index for
-    a plain file.
+    Plain or bgzipped FASTA (:class:`varbind.io.Fasta`); bases other than ACGT read as N.
 
     Raises
     ------
@@ -153,20 +144,12 @@ def fetch_region(fasta_path: str | os.PathLike, region: Region) -> str:
     InputFormatError
         Unreadable FASTA, or a region past the contig's end.
     """
-    import pysam
-
-    try:
-        fasta = pysam.FastaFile(os.fspath(fasta_path))
-    except (OSError, ValueError) as e:
-        if not os.path.exists(fasta_path):
-            raise FileNotFoundError(2, "No such file or directory", os.fspath(fasta_path)) from None
-        raise InputFormatError(f"{fasta_path}: cannot read as an indexed FASTA: {e}") from None
-    with fasta:
-        chrom = resolve_contig(region.chrom, fasta.references, str(fasta_path))
-        length = fasta.get_reference_length(chrom)
-        if region.end > length:
-            raise InputFormatError(f"region {region}: past the end of {chrom} ({length:,} bp)")
-        return fasta.fetch(chrom, region.start, region.end).upper()
+    fasta = io.Fasta(fasta_path)
+    chrom = resolve_contig(region.chrom, fasta.lengths, str(fasta_path))
+    length = fasta.lengths[chrom]
+    if region.end > length:
+        raise InputFormatError(f"region {region}: past the end of {chrom} ({length:,} bp)")
+    return decode(fasta.codes(chrom, region.start, region.end))
 
 
 def check_ref(variant: Variant, seq: str, region: Region) -> None:
@@ -183,31 +166,18 @@ def check_ref(variant: Variant, seq: str, region: Region) -> None:
 def read_vcf_variants(vcf_path: str | os.PathLike, region: Region) -> list[Variant]:
     """The variants of a VCF (one per ALT allele) that lie inside ``region``.
 
-    Reads the whole file when it has no index (mutation maps mark a handful of variants).
+    Streams the whole file (mutation maps mark a handful of variants); contigs are aliased.
     """
-    from cyvcf2 import VCF
-
-    try:
-        vcf = VCF(os.fspath(vcf_path))
-    except OSError as e:
-        if not os.path.exists(vcf_path):
-            raise FileNotFoundError(2, "No such file or directory", os.fspath(vcf_path)) from None
-        raise InputFormatError(f"{vcf_path}: cannot read as a VCF: {e}") from None
+    reader = io.open_vcf(vcf_path)
+    wanted = set(contig_aliases(region.chrom))
     out = []
     try:
-        seqnames = set(vcf.seqnames) if vcf.seqnames else None
-        chrom = resolve_contig(region.chrom, seqnames, str(vcf_path)) if seqnames else None
-        for rec in vcf:
-            if chrom is not None and rec.CHROM != chrom:
-                continue
-            if chrom is None and rec.CHROM not in contig_aliases(region.chrom):
-                continue
-            if rec.start < region.start or rec.end > region.end:
-                continue
-            for alt in rec.ALT:
-                out.append(Variant(region.chrom, rec.POS, rec.REF.upper(), str(alt).upper(), rec.ID or "."))
-    except ContigNotFoundError:
-        return []
+        for batch in io.read_batches(reader, 4096, str(vcf_path)):
+            for rec in batch:
+                chrom, start, ref, alts, vid = io.site_of(rec)
+                if chrom not in wanted or start < region.start or start + len(ref) > region.end:
+                    continue
+                out += [Variant(region.chrom, start + 1, ref.upper(), str(alt).upper(), vid) for alt in alts]
     finally:
-        vcf.close()
+        reader.close()
     return out

@@ -51,6 +51,12 @@ SKIP_REASONS = {
     "pos0": "POS 0 (telomere)",
 }
 REF_POLICIES = ("error", "skip", "use-vcf")
+#: :attr:`Windows.genome_start` of a window that is not a genome stretch
+NOT_GENOME = np.iinfo(np.int64).min
+#: longest region :func:`cluster_windows` builds by default (bounds the prefix table of the kernel)
+REGION_CAP = 2048
+#: most a window may extend a region, as a fraction of its length, to join it (cost break-even)
+JOIN_MAX_NEW = 0.4
 _BASES = re.compile(r"^[ACGTNacgtn]+$")
 _LUT = np.full(256, 4, dtype=np.uint8)
 for _i, _c in enumerate("ACGT"):
@@ -82,6 +88,10 @@ class Windows(NamedTuple):
         Which ALT (0-based) of its site each edit is.
     skipped : dict of (site, allele) -> reason
         Alleles not scored (``allele`` is -1 for a whole-record reason such as ``no_alt``).
+    genome_start : ndarray (B,)
+        0-based contig position of each reference window's first base when the window is a plain
+        stretch of the (N-padded) genome, which it is except under ``use-vcf`` with a REF that differs
+        from the FASTA: there :data:`NOT_GENOME`. May be negative (a window N-padded at the contig start).
     """
 
     refs: CodeBatch
@@ -89,6 +99,15 @@ class Windows(NamedTuple):
     site: np.ndarray
     allele: np.ndarray
     skipped: dict[tuple[int, int], str]
+    genome_start: np.ndarray | None = None
+
+
+class Clusters(NamedTuple):
+    """Windows grouped into regions: window ``i`` lies in ``[lo[region[i]], hi[region[i]])``."""
+
+    region: np.ndarray  # (W,) int64
+    lo: np.ndarray  # (R,) int64
+    hi: np.ndarray  # (R,) int64
 
 
 def encode_allele(allele: str) -> np.ndarray:
@@ -169,6 +188,7 @@ def build_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray
         Under ``ref_policy="error"``, naming the site.
     """
     refs: list[np.ndarray] = []
+    starts: list[int] = []
     ref_key: dict[tuple, int] = {}
     e_ref, e_start, e_codes, e_site, e_allele = [], [], [], [], []
     skipped: dict[tuple[int, int], str] = {}
@@ -209,6 +229,8 @@ def build_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray
         if key not in ref_key:
             ref_key[key] = len(refs)
             refs.append(allele_window(genome, s.start, len(s.ref), ref_allele, window))
+            plain = ref_allele is fasta_ref
+            starts.append(s.start - (window - len(s.ref)) // 2 if plain else NOT_GENOME)
         r = ref_key[key]
         for j, (alt, reason) in enumerate(zip(s.alts, reasons)):
             if reason:
@@ -226,4 +248,50 @@ def build_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray
     edits = Edits(np.array(e_ref, np.int64), np.array(e_start, np.int64), codes,
                   np.array([len(c) for c in e_codes], np.int64))
     return Windows(CodeBatch(ref_codes, np.full(len(refs), window, np.int64)), edits,
-                   np.array(e_site, np.int64), np.array(e_allele, np.int64), skipped)
+                   np.array(e_site, np.int64), np.array(e_allele, np.int64), skipped, np.array(starts, np.int64))
+
+
+def cluster_windows(start: np.ndarray, length: np.ndarray, max_new: float = JOIN_MAX_NEW,
+                    cap: int = REGION_CAP) -> Clusters:
+    """Group windows of one contig into regions that can share one reference pass.
+
+    Windows (in start order) join the current region while each extends it by at most
+    ``max_new * length`` bases (so they overlap it by the rest) and the region stays at most ``cap``
+    bases long; otherwise a window starts a region of its own. Sharing pays only for heavily
+    overlapping windows: a region costs a sweep over its bases (about twice a plain convolution
+    position) and each window a pass over its map, against a full window pass per variant
+    (see ``benchmarks/RESULTS-share.md``).
+
+    Parameters
+    ----------
+    start, length : ndarray (W,)
+        0-based starts (any order, may be negative) and lengths of the windows.
+    max_new : float
+    cap : int
+
+    Returns
+    -------
+    Clusters
+        ``region`` per window (in the input order), regions numbered by start.
+
+    Examples
+    --------
+    >>> c = cluster_windows(np.array([0, 30, 300, 60, 2000]), np.array([101] * 5), max_new=0.4, cap=400)
+    >>> c.region.tolist(), c.lo.tolist(), c.hi.tolist()
+    ([0, 0, 1, 0, 2], [0, 300, 2000], [161, 401, 2101])
+    """
+    start = np.asarray(start, np.int64)
+    end = start + np.asarray(length, np.int64)
+    order = np.argsort(start, kind="stable")
+    region = np.empty(len(start), np.int64)
+    lo: list[int] = []
+    hi: list[int] = []
+    for i in order:
+        s, e = int(start[i]), int(end[i])
+        if lo and e - hi[-1] <= max_new * (e - s) and max(hi[-1], e) - lo[-1] <= cap:
+            hi[-1] = max(hi[-1], e)
+        else:
+            lo.append(s)
+            hi.append(e)
+        region[i] = len(lo) - 1
+    return Clusters(region, np.array(lo, np.int64), np.array(hi, np.int64))

@@ -39,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     dist = p.add_mutually_exclusive_group()
     dist.add_argument("--workers", type=int, metavar="N", help="score on a local Dask cluster of N processes")
     dist.add_argument("--dask", metavar="ADDRESS", help="score on an existing Dask scheduler (shared file system)")
+    p.add_argument("--tss", metavar="TSS.tsv.gz",
+                   help="TSS table (chrom, tss_1based, ...) for DeepFind's distance feature; without it "
+                   "VB_DEEPFIND comes from the scores-only DeepFind model")
+    p.add_argument("--no-deepfind", dest="deepfind", action="store_false",
+                   help="do not add VB_DEEPFIND even when the panel ships a DeepFind model")
     p.add_argument("--strict", action="store_true", help="stop with an error at the first allele that cannot be scored")
     p.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     p.set_defaults(func=run)
@@ -52,12 +57,19 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--ids", *args.ids]
     if args.ids_file:
         parts += ["--ids-file", args.ids_file]
+    for flag, values in (("--tf", args.tf), ("--family", args.family)):
+        if values:
+            parts += [flag, *values]
     parts += ["--window", str(args.window), "--mode", args.mode, "--strand-merge", args.strand_merge,
               "--ref-mismatch", args.ref_mismatch, "--top-k", str(args.top_k)]
     if args.scores:
         parts += ["--scores", args.scores]
     if args.device:
         parts += ["--device", args.device]
+    if args.tss:
+        parts += ["--tss", args.tss]
+    if not args.deepfind:
+        parts.append("--no-deepfind")
     if args.strict:
         parts.append("--strict")
     return shlex.join(parts)
@@ -74,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputFormatError(f"--scores {args.scores}: must be a .parquet file")
     settings = annotate.Settings(window=args.window, mode=args.mode, ref_mismatch=args.ref_mismatch,
                                  strand_merge=args.strand_merge, device=args.device)
-    panel = annotate.resolve_panel(args.models, common.selected_ids(args))
+    panel = common.load_panel(args)
     annotate.annotate_vcf(args.vcf, args.fasta, args.output, panel, settings=settings, top_k=args.top_k,
                           scores=args.scores, strict=args.strict, workers=args.workers, dask_address=args.dask,
-                          command=command_line(args), progress=sys.stderr.isatty() and not args.quiet)
+                          command=command_line(args), progress=sys.stderr.isatty() and not args.quiet,
+                          deepfind=args.deepfind, tss=args.tss)
     return 0

@@ -114,9 +114,11 @@ def _summary(mm: mutmap.MutationMap, rows: list[int], names: dict[str, str], out
     for r in rows:
         d = np.nan_to_num(mm.deltas[r], nan=0.0)
         g, lo = np.unravel_index(d.argmax(), d.shape), np.unravel_index(d.argmin(), d.shape)
-        at = lambda b, i: f"{mm.chrom or 'seq'}:{mm.start + i + 1}:{mm.seq[i]}>{mutmap.BASES[b]}"  # noqa: E731
-        out.write(f"{mm.ids[r]}\t{names.get(mm.ids[r], '')}\t{mm.ref[r]:.4f}\t{d[g]:.4f}\t{at(*g)}\t"
-                  f"{d[lo]:.4f}\t{at(*lo)}\n")
+        def at(b: int, i: int, value: float) -> str:  # "-" when no mutation moves the score that way
+            return f"{mm.chrom or 'seq'}:{mm.start + i + 1}:{mm.seq[i]}>{mutmap.BASES[b]}" if value else "-"
+
+        out.write(f"{mm.ids[r]}\t{names.get(mm.ids[r], '')}\t{mm.ref[r]:.4f}\t{d[g]:.4f}\t{at(*g, d[g])}\t"
+                  f"{d[lo]:.4f}\t{at(*lo, d[lo])}\n")
 
 
 def run(args: argparse.Namespace) -> int:

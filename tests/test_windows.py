@@ -1,0 +1,181 @@
+"""Windows sharing one reference pass: the region kernel, clustering, and annotate's use of them."""
+from __future__ import annotations
+
+import gzip
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from varbind import predict
+from varbind.annotate import _fasta
+from varbind.window_scoring import score_global
+from varbind.bank import ModelBank
+from varbind.params import random_params
+from varbind.sequence import CodeBatch, encode_batch
+from varbind.variants import NOT_GENOME, Site, build_windows, cluster_windows
+
+from .annotate_helpers import random_genome, shared, tiny_bank, write_fasta
+from .conftest import random_seqs
+from .test_predict import ARCHS
+
+TOL = dict(rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    ps = [random_params(detector_len=m, num_detectors=d, has_avg_pooling=a, num_hidden=h, reverse_complement=r, seed=i)
+          for i, (m, d, a, h, r) in enumerate(ARCHS)]
+    return ModelBank.from_params(ps, [f"m{i}" for i in range(len(ps))])
+
+
+def random_edits(rng, lengths, per_window: int, kmax: int = 4) -> predict.Edits:
+    e_ref, e_start, e_len, e_codes = [], [], [], []
+    for i, n in enumerate(lengths):
+        for _ in range(per_window):
+            k = int(rng.integers(1, min(int(n), kmax) + 1))
+            e_ref.append(i)
+            e_start.append(int(rng.integers(0, n - k + 1)))
+            e_len.append(k)
+            e_codes.append(np.pad(rng.integers(0, 5, k), (0, kmax - k)))
+    return predict.Edits(np.array(e_ref, np.int64), np.array(e_start, np.int64), np.array(e_codes, np.uint8),
+                         np.array(e_len, np.int64))
+
+
+def check_against_full_passes(bank, regions, windows, edits, **kw):
+    got = predict.score_windows(bank, regions, windows, edits, **kw)
+    wc = predict.window_codes(regions, windows)
+    np.testing.assert_allclose(got.ref, predict.score(bank, wc), **TOL)
+    np.testing.assert_allclose(got.alt, predict.score(bank, predict.apply_edits(wc, edits)), **TOL)
+
+
+@pytest.mark.parametrize("batch_size", [None, 1, 4])
+def test_windows_equal_full_passes_on_the_materialised_windows(mixed, batch_size):
+    rng = np.random.default_rng(1)
+    regions = encode_batch(random_seqs(rng, [60, 2, 33, 90], "ACGTN") + ["NNNNNNNNNNNN"])
+    w_region, w_start, w_len = [], [], []
+    for r, n in enumerate(regions.lengths):
+        n = int(n)
+        # both region edges, a whole-region window, windows shorter than every detector (w < m), random ones
+        spans = [(0, min(n, 7)), (max(0, n - 5), min(n, 5)), (0, n), (n // 2, 1)]
+        spans += [(s, int(rng.integers(1, n - s + 1))) for s in rng.integers(0, n, 4)]
+        for s, w in spans:
+            w_region.append(r), w_start.append(s), w_len.append(w)
+    perm = rng.permutation(len(w_region))  # any window order
+    windows = predict.RegionWindows(*(np.array(a, np.int64)[perm] for a in (w_region, w_start, w_len)))
+    edits = random_edits(rng, windows.length, per_window=3)  # several edits a window, up to 4 bases
+    check_against_full_passes(mixed, regions, windows, edits, batch_size=batch_size)
+
+
+def test_lone_window_covering_its_region_and_windows_without_edits(mixed):
+    rng = np.random.default_rng(2)
+    regions = encode_batch(random_seqs(rng, [41, 41, 70]))
+    windows = predict.RegionWindows(np.array([0, 1, 2, 2]), np.array([0, 0, 3, 30]), np.array([41, 41, 40, 40]))
+    edits = random_edits(rng, [41, 41, 40, 40], per_window=2, kmax=12)
+    keep = edits.ref_index != 1  # window 1 has no edit
+    edits = predict.Edits(*(a[keep] for a in edits))
+    check_against_full_passes(mixed, regions, windows, edits)
+
+
+def test_window_outside_its_region_is_refused(mixed):
+    regions = encode_batch(["ACGTACGT"])
+    windows = predict.RegionWindows(np.array([0]), np.array([5]), np.array([4]))
+    with pytest.raises(ValueError, match=r"window 0 \[5, 9\) does not fit its region of length 8"):
+        predict.score_windows(mixed, regions, windows, predict.Edits(*(np.zeros(0, np.int64),) * 2,
+                                                                     np.zeros((0, 1), np.uint8), np.zeros(0, np.int64)))
+
+
+def test_cluster_windows_by_overlap_and_cap():
+    c = cluster_windows(np.array([0, 40, 250, 270, 700, -40]), np.array([101] * 6), max_new=0.4, cap=500)
+    # -40..61, 0..101 (adds 40 bases) and 40..141 (adds 40) join; 250 is disjoint, 270 adds 20
+    assert c.region.tolist() == [0, 0, 1, 1, 2, 0]
+    assert c.lo.tolist() == [-40, 250, 700] and c.hi.tolist() == [141, 371, 801]
+    # at most max_new * length new bases joins, one more does not
+    assert cluster_windows(np.array([0, 50]), np.array([100, 100]), max_new=0.5).region.tolist() == [0, 0]
+    assert cluster_windows(np.array([0, 51]), np.array([100, 100]), max_new=0.5).region.tolist() == [0, 1]
+    # the cap splits a chain of overlapping windows
+    c = cluster_windows(np.arange(0, 1000, 10), np.full(100, 101), cap=301)
+    assert c.lo.tolist() == [0, 210, 420, 630, 840]
+    # a window longer than the cap is a region of its own
+    c = cluster_windows(np.array([0, 5, 10]), np.array([10, 600, 10]), max_new=1.0, cap=100)
+    assert c.region.tolist() == [0, 1, 2] and (c.hi - c.lo).tolist() == [10, 600, 10]
+
+
+def test_clusters_hold_their_windows_within_the_cap():
+    rng = np.random.default_rng(3)
+    start = rng.integers(-50, 20_000, 500)
+    length = rng.integers(1, 150, 500)
+    c = cluster_windows(start, length, max_new=0.8, cap=1000)
+    assert (c.lo[c.region] <= start).all() and (start + length <= c.hi[c.region]).all()
+    assert (c.hi - c.lo <= 1000).all() and (np.diff(c.lo) > 0).all()  # regions may overlap where the cap cut
+
+
+def chunk_windows(seq: str, sites, w: int, policy: str = "skip"):
+    pad = np.full(len(seq) + 2 * w, 4, np.uint8)
+    from varbind.variants import encode_allele
+
+    pad[w:-w] = encode_allele(seq)
+
+    def genome(a, b):
+        return pad[a + w : b + w]
+
+    return genome, build_windows(sites, genome, w, policy, len(seq), Counter())
+
+
+@pytest.mark.parametrize("spacing", [3, 40, 400])
+def test_chunk_scores_equal_score_edits_at_any_density(spacing):
+    rng = np.random.default_rng(spacing)
+    seq = random_genome(rng, 3000)
+    bank = tiny_bank()
+    sites = [Site("c", 0, seq[0], ("A" if seq[0] != "A" else "C",))]
+    for p in range(0, len(seq), spacing):  # contig edges included: windows padded with N at both ends
+        p = min(p + int(rng.integers(spacing)), len(seq) - 4)
+        r = seq[p : p + int(rng.integers(1, 4))]
+        sites.append(Site("c", p, r, (r[0], "ACGT"[(("ACGT".index(r[0])) + 1) % 4], r + "GT")))
+    sites.append(Site("c", len(seq) - 1, seq[-1], ("A" if seq[-1] != "A" else "C",)))
+    sites = sorted(set(sites), key=lambda s: s.start)
+    genome, win = chunk_windows(seq, sites, 51)
+    assert (win.genome_start < 0).any() and (win.genome_start + 51 > len(seq)).any()
+    got = score_global(bank, win, genome)
+    want = predict.score_edits(bank, win.refs, win.edits)
+    np.testing.assert_allclose(got.ref, want.ref, **TOL)
+    np.testing.assert_allclose(got.alt, want.alt, **TOL)
+
+
+def test_use_vcf_windows_go_through_score_edits_and_keep_their_order():
+    rng = np.random.default_rng(9)
+    seq = random_genome(rng, 500)
+    other = {b: "ACGT"[("ACGT".index(b) + 2) % 4] for b in "ACGT"}
+    sites = [Site("c", p, seq[p] if p % 3 else other[seq[p]], (other[seq[p]] if p % 3 else seq[p], "T"))
+             for p in range(5, 495, 7)]
+    genome, win = chunk_windows(seq, sites, 31, policy="use-vcf")
+    assert (win.genome_start == NOT_GENOME).any() and (win.genome_start != NOT_GENOME).any()
+    got = score_global(tiny_bank(), win, genome)
+    want = predict.score_edits(tiny_bank(), win.refs, win.edits)
+    np.testing.assert_allclose(got.ref, want.ref, **TOL)
+    np.testing.assert_allclose(got.alt, want.alt, **TOL)
+
+
+@pytest.mark.data
+def test_real_hg19_chunk_equals_score_edits(deepbind_dir):
+    avinput = shared("data", "deepfind", "derived.avinput.gz")
+    fasta = _fasta(str(shared("data", "genome", "hg19_sparse.fa.gz")))
+    with gzip.open(avinput, "rt") as f:
+        rows = [next(f).split("\t") for _ in range(300)]
+    sites = sorted({Site("chr" + r[0], int(r[1]) - 1, r[3], (r[4],)) for r in rows if r[0] == "1"},
+                   key=lambda s: s.start)
+    from varbind import deepbind_db
+
+    ids, params = deepbind_db.load_params(deepbind_dir, ["D00001.001", "D00210.001", "D00328.003", "D00817.001"])
+    bank = ModelBank.from_params(params, ids)
+
+    def genome(a, b):
+        return fasta.codes("chr1", a, b)
+
+    win = build_windows(sites, genome, 101, "skip", fasta.lengths["chr1"], Counter())
+    assert len(win.site) > 100
+    got = score_global(bank, win, genome)
+    want = predict.score_edits(bank, win.refs, win.edits)
+    np.testing.assert_allclose(got.ref, want.ref, **TOL)
+    np.testing.assert_allclose(got.alt, want.alt, **TOL)
+    assert isinstance(win.refs, CodeBatch)
