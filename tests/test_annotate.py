@@ -266,7 +266,7 @@ def test_default_panel_reports_percentiles_that_follow_the_scores(tmp_path):
     assert len(moved) > 50
     assert (np.sign(moved.alt_pct - moved.ref_pct) == np.sign(moved.delta)).mean() > 0.95
     ets = t[(t.id == "ets_loss") & (t.tf.isin(["GABPA", "ELK1", "ELF2"]))]
-    assert len(ets) == 3 and (ets.ref_pct > 95).all() and (ets.alt_pct < ets.ref_pct - 2).all()
+    assert len(ets) >= 3 and (ets.ref_pct > 95).all() and (ets.alt_pct < ets.ref_pct - 2).all()
 
 
 @pytest.mark.data
