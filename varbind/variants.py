@@ -304,7 +304,7 @@ def cluster_windows(start: np.ndarray, length: np.ndarray, max_new: float = JOIN
     bases long; otherwise a window starts a region of its own. Sharing pays only for heavily
     overlapping windows: a region costs a sweep over its bases (about twice a plain convolution
     position) and each window a pass over its map, against a full window pass per variant
-    (see ``benchmarks/RESULTS-share.md``).
+    (see ``BENCHMARKS.md``).
 
     Parameters
     ----------
