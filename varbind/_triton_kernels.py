@@ -22,16 +22,33 @@ BLOCK_K = 32
 COL_ALIGN = 256  # columns are padded to this, the largest BLOCK_C
 
 
-@triton.autotune(
-    configs=[
-        triton.Config({"BLOCK_P": 64, "BLOCK_C": 128}, num_warps=4, num_stages=2),
-        triton.Config({"BLOCK_P": 64, "BLOCK_C": 64}, num_warps=4, num_stages=2),
-        triton.Config({"BLOCK_P": 128, "BLOCK_C": 128}, num_warps=8, num_stages=2),
-        triton.Config({"BLOCK_P": 32, "BLOCK_C": 128}, num_warps=4, num_stages=2),
-        triton.Config({"BLOCK_P": 64, "BLOCK_C": 256}, num_warps=8, num_stages=2),
-    ],
-    key=["K_PAD", "COLS"],
-)
+#: tile shapes the autotuner tries (tuned once per detector length and column count)
+CONFIGS = [
+    triton.Config({"BLOCK_P": 64, "BLOCK_C": 128}, num_warps=4, num_stages=2),
+    triton.Config({"BLOCK_P": 64, "BLOCK_C": 64}, num_warps=4, num_stages=2),
+    triton.Config({"BLOCK_P": 128, "BLOCK_C": 128}, num_warps=8, num_stages=2),
+    triton.Config({"BLOCK_P": 32, "BLOCK_C": 128}, num_warps=4, num_stages=2),
+    triton.Config({"BLOCK_P": 64, "BLOCK_C": 256}, num_warps=8, num_stages=2),
+]
+
+
+@triton.jit
+def _conv_tile(x_row, pos, npos, w_ptr, cols, M: tl.constexpr, K_PAD: tl.constexpr, COLS: tl.constexpr,
+               BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_K: tl.constexpr):
+    """Convolution (scaled, before threshold) of positions ``pos`` x columns ``cols``: the one-hot rows
+    read as a Toeplitz matrix times the two float16 weight parts, accumulated in float32."""
+    acc = tl.zeros((BLOCK_P, BLOCK_C), dtype=tl.float32)
+    for k0 in range(0, K_PAD, BLOCK_K):
+        ks = k0 + tl.arange(0, BLOCK_K)
+        a_mask = (pos[:, None] < npos) & (ks[None, :] < 4 * M)
+        a = tl.load(x_row + 4 * pos[:, None] + ks[None, :], mask=a_mask, other=0.0)
+        w_off = ks[:, None] * COLS + cols[None, :]
+        acc = tl.dot(a, tl.load(w_ptr + w_off), acc)
+        acc = tl.dot(a, tl.load(w_ptr + K_PAD * COLS + w_off), acc)
+    return acc
+
+
+@triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS"])
 @triton.jit
 def _conv_pool_kernel(
     x_ptr,  # (B, L_PAD * 4) fp16: padded one-hot, N = 0.25, positions past the end N too
@@ -61,14 +78,7 @@ def _conv_pool_kernel(
     x_row = x_ptr + b.to(tl.int64) * (L_PAD * 4)
     for p0 in range(0, npos, BLOCK_P):
         pos = p0 + tl.arange(0, BLOCK_P)
-        acc = tl.zeros((BLOCK_P, BLOCK_C), dtype=tl.float32)
-        for k0 in range(0, K_PAD, BLOCK_K):
-            ks = k0 + tl.arange(0, BLOCK_K)
-            a_mask = (pos[:, None] < npos) & (ks[None, :] < 4 * M)
-            a = tl.load(x_row + 4 * pos[:, None] + ks[None, :], mask=a_mask, other=0.0)
-            w_off = ks[:, None] * COLS + cols[None, :]
-            acc = tl.dot(a, tl.load(w_ptr + w_off), acc)
-            acc = tl.dot(a, tl.load(w_ptr + K_PAD * COLS + w_off), acc)
+        acc = _conv_tile(x_row, pos, npos, w_ptr, cols, M, K_PAD, COLS, BLOCK_P, BLOCK_C, BLOCK_K)
         v = tl.maximum(acc * inv[None, :] + thr[None, :], 0.0)
         v = tl.where((pos < npos)[:, None], v, 0.0)
         run_max = tl.maximum(run_max, tl.max(v, axis=0))
@@ -153,15 +163,7 @@ def global_pool(codes: torch.Tensor, lengths: torch.Tensor, weights: Weights, th
     return out_max[:, :ncols], out_avg[:, :ncols]
 
 
-@triton.autotune(
-    configs=[
-        triton.Config({"BLOCK_P": 64, "BLOCK_C": 128}, num_warps=4, num_stages=2),
-        triton.Config({"BLOCK_P": 64, "BLOCK_C": 64}, num_warps=4, num_stages=2),
-        triton.Config({"BLOCK_P": 32, "BLOCK_C": 128}, num_warps=4, num_stages=2),
-        triton.Config({"BLOCK_P": 64, "BLOCK_C": 256}, num_warps=8, num_stages=2),
-    ],
-    key=["K_PAD", "COLS"],
-)
+@triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS"])
 @triton.jit
 def _snv_pool_kernel(
     x_ptr,  # (B, L_PAD * 4) fp16 padded one-hot of the reference sequences
@@ -205,14 +207,7 @@ def _snv_pool_kernel(
     asum = tl.zeros((BLOCK_C,), dtype=tl.float32)
     for p0 in range(0, npos, BLOCK_P):
         pos = p0 + tl.arange(0, BLOCK_P)
-        acc = tl.zeros((BLOCK_P, BLOCK_C), dtype=tl.float32)
-        for k0 in range(0, K_PAD, BLOCK_K):
-            ks = k0 + tl.arange(0, BLOCK_K)
-            a_mask = (pos[:, None] < npos) & (ks[None, :] < 4 * M)
-            a = tl.load(x_row + 4 * pos[:, None] + ks[None, :], mask=a_mask, other=0.0)
-            w_off = ks[:, None] * COLS + cols[None, :]
-            acc = tl.dot(a, tl.load(w_ptr + w_off), acc)
-            acc = tl.dot(a, tl.load(w_ptr + K_PAD * COLS + w_off), acc)
+        acc = _conv_tile(x_row, pos, npos, w_ptr, cols, M, K_PAD, COLS, BLOCK_P, BLOCK_C, BLOCK_K)
         acc = acc * inv[None, :] + thr[None, :]
         valid = (pos < npos)[:, None]
         v = tl.where(valid, tl.maximum(acc, 0.0), 0.0)
