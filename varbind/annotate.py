@@ -392,6 +392,9 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     summary = Summary(counts["records"], counts["alleles"], counts["annotated"], dict(sorted(skipped.items())),
                       counts["ref_mismatch"], counts["ref_alt_swap"], output, index)
     log.info("%s", format_summary(summary))
+    if summary.records and summary.ref_mismatch > summary.records / 2:
+        log.warning("REF differs from the FASTA in %d of %d records: is the FASTA the genome build the VCF "
+                    "was called on? (varbind check %s --fasta %s)", summary.ref_mismatch, summary.records, vcf, fasta)
     return summary
 
 
@@ -405,5 +408,6 @@ def _build_message(vcf_contigs: Sequence[str], fasta: io.Fasta) -> str:
 def format_summary(s: Summary) -> str:
     """One line: records, alleles annotated, skipped by reason, REF checks."""
     skipped = ", ".join(f"{k} {v}" for k, v in s.skipped.items()) or "none"
-    return (f"annotated {s.annotated} of {s.alleles} ALT alleles in {s.records} records; skipped: {skipped}; "
-            f"REF mismatches {s.ref_mismatch} (REF/ALT swaps {s.ref_alt_swap}); wrote {s.output}")
+    return (f"annotated {s.annotated} of {s.alleles} ALT alleles in {s.records} records; ALT alleles skipped: "
+            f"{skipped}; records whose REF differs from the FASTA: {s.ref_mismatch}, plus {s.ref_alt_swap} with "
+            f"REF/ALT swapped; wrote {s.output}")

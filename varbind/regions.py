@@ -126,10 +126,14 @@ def resolve_contig(chrom: str, names: Iterable[str], source: str = "the FASTA") 
     ContigNotFoundError
         When no alias of ``chrom`` is among ``names``.
     """
-    found = io.ContigMap(list(names))(chrom)
-    if found is None:
-        raise ContigNotFoundError(f"contig {chrom!r} is not in {source} (nor {', '.join(contig_aliases(chrom)[1:])})")
-    return found
+    names = set(names)
+    if chrom in names:
+        return chrom
+    hits = [c for c in io.alias_candidates(chrom) if c in names]
+    if len(hits) != 1:
+        what = f"ambiguous in {source} ({', '.join(hits)})" if hits else f"not in {source}"
+        raise ContigNotFoundError(f"contig {chrom!r} is {what} (aliases tried: {', '.join(contig_aliases(chrom)[1:])})")
+    return hits[0]
 
 
 def fetch_region(fasta_path: str | os.PathLike, region: Region) -> str:
