@@ -236,3 +236,25 @@ def test_tert_c228t_c250t_create_ets_sites():
     ids2, ps2 = deepbind_db.load_params(DEEPBIND, ["D00328.018"])
     ctcf = mutmap.mutation_map("chr5:1295104-1295362", ModelBank.from_params(ps2, ids2), fasta=GENOME)
     assert abs(ctcf.deltas[0, 0, 1295228 - 1 - ctcf.start]) < 0.1
+
+
+@pytest.mark.data
+def test_tert_mutations_raise_the_ets_models_of_the_default_panel():
+    """The shipped panel too: at C228T and C250T no ETS-family model (JASPAR PWMs, varbind's GABPA/ELK1
+    CNNs) loses, most gain (a max-pooled PWM whose best site lies elsewhere in the region stays put),
+    both CNNs gain, and percentiles move up with the scores."""
+    if not GENOME.exists():
+        pytest.skip(f"needs {GENOME} (the ../shared data folder)")
+    from varbind import pretrained
+
+    panel = pretrained.load_panel("default", tf=["GABPA", "ELK1", "ELK4", "ETS1"])
+    assert {"vbt_chip_GABPA", "vbt_chip_ELK1"} <= set(panel.bank.ids) and len(panel.bank) >= 6
+    mm = mutmap.mutation_map("chr5:1295104-1295362", panel.bank, fasta=GENOME)
+    for pos in (1295228, 1295250):
+        i = pos - 1 - mm.start
+        gain = mm.deltas[:, 0, i]  # G>A
+        assert (gain >= 0).all() and (gain > 0).mean() >= 0.75, dict(zip(mm.ids, gain))
+        assert all(gain[mm.ids.index(m)] > 0.1 for m in ("vbt_chip_GABPA", "vbt_chip_ELK1"))
+        moved = gain > 0
+        pct = pretrained.percentile(panel, (mm.ref + gain)[None]), pretrained.percentile(panel, mm.ref[None])
+        assert (pct[0][0, moved] >= pct[1][0, moved]).all() and (pct[0][0, moved] > pct[1][0, moved]).mean() > 0.5
