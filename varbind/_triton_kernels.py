@@ -48,6 +48,17 @@ def _conv_tile(x_row, pos, npos, w_ptr, cols, M: tl.constexpr, K_PAD: tl.constex
     return acc
 
 
+@triton.jit
+def _store_slots(out_ptr, slot_ptr, feat_ptr, cols, row, N_ROWS, D, vmax, vavg):
+    """Write pooled columns straight into the heads' ``(slots, rows, 2 D)`` layout (no reshuffle)."""
+    slot = tl.load(slot_ptr + cols)
+    feat = tl.load(feat_ptr + cols)
+    dst = out_ptr + slot.to(tl.int64) * (N_ROWS * 2 * D) + row.to(tl.int64) * (2 * D) + feat
+    ok = slot >= 0
+    tl.store(dst, vmax, mask=ok)
+    tl.store(dst + D, vavg, mask=ok)
+
+
 @triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS"])
 @triton.jit
 def _conv_pool_kernel(
@@ -56,9 +67,12 @@ def _conv_pool_kernel(
     w_ptr,  # (2, K_PAD, COLS) fp16: hi and lo parts of the scaled weights (rows >= 4m are 0)
     inv_ptr,  # (COLS,) float32 inverse column scales
     thr_ptr,  # (COLS,) float32
-    out_max_ptr,  # (B, COLS) float32
-    out_avg_ptr,  # (B, COLS) float32
+    slot_ptr,  # (COLS,) int32 slot of each column (-1: padding)
+    feat_ptr,  # (COLS,) int32 detector index of each column
+    out_ptr,  # (slots, B, 2 D) float32: max at [slot, b, feat], mean at [slot, b, D + feat]
     L_PAD,
+    N_ROWS,
+    D,
     M: tl.constexpr,
     K_PAD: tl.constexpr,
     COLS: tl.constexpr,
@@ -83,8 +97,7 @@ def _conv_pool_kernel(
         v = tl.where((pos < npos)[:, None], v, 0.0)
         run_max = tl.maximum(run_max, tl.max(v, axis=0))
         run_sum += tl.sum(v, axis=0)
-    tl.store(out_max_ptr + b.to(tl.int64) * COLS + cols, run_max)
-    tl.store(out_avg_ptr + b.to(tl.int64) * COLS + cols, run_sum / npos.to(tl.float32))
+    _store_slots(out_ptr, slot_ptr, feat_ptr, cols, b, N_ROWS, D, run_max, run_sum / npos.to(tl.float32))
 
 
 def split2(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,9 +128,11 @@ class Weights(NamedTuple):
     parts: torch.Tensor
     inv_scale: torch.Tensor
     w32: torch.Tensor
+    slot: torch.Tensor  # (cols,) int32, -1 for padding columns
+    feat: torch.Tensor  # (cols,) int32
 
 
-def prepare(table: torch.Tensor) -> Weights:
+def prepare(table: torch.Tensor, slot: torch.Tensor, feat: torch.Tensor) -> Weights:
     """Group lookup table ``(nblk, m, 5, BLK)`` -> :class:`Weights` (columns padded to ``COL_ALIGN``).
 
     Row ``4 j + b`` holds base ``b`` at offset ``j``; the N row is not needed because an N column of
@@ -129,7 +144,10 @@ def prepare(table: torch.Tensor) -> Weights:
     c_pad = -(-w.shape[1] // COL_ALIGN) * COL_ALIGN
     w = torch.nn.functional.pad(w.float(), (0, c_pad - w.shape[1], 0, k_pad - 4 * m))
     parts, inv_scale = split2(w)
-    return Weights(parts.contiguous(), inv_scale.contiguous(), w.contiguous())
+    pad = c_pad - slot.numel()
+    slot_p = torch.nn.functional.pad(slot.to(torch.int32), (0, pad), value=-1)
+    feat_p = torch.nn.functional.pad(feat.to(torch.int32), (0, pad))
+    return Weights(parts.contiguous(), inv_scale.contiguous(), w.contiguous(), slot_p.contiguous(), feat_p.contiguous())
 
 
 _ONE_HOT = None
@@ -146,21 +164,20 @@ def one_hot_padded(codes: torch.Tensor) -> torch.Tensor:
     return _ONE_HOT[codes.long()].reshape(codes.shape[0], -1)
 
 
-def global_pool(codes: torch.Tensor, lengths: torch.Tensor, weights: Weights, thr: torch.Tensor, m: int):
-    """Max and mean of ReLU(conv + thr) per column -> ``(B, cols)`` x 2 (see the module docstring)."""
+def global_pool(codes: torch.Tensor, lengths: torch.Tensor, weights: Weights, thr: torch.Tensor, m: int,
+                n_slots: int, d: int) -> torch.Tensor:
+    """Max and mean of ReLU(conv + thr) per column, as slot features ``(n_slots, B, 2 d)``."""
     nb, l_pad = codes.shape
     _, k_pad, cols = weights.parts.shape
-    ncols = thr.numel()
-    thr = torch.nn.functional.pad(thr.reshape(-1), (0, cols - ncols))
+    thr = torch.nn.functional.pad(thr.reshape(-1), (0, cols - thr.numel()))
     x = one_hot_padded(codes)
-    out_max = torch.empty((nb, cols), dtype=torch.float32, device=codes.device)
-    out_avg = torch.empty_like(out_max)
+    feats = torch.zeros((n_slots, nb, 2 * d), dtype=torch.float32, device=codes.device)
     grid = lambda meta: (nb, cols // meta["BLOCK_C"])  # noqa: E731
     _conv_pool_kernel[grid](
-        x, lengths.to(torch.int32), weights.parts, weights.inv_scale, thr, out_max, out_avg, l_pad,
-        M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
+        x, lengths.to(torch.int32), weights.parts, weights.inv_scale, thr, weights.slot, weights.feat, feats,
+        l_pad, nb, d, M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
     )
-    return out_max[:, :ncols], out_avg[:, :ncols]
+    return feats
 
 
 @triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS"])
@@ -175,8 +192,13 @@ def _snv_pool_kernel(
     inv_ptr,  # (COLS,) float32 inverse column scales
     w32_ptr,  # (K_PAD, COLS) float32 weights (for the per-position differences)
     thr_ptr,  # (COLS,)
-    ref_max_ptr, ref_avg_ptr, alt_max_ptr, alt_avg_ptr,  # (E, COLS) float32
+    slot_ptr,  # (COLS,) int32 (-1: padding)
+    feat_ptr,  # (COLS,) int32
+    ref_ptr,  # (slots, E, 2 D) float32 features of each edit's reference
+    alt_ptr,  # (slots, E, 2 D) float32 features of each edit
     L_PAD,
+    N_ROWS,
+    D,
     M: tl.constexpr,
     K_PAD: tl.constexpr,
     COLS: tl.constexpr,
@@ -226,30 +248,27 @@ def _snv_pool_kernel(
         amax = tl.maximum(amax, tl.max(va, axis=0))
         asum += tl.sum(va, axis=0)
     inv_n = 1.0 / npos.to(tl.float32)
-    out = e.to(tl.int64) * COLS + cols
-    tl.store(ref_max_ptr + out, rmax)
-    tl.store(ref_avg_ptr + out, rsum * inv_n)
-    tl.store(alt_max_ptr + out, amax)
-    tl.store(alt_avg_ptr + out, asum * inv_n)
+    _store_slots(ref_ptr, slot_ptr, feat_ptr, cols, e, N_ROWS, D, rmax, rsum * inv_n)
+    _store_slots(alt_ptr, slot_ptr, feat_ptr, cols, e, N_ROWS, D, amax, asum * inv_n)
 
 
-def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m):
+def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m, n_slots: int, d: int):
     """Global-mode features of references and single-base substitutions, one program per edit.
 
-    Returns ``(ref_max, ref_avg, alt_max, alt_avg)``, each ``(E, cols)``: the reference features are
-    those of each edit's reference (computed alongside the edit, in the same tiles).
+    Returns ``(ref_feats, alt_feats)``, each ``(n_slots, E, 2 d)``: the reference features are those
+    of each edit's reference (computed alongside the edit, in the same tiles).
     """
     nb, l_pad = codes.shape
     _, k_pad, cols = weights.parts.shape
-    ncols = thr.numel()
-    thr = torch.nn.functional.pad(thr.reshape(-1), (0, cols - ncols))
+    thr = torch.nn.functional.pad(thr.reshape(-1), (0, cols - thr.numel()))
     x = one_hot_padded(codes)
     ne = e_ref.shape[0]
-    outs = [torch.empty((ne, cols), dtype=torch.float32, device=codes.device) for _ in range(4)]
+    ref = torch.zeros((n_slots, ne, 2 * d), dtype=torch.float32, device=codes.device)
+    alt = torch.zeros_like(ref)
     grid = lambda meta: (ne, cols // meta["BLOCK_C"])  # noqa: E731
     _snv_pool_kernel[grid](
         x, lengths.to(torch.int32), e_ref.to(torch.int32), e_pos.to(torch.int32), e_new.to(torch.int32),
-        weights.parts, weights.inv_scale, weights.w32, thr, *outs, l_pad, M=m, K_PAD=k_pad, COLS=cols,
-        BLOCK_K=BLOCK_K,
+        weights.parts, weights.inv_scale, weights.w32, thr, weights.slot, weights.feat, ref, alt, l_pad, ne, d,
+        M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
     )
-    return tuple(o[:, :ncols] for o in outs)
+    return ref, alt

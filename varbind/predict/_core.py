@@ -72,11 +72,12 @@ def _pool(group: Group, codes, lengths, mode: str, device: torch.device,
     if not isinstance(codes, torch.Tensor):
         codes, lengths = torch.from_numpy(codes).to(device), torch.from_numpy(lengths).to(device)
     codes_t, lengths_t = _pad(codes, group.m), lengths
-    if backend == "triton":
+    if backend == "triton":  # writes the slot layout itself
         from .. import _triton_kernels
 
-        fmax, favg = _triton_kernels.global_pool(codes_t, lengths_t, group.triton_weights(), group.thr, group.m)
-    elif mode == "global":
+        return _triton_kernels.global_pool(codes_t, lengths_t, group.triton_weights(), group.thr, group.m,
+                                           group.slots, group.d)
+    if mode == "global":
         fmax, favg = tk.global_pool(codes_t, lengths_t, group.table, group.thr)
     else:
         fmax, favg = tk.window_pool(codes_t, lengths_t, group.table, group.thr, group.start_offset, group.need_avg)

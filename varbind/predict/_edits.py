@@ -9,7 +9,7 @@ import torch
 
 from ..bank import ModelBank
 from ..sequence import N_CODE, CodeBatch
-from ._core import _auto_batch, _check, _default_backend, _heads, _merge, _pad, _progress, _resolve_device, _to_slots, score
+from ._core import _auto_batch, _check, _default_backend, _heads, _merge, _pad, _progress, _resolve_device, score
 
 class Edits(NamedTuple):
     """Same-length edits of reference sequences.
@@ -106,11 +106,12 @@ def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_me
             r = torch.empty((len(args[0]), len(bank)), device=dev)
             a = torch.empty_like(r)
             for group in bank.groups:
-                rmax, ravg, amax, aavg = _triton_kernels.snv_pool(
-                    _pad(codes, group.m), lengths_t, *args, group.triton_weights(), group.thr, group.m)
+                ref_feats, alt_feats = _triton_kernels.snv_pool(
+                    _pad(codes, group.m), lengths_t, *args, group.triton_weights(), group.thr, group.m,
+                    group.slots, group.d)
                 cols = group.models_t(dev)
-                r[:, cols] = _merge(*_heads(group, _to_slots(group, rmax, ravg)), strand_merge)
-                a[:, cols] = _merge(*_heads(group, _to_slots(group, amax, aavg)), strand_merge)
+                r[:, cols] = _merge(*_heads(group, ref_feats), strand_merge)
+                a[:, cols] = _merge(*_heads(group, alt_feats), strand_merge)
             alt_out[sl] = a.cpu().numpy()
             ref_out[edits.ref_index[sl]] = r.cpu().numpy()
     return EditScores(ref_out, alt_out)
