@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from varbind.bundle import models_sha256
 from varbind import deepfind, deepfind_data, deepfind_train, predict
 from varbind.bank import ModelBank
 from varbind.cli import main
 from varbind.errors import ModelSourceError
-from varbind.params import random_params, write
+from varbind.params import format_params, parse, random_params, write
 from varbind.sequence import CodeBatch, encode, encode_batch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,7 +140,9 @@ def test_load_rejects_a_foreign_folder(tmp_path):
 # ---------------------------------------------------------------- the panel path
 
 def _bank(seed: int = 0) -> ModelBank:
-    ps = [random_params(detector_len=m, num_hidden=h, seed=seed + i) for i, (m, h) in enumerate([(6, 0), (9, 8), (5, 0)])]
+    # weights as a DeepBind v0.1 file holds them (10 significant digits), like every real panel's
+    ps = [parse(format_params(random_params(detector_len=m, num_hidden=h, seed=seed + i)))
+          for i, (m, h) in enumerate([(6, 0), (9, 8), (5, 0)])]
     return ModelBank.from_params(ps, ["p0", "p1", "p2"])
 
 
@@ -151,7 +154,7 @@ def _trained_on(bank: ModelBank, n: int = 300, seed: int = 0):
     dist, tv = rng.integers(0, 5000, size=n), rng.random(n) < 0.3
     X = deepfind.feature_matrix(f.ref, f.alt, dist, tv, "scores+tss+tv")
     y = (f.alt[:, 0] - f.ref[:, 0] + 0.1 * rng.normal(size=n) > 0).astype(int)
-    cfg = deepfind.DeepFindConfig("mlp", "scores+tss+tv", list(bank.ids), deepfind.panel_sha256(bank),
+    cfg = deepfind.DeepFindConfig("mlp", "scores+tss+tv", list(bank.ids), models_sha256(bank.ids, bank.params),
                                   n_features=X.shape[1], hidden=[8])
     model, _ = deepfind_train.train_mlp(X, y, X, y, cfg, max_epochs=2)
     return model, windows, alt, dist, tv, f

@@ -27,6 +27,7 @@ import os
 import shutil
 import struct
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -66,6 +67,28 @@ def model_sha256(p: DeepBindParams) -> str:
     True
     """
     return hashlib.sha256(format_params(as_float32(p)).encode("ascii")).hexdigest()
+
+
+def models_sha256(ids: Sequence[str], params: Sequence[DeepBindParams], known: Mapping[str, str] | None = None) -> str:
+    """sha256 of a set of models as used: over ``ID<TAB>model sha256`` lines in the given order.
+
+    Any change of a model's weights, of the selection or of its order changes it. ``known`` maps IDs
+    to model sha256s already at hand (a catalogue's ``sha256`` column), computed otherwise.
+
+    Examples
+    --------
+    >>> from varbind.params import random_params
+    >>> a, b = random_params(detector_len=3, seed=0), random_params(detector_len=3, seed=1)
+    >>> models_sha256(["x", "y"], [a, b]) == models_sha256(["x", "y"], [a, b], {"x": model_sha256(a)})
+    True
+    >>> models_sha256(["x", "y"], [a, b]) == models_sha256(["y", "x"], [b, a])
+    False
+    """
+    known = known or {}
+    h = hashlib.sha256()
+    for model_id, p in zip(ids, params):
+        h.update(f"{model_id}\t{known.get(model_id) or model_sha256(p)}\n".encode())
+    return h.hexdigest()
 
 
 def as_float32(p: DeepBindParams) -> DeepBindParams:

@@ -28,7 +28,6 @@ Examples
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -40,9 +39,9 @@ from torch import nn
 
 from . import predict
 from .bank import ModelBank
+from .bundle import models_sha256
 from .deepfind_data import CENTER, WINDOW
 from .errors import ModelSourceError
-from .params import format_params
 from .sequence import CodeBatch
 
 FEATURE_SETS = ("scores", "scores+tss+tv")
@@ -92,15 +91,6 @@ def feature_matrix(ref: np.ndarray, alt: np.ndarray, tss_distance: np.ndarray, t
         d = np.where(d < 0, 1e6, d)
         cols += [np.log10(1.0 + d)[:, None].astype(np.float32), np.asarray(transversion, np.float32)[:, None]]
     return np.concatenate(cols, axis=1)
-
-
-def panel_sha256(bank: ModelBank) -> str:
-    """sha256 of the panel's model IDs and weights (as DeepBind param text), in bank order."""
-    h = hashlib.sha256()
-    for model_id, p in zip(bank.ids, bank.params):
-        h.update(f"{model_id}\n".encode())
-        h.update(format_params(p).encode())
-    return h.hexdigest()
 
 
 class MLP(nn.Module):
@@ -173,7 +163,7 @@ class DeepFindModel:
                                    f"models (first: {missing[0]!r})")
         if list(bank.ids) != self.config.model_ids:
             bank = bank.select(self.config.model_ids)
-        if panel_sha256(bank) != self.config.panel_sha256:
+        if models_sha256(bank.ids, bank.params) != self.config.panel_sha256:
             raise ModelSourceError("the panel's model weights differ from those the DeepFind model was trained on "
                                    "(sha256 mismatch)")
         self.bank = bank

@@ -252,23 +252,13 @@ def panel_tfs(panel: Panel) -> list[str]:
 
 
 def panel_sha256(panel: Panel) -> str:
-    """sha256 of the panel as used: over ``ID<TAB>model sha256`` lines in bank order.
+    """sha256 of the panel as used (:func:`varbind.bundle.models_sha256`, reading the catalogue's
+    per-model ``sha256`` column where it has one)."""
+    from .bundle import models_sha256
 
-    Any change of a model's weights, of the selection or of its order changes it; the model sha256
-    is :func:`varbind.bundle.model_sha256` (the catalogue's ``sha256`` column where it has one).
-    """
-    import hashlib
-
-    import pandas as pd
-
-    from .bundle import model_sha256
-
-    known = panel.catalogue["sha256"] if "sha256" in panel.catalogue.columns else pd.Series(dtype=str)
-    h = hashlib.sha256()
-    for model_id, p in zip(panel.bank.ids, panel.bank.params):
-        digest = known.get(model_id) if model_id in known.index else None
-        h.update(f"{model_id}\t{digest or model_sha256(p)}\n".encode())
-    return h.hexdigest()
+    cat = panel.catalogue
+    known = dict(zip(cat.index.astype(str), cat["sha256"].astype(str))) if "sha256" in cat.columns else None
+    return models_sha256(panel.bank.ids, panel.bank.params, known)
 
 
 def percentile(panel: Panel, scores: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import deepfind, deepfind_data
+from ..bundle import models_sha256
 from ..deepfind_data import CENTER
 from ..errors import InputFormatError
 from ..sequence import CodeBatch, encode
@@ -98,7 +99,7 @@ def run_train(args: argparse.Namespace) -> int:
     log.info("panel features: %.1f s for %d windows x 2 x %d models", seconds, len(data.windows), len(bank))
     panel = args.panel_name or Path(str(args.models)).name
     metrics, models = deepfind_train.run_training(
-        data, feats.ref, feats.alt, model_ids=list(bank.ids), panel_sha256=deepfind.panel_sha256(bank), panel=panel,
+        data, feats.ref, feats.alt, model_ids=list(bank.ids), panel_sha256=models_sha256(bank.ids, bank.params), panel=panel,
         classifiers=tuple(args.classifiers), feature_sets=tuple(args.feature_sets), seed=args.seed, device=args.device,
         mlp_options={"max_epochs": args.max_epochs, "batch_size": args.batch_size, "grid": MLP_GRID if args.mlp_grid else None}, lightgbm_options={"num_boost_round": args.lgb_rounds}, log=log.info)
     metrics["panel_features"] = {"seconds": round(seconds, 1), "device": str(args.device or "cpu"),
