@@ -40,7 +40,7 @@ class EditScores(NamedTuple):
 
 
 def _edit_batch_cpu(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge: str):
-    from .. import _cpu_kernels as cpu
+    from .. import _cpu_edit_kernels as cpu
 
     nb = len(refs.lengths)
     order, offsets, e_start, e_codes, e_len = _sort_edits(edits, nb)
@@ -197,7 +197,7 @@ def score_edits(
 def _window_batch_cpu(bank: ModelBank, regions: CodeBatch, windows: RegionWindows, edits: Edits,
                       strand_merge: str) -> tuple[np.ndarray, np.ndarray]:
     """:func:`score_windows` on the CPU for windows sorted by region."""
-    from .. import _cpu_kernels as cpu
+    from .. import _cpu_edit_kernels as cpu
 
     nr, nw = len(regions.lengths), len(windows.start)
     w_offsets = np.searchsorted(windows.region, np.arange(nr + 1)).astype(np.int64)
