@@ -21,6 +21,24 @@ def is_deepbind_db(path: str | os.PathLike) -> bool:
     return path.is_dir() and (path / "db.tsv").is_file() and (path / "params").is_dir()
 
 
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Every row of a DeepBind db folder's ``db.tsv``, as strings (deprecated rows included).
+
+    Raises
+    ------
+    ModelSourceError
+        When ``db.tsv`` cannot be read or has no ``ID`` column.
+    """
+    db = Path(path) / "db.tsv"
+    try:
+        table = pd.read_csv(db, sep="\t", comment="#", dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise ModelSourceError(f"{db}: cannot read the DeepBind catalogue: {e}") from None
+    if "ID" not in table.columns:
+        raise ModelSourceError(f"{db}: no 'ID' column; is this a DeepBind db.tsv?")
+    return table
+
+
 def read_catalogue(path: str | os.PathLike) -> pd.DataFrame:
     """The catalogue of a DeepBind db folder: one row per model that has a params file.
 
@@ -28,12 +46,7 @@ def read_catalogue(path: str | os.PathLike) -> pd.DataFrame:
     Experiment Details, Model, Cite, Labels, Path, Comment``), indexed by ``ID``.
     """
     path = Path(path)
-    try:
-        table = pd.read_csv(path / "db.tsv", sep="\t", comment="#", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise ModelSourceError(f"{path / 'db.tsv'}: cannot read the DeepBind catalogue: {e}") from None
-    if "ID" not in table.columns:
-        raise ModelSourceError(f"{path / 'db.tsv'}: no 'ID' column; is this a DeepBind db.tsv?")
+    table = read_table(path)
     have = {p.stem for p in (path / "params").glob("*.txt")}
     table = table[table["ID"].isin(have)]
     return table.set_index("ID", drop=False)

@@ -112,14 +112,9 @@ def _db_models(db: Path):
     """IDs, params and catalogue of the non-deprecated rows of a DeepBind db folder."""
     import pandas as pd
 
-    from . import params as _params
+    from . import deepbind_db
 
-    try:
-        table = pd.read_csv(db / "db.tsv", sep="\t", comment="#", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
-        raise ModelSourceError(f"{db / 'db.tsv'}: cannot read the DeepBind catalogue: {e}") from None
-    if "ID" not in table.columns:
-        raise ModelSourceError(f"{db / 'db.tsv'}: no 'ID' column; is this a DeepBind db.tsv?")
+    table = deepbind_db.read_table(db)
     labels = table["Labels"] if "Labels" in table.columns else pd.Series([""] * len(table))
     table = table[~labels.str.contains("deprecated", case=False)]
     missing = [i for i in table["ID"] if not (db / "params" / f"{i}.txt").is_file()]
@@ -127,8 +122,7 @@ def _db_models(db: Path):
         raise ModelSourceError(f"{db}: {len(missing)} models of db.tsv have no params file (first: {missing[0]})")
     if table.empty:
         raise ModelSourceError(f"{db / 'db.tsv'}: lists no model that is not deprecated")
-    ids = table["ID"].tolist()
-    params = [_params.read(db / "params" / f"{i}.txt") for i in ids]
+    ids, params = deepbind_db.load_params(db, table["ID"].tolist())
     return ids, params, catalogue_from_db(table)
 
 
