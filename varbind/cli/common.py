@@ -69,9 +69,9 @@ def open_text(path: str) -> Iterator[IO[str]]:
     p = Path(path)
     if p.is_dir():
         raise InputFormatError(f"{path}: is a folder, not a file")
-    with open(p, "rb") as raw:
-        magic = raw.read(2)
-    if magic == b"\x1f\x8b":
+    from .. import io as vio
+
+    if vio.sniff(p) in ("gzip", "bgzf"):  # also refuses a truncated bgzip file
         with gzip.open(p, "rt", encoding="ascii", errors="replace") as f:
             yield f
     else:
