@@ -15,7 +15,8 @@ Shapes (all float32 unless said):
   ``[slot, row, d + feat]`` (slot -1: a padding column). A slot is one model on one strand, so the
   dense heads read ``feats`` as a batch of matrices with no reshuffling.
 
-Only this module and its torch twin know these layouts; :mod:`varbind.bank` builds them; the edit and region kernels are in :mod:`varbind._cpu_edit_kernels`.
+Only the kernel modules know these layouts; :mod:`varbind.bank` builds them. The edit and region
+kernels are in :mod:`varbind._cpu_edit_kernels`.
 """
 from __future__ import annotations
 

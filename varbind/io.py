@@ -18,11 +18,11 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from .errors import ContigNotFoundError, InputFormatError
+from .errors import InputFormatError
 
 log = logging.getLogger("varbind")
 
@@ -302,15 +302,6 @@ class Fasta:
         self._f.close()
 
 
-def fasta_lengths(path: str | os.PathLike) -> dict[str, int]:
-    """Contig lengths of a FASTA (from its index)."""
-    f = Fasta(path)
-    try:
-        return dict(f.lengths)
-    finally:
-        f.close()
-
-
 # ---------------------------------------------------------------- contig aliasing
 
 
@@ -358,10 +349,4 @@ class ContigMap:
             else:
                 log.warning("contig %s is not in the FASTA; its records are skipped", contig)
         self.cache[contig] = found
-        return found
-
-    def require(self, contig: str) -> str:
-        found = self(contig)
-        if found is None:
-            raise ContigNotFoundError(f"contig {contig!r} is not in the FASTA")
         return found

@@ -15,7 +15,6 @@ import torch
 
 from .errors import InputFormatError, InvalidSequenceError
 
-ALPHABET = "ACGT"
 N_CODE = 4
 _INVALID = 255
 _LUT = np.full(256, _INVALID, dtype=np.uint8)
