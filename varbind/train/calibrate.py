@@ -3,7 +3,10 @@
 All settings x folds train at once as one :class:`~varbind.train.batched.BatchedDeepBind`; the
 validation metric (AUC or Pearson) of every model is measured at ``num_checkpoints`` points. The best
 setting maximises the mean-over-folds validation metric at some checkpoint; that checkpoint's step count
-is the early-stopped training length of the final fit, which trains ``final_restarts`` random
+is the early-stopped training length of the final fit. Early stopping is real: when the best setting's
+metric still peaks at one of the last ``patience`` checkpoints of the budget (a small data set, whose
+``max_epochs`` budget ended while it was improving), calibration trains on in rounds of half the budget
+until the peak lies behind it or ``max_steps`` is reached. The final fit which trains ``final_restarts`` random
 initialisations of the chosen setting on all the training data (again as one batched model) and keeps
 the one with the lowest training loss.
 """
@@ -56,6 +59,7 @@ class TrainOptions:
     min_steps: int = 1000
     max_steps: int = 4000
     num_checkpoints: int = 20
+    patience: int = 2
     eval_examples: int = 12000
     final_restarts: int = 4
     reverse_complement: bool = True
@@ -159,14 +163,18 @@ def _score_all(net: BatchedDeepBind, data: dict, idx: torch.Tensor, opts: TrainO
 
 
 def _fit(net: BatchedDeepBind, data: dict, kind: str, model_fold: torch.Tensor, fold: torch.Tensor,
-         steps: int, opts: TrainOptions, gen: torch.Generator, on_checkpoint=None, label: str = "") -> None:
-    """Train ``net`` for ``steps`` minibatches; model k ignores examples whose fold is ``model_fold[k]``."""
+         steps: int, opts: TrainOptions, gen: torch.Generator, on_checkpoint=None, label: str = "",
+         every: int = 0, start: int = 0) -> None:
+    """Train ``net`` for steps ``start+1 .. steps``; model k ignores examples whose fold is ``model_fold[k]``.
+
+    ``on_checkpoint(step)`` runs every ``every`` steps (default: ``num_checkpoints`` times over ``steps``).
+    """
     n = len(data["y"])
-    every = max(1, steps // max(1, opts.num_checkpoints))
+    every = every or max(1, steps // max(1, opts.num_checkpoints))
     perm, pos = torch.randperm(n, generator=gen, device=gen.device), 0
-    bar = _bar(steps, opts.progress, label)
+    bar = _bar(steps - start, opts.progress, label)
     net.train()
-    for step in range(1, steps + 1):
+    for step in range(start + 1, steps + 1):
         if pos + opts.batch_size > n:
             perm, pos = torch.randperm(n, generator=gen, device=gen.device), 0
         idx = perm[pos : pos + opts.batch_size]
@@ -179,7 +187,7 @@ def _fit(net: BatchedDeepBind, data: dict, kind: str, model_fold: torch.Tensor, 
         net.sgd_step()
         if bar is not None:
             bar.update(1)
-        if on_checkpoint is not None and step % every == 0 and step // every <= opts.num_checkpoints:
+        if on_checkpoint is not None and step % every == 0:
             on_checkpoint(step)
     if bar is not None:
         bar.close()
@@ -233,11 +241,20 @@ def calibrate(train: Examples, kind: str, opts: TrainOptions) -> Calibration:
         curves.append(vals)
         steps_at.append(step)
 
+    budget = _num_steps(n, opts)
+    every = max(1, budget // max(1, opts.num_checkpoints))
+    done, target = 0, every * opts.num_checkpoints
     with _seeded(opts.seed, dev):
-        _fit(net, data, kind, model_fold, fold, _num_steps(n, opts), opts, gen, checkpoint, "calibration")
+        while True:
+            _fit(net, data, kind, model_fold, fold, target, opts, gen, checkpoint, "calibration", every, done)
+            done = target
+            mean = torch.stack(curves, 1).reshape(len(settings), nf, -1).mean(1).cpu().numpy()
+            best, best_c = np.unravel_index(int(np.argmax(mean)), mean.shape)
+            grow = every * max(1, opts.num_checkpoints // 2)
+            if best_c < len(steps_at) - opts.patience or done + grow > opts.max_steps:
+                break
+            target = done + grow  # still improving at the end of the budget: train on
     curve = torch.stack(curves, 1).reshape(len(settings), nf, -1).cpu().numpy()
-    mean = curve.mean(1)
-    best, best_c = np.unravel_index(int(np.argmax(mean)), mean.shape)
     return Calibration(settings, curve, np.array(steps_at), int(best), int(best_c), time.perf_counter() - t0)
 
 
