@@ -42,7 +42,7 @@ def run(argv: list[str] | None = None) -> int:
     name = a.panel_name or Path(a.models).name
     out = a.out or str(REPO / "pretrained" / "deepfind" / name)
     args = ["deepfind", "train", "--models", a.models, "--panel-name", name, "--out", out, "--seed", str(a.seed),
-            "--mlp-grid", "--batch-size", "512", "--max-epochs", "25"]
+            "--mlp-grid", "--mlp-ensemble", "3", "--batch-size", "512", "--max-epochs", "25"]
     if a.dataset:
         args += ["--dataset", a.dataset]
     else:

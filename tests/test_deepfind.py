@@ -5,6 +5,7 @@ import gzip
 from pathlib import Path
 
 import numpy as np
+import torch
 import pandas as pd
 import pytest
 
@@ -106,6 +107,27 @@ def test_mlp_training_is_deterministic_and_learns():
     assert not all(np.array_equal(sa[k].numpy(), sc[k].numpy()) for k in sa)
     assert info["pos_weight"] == pytest.approx((y == 0).sum() / (y == 1).sum())
     assert deepfind_train.auc(yv, a.predict_proba(Xv)) > 0.85
+
+
+def test_seed_ensemble_is_one_mlp_averaging_member_logits(tmp_path):
+    X, y, Xv, yv = _toy()
+    cfg = deepfind.DeepFindConfig("mlp", "scores", ["a"], "0" * 64, n_features=8, hidden=[16, 4], seed=3)
+    kw = dict(max_epochs=3, batch_size=32, lr=1e-2)
+    model, info = deepfind_train.train_mlp_ensemble(X, y, Xv, yv, cfg, members=3, **kw)
+    assert model.config.hidden == [48, 12] and model.config.ensemble["seeds"] == [3, 4, 5]
+    members = []
+    for seed in (3, 4, 5):  # each member is exactly the single MLP of its seed
+        c = deepfind.DeepFindConfig("mlp", "scores", ["a"], "0" * 64, n_features=8, hidden=[16, 4], seed=seed)
+        members.append(deepfind_train.train_mlp(X, y, Xv, yv, c, **kw)[0].mlp.eval())
+    x = torch.from_numpy(Xv)
+    with torch.no_grad():
+        want = torch.stack([m(x) for m in members]).mean(0)
+        got = model.mlp(x)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    deepfind.save(model, tmp_path / "m")
+    back = deepfind.load(tmp_path / "m")
+    assert back.config == model.config and np.array_equal(back.predict_proba(Xv), model.predict_proba(Xv))
+    assert info["ensemble_val_auc"] == pytest.approx(deepfind_train.auc(yv, model.predict_proba(Xv)), abs=1e-5)
 
 
 def test_lightgbm_training_is_deterministic():

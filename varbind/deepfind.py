@@ -110,6 +110,39 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.mean) / self.std)[:, 0]
 
+    @classmethod
+    def merge(cls, members: list["MLP"]) -> "MLP":
+        """One MLP whose logit is the mean of ``members``' logits (same inputs and standardisation).
+
+        The members' layers are stacked side by side (first layer), block-diagonally (hidden layers)
+        and averaged (output), so the ensemble is an ordinary :class:`MLP` of ``k`` times the width.
+        """
+        first = members[0]
+        for m in members[1:]:
+            if not (torch.equal(m.mean, first.mean) and torch.equal(m.std, first.std)):
+                raise ValueError("MLP.merge: members must share their input standardisation")
+        layers = [[m for m in member.net if isinstance(m, nn.Linear)] for member in members]
+        hidden = tuple(sum(ls[i].out_features for ls in layers) for i in range(len(layers[0]) - 1))
+        dropout = next((m.p for m in first.net if isinstance(m, nn.Dropout)), 0.0)
+        out = cls(first.mean.numel(), hidden, dropout)
+        merged = [m for m in out.net if isinstance(m, nn.Linear)]
+        k = len(members)
+        with torch.no_grad():
+            out.mean.copy_(first.mean)
+            out.std.copy_(first.std)
+            for i, target in enumerate(merged):
+                ws, bs = [ls[i].weight for ls in layers], [ls[i].bias for ls in layers]
+                if i == 0:
+                    target.weight.copy_(torch.cat(ws, 0))
+                    target.bias.copy_(torch.cat(bs))
+                elif i < len(merged) - 1:
+                    target.weight.copy_(torch.block_diag(*ws))
+                    target.bias.copy_(torch.cat(bs))
+                else:
+                    target.weight.copy_(torch.cat(ws, 1) / k)
+                    target.bias.copy_(torch.stack(bs).mean(0))
+        return out.eval()
+
 
 @dataclass
 class DeepFindConfig:
@@ -128,6 +161,7 @@ class DeepFindConfig:
     strand_merge: str = "max"
     seed: int = 0
     training: dict = field(default_factory=dict)
+    ensemble: dict = field(default_factory=dict)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 

@@ -23,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from .deepfind import DeepFindConfig, DeepFindModel, MLP
+from .deepfind import MLP, DeepFindConfig, DeepFindModel
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -87,6 +87,38 @@ def train_mlp(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray
     mlp.eval()
     return model, {"pos_weight": w, "best_epoch": best_epoch, "val_auc_history": history,
                    "seconds": round(time.time() - t0, 1)}
+
+
+def train_mlp_ensemble(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
+                       config: DeepFindConfig, *, members: int = 5, device: str | torch.device | None = None,
+                       **options) -> tuple[DeepFindModel, dict]:
+    """``members`` MLPs (seeds ``config.seed``, ``+1``, ...) merged into one MLP that averages their logits.
+
+    Each member is trained and early-stopped as :func:`train_mlp` does; the merged model
+    (:meth:`MLP.merge`) is an ordinary MLP of ``members`` times the width, saved and loaded as one.
+    Seed ensembles of the same setting lower the variance of a single training run (about +0.005
+    validation AUC on the DeepFind data).
+    """
+    if members <= 1:
+        return train_mlp(X, y, X_val, y_val, config, device=device, **options)
+    models, infos = [], []
+    for i in range(members):
+        c = copy.deepcopy(config)
+        c.seed = config.seed + i
+        m, info = train_mlp(X, y, X_val, y_val, c, device=device, **options)
+        models.append(m.mlp.cpu())
+        infos.append(info)
+    merged = MLP.merge(models)
+    cfg = copy.deepcopy(config)
+    cfg.hidden = [int(h) for h in (m.out_features for m in merged.net if isinstance(m, torch.nn.Linear))][:-1]
+    cfg.ensemble = {"members": members, "member_hidden": list(config.hidden), "seeds": [config.seed + i for i in range(members)]}
+    model = DeepFindModel(cfg, mlp=merged)
+    val = auc(y_val, model.predict_proba(X_val))
+    return model, {"pos_weight": infos[0]["pos_weight"], "members": [
+        {"seed": config.seed + i, "best_epoch": inf["best_epoch"], "val_auc": max(inf["val_auc_history"]),
+         "seconds": inf["seconds"]} for i, inf in enumerate(infos)],
+        "ensemble_val_auc": round(val, 5), "val_auc_history": [round(val, 5)],
+        "best_epoch": None, "seconds": round(sum(i["seconds"] for i in infos), 1)}
 
 
 def train_lightgbm(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, config: DeepFindConfig, *,
@@ -168,7 +200,7 @@ def run_training(data, ref: np.ndarray, alt: np.ndarray, *, model_ids: list[str]
                 model, info = train_lightgbm(X[tr], y[tr], X[va], y[va], cfg, **(lightgbm_options or {}))
             result = {"classifier": kind, "feature_set": feature_set, "val": evaluate(model, X[va], y[va]),
                       "test": evaluate(model, X[te], y[te], chrom[te]), "training": info}
-            cfg.training = {k: result[k] for k in ("val", "test", "training")}
+            model.config.training = {k: result[k] for k in ("val", "test", "training")}
             if log:
                 log(f"{kind:9s} {feature_set:14s} val AUC {result['val']['auc']:.4f}  test AUC {result['test']['auc']:.4f}")
             metrics["results"].append(result)
@@ -177,8 +209,13 @@ def run_training(data, ref: np.ndarray, alt: np.ndarray, *, model_ids: list[str]
 
 
 def _train_mlp_grid(X, y, parts, cfg: DeepFindConfig, device, options: dict):
-    """Train one MLP per ``options["grid"]`` entry (hidden, dropout, weight_decay); keep the best on validation."""
+    """Train one MLP per ``options["grid"]`` entry (hidden, dropout, weight_decay); keep the best on validation.
+
+    With ``options["ensemble"] = k > 1`` the chosen entry is then trained ``k`` times (seeds ``seed`` ..
+    ``seed + k - 1``) and the members merged into one MLP (:func:`train_mlp_ensemble`).
+    """
     grid = options.pop("grid", None) or [{}]
+    ensemble = int(options.pop("ensemble", 1) or 1)
     tr, va = parts["train"], parts["val"]
     best = None
     tried = []
@@ -193,6 +230,12 @@ def _train_mlp_grid(X, y, parts, cfg: DeepFindConfig, device, options: dict):
         if best is None or val > best[2]:
             best = (model, info, val)
     model, info, _ = best
+    if ensemble > 1:
+        entry = tried[[t["val_auc"] for t in tried].index(best[2])]
+        c = copy.deepcopy(model.config)
+        extra = {k: v for k, v in entry.items() if k not in ("hidden", "dropout", "val_auc", "best_epoch", "seconds")}
+        model, info = train_mlp_ensemble(X[tr], y[tr], X[va], y[va], c, members=ensemble, device=device,
+                                         **{**options, **extra})
     if len(grid) > 1:
         info["grid"] = tried
     return model, info

@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--batch-size", type=int, default=256, help="MLP minibatch size (default: 256)")
     t.add_argument("--mlp-grid", action="store_true",
                    help="train a few MLP shapes (MLP_GRID) and keep the best on validation (chr7)")
+    t.add_argument("--mlp-ensemble", type=int, default=1, metavar="K",
+                   help="train the chosen MLP with K seeds and merge them into one MLP that averages their "
+                        "logits (default 1: a single MLP)")
     t.add_argument("--lgb-rounds", type=int, default=400, help="LightGBM rounds at most (early stopping on chr7)")
     t.add_argument("--out", required=True, metavar="DIR",
                    help="writes DIR/<classifier>/ (the scores+tss+tv models) and DIR/metrics.json")
@@ -101,7 +104,8 @@ def run_train(args: argparse.Namespace) -> int:
     metrics, models = deepfind_train.run_training(
         data, feats.ref, feats.alt, model_ids=list(bank.ids), panel_sha256=models_sha256(bank.ids, bank.params), panel=panel,
         classifiers=tuple(args.classifiers), feature_sets=tuple(args.feature_sets), seed=args.seed, device=args.device,
-        mlp_options={"max_epochs": args.max_epochs, "batch_size": args.batch_size, "grid": MLP_GRID if args.mlp_grid else None}, lightgbm_options={"num_boost_round": args.lgb_rounds}, log=log.info)
+        mlp_options={"max_epochs": args.max_epochs, "batch_size": args.batch_size, "grid": MLP_GRID if args.mlp_grid else None,
+                     "ensemble": args.mlp_ensemble}, lightgbm_options={"num_boost_round": args.lgb_rounds}, log=log.info)
     metrics["panel_features"] = {"seconds": round(seconds, 1), "device": str(args.device or "cpu"),
                                  "windows": len(data.windows), "models": len(bank)}
     out = Path(args.out)
