@@ -77,6 +77,59 @@ def test_lone_window_covering_its_region_and_windows_without_edits(mixed):
     check_against_full_passes(mixed, regions, windows, edits)
 
 
+def test_dense_windows_of_a_long_region_equal_full_passes(mixed):
+    """Many overlapping windows of one long region (the range-maximum table spans many blocks and
+    sparse-table levels), windows shorter than, as long as and longer than the detectors, windows at
+    both region ends and sharing boundaries, edits at window starts and ends (where they touch the
+    edge positions), longer than a detector, and several a window."""
+    rng = np.random.default_rng(11)
+    regions = encode_batch(random_seqs(rng, [1500, 700], "ACGT") + random_seqs(rng, [300], "ACGTN"))
+    w_region, w_start, w_len = [], [], []
+    for r, n in enumerate(regions.lengths):
+        n = int(n)
+        for s in range(0, n - 1, 3):  # dense: a window every 3 bases, lengths 1 .. 121
+            w = int(rng.choice([1, 2, 4, 6, 7, 8, 9, 31, 101, 121]))
+            w = min(w, n - s)
+            w_region.append(r), w_start.append(s), w_len.append(w)
+        for s, w in [(0, n), (n - 101, 101), (0, 101), (100, 101), (199, 101)]:  # ends, shared boundaries
+            w_region.append(r), w_start.append(s), w_len.append(w)
+    windows = predict.RegionWindows(*(np.array(a, np.int64) for a in (w_region, w_start, w_len)))
+    e_ref, e_start, e_len, e_codes = [], [], [], []
+    kmax = 12
+    for i, w in enumerate(windows.length):
+        w = int(w)
+        for st in {0, w - 1, w // 2, int(rng.integers(w))}:  # window start, end, centre, anywhere
+            k = int(rng.integers(1, min(kmax, w - st) + 1))
+            e_ref.append(i), e_start.append(st), e_len.append(k)
+            e_codes.append(np.pad(rng.integers(0, 5, k), (0, kmax - k)))
+    edits = predict.Edits(np.array(e_ref, np.int64), np.array(e_start, np.int64), np.array(e_codes, np.uint8),
+                          np.array(e_len, np.int64))
+    assert len(windows.start) > 800 and (edits.lengths > 9).any()  # longer than the detectors of ``mixed``
+    check_against_full_passes(mixed, regions, windows, edits)
+
+
+def test_range_maxima_equal_numpy_for_every_range():
+    from varbind._cpu_region_kernels import _RB, _range_max, _range_max_block
+
+    rng = np.random.default_rng(5)
+    npos, blk = 7 * _RB + 5, 8  # a partial last block
+    raw = rng.standard_normal((npos, blk)).astype(np.float32)
+    nbk = -(-npos // _RB)
+    levels = int(np.floor(np.log2(nbk))) + 1
+    inpre, insuf = np.empty_like(raw), np.empty_like(raw)
+    sp = np.empty((levels, nbk, blk), np.float32)
+    for q0 in range(0, npos, _RB):
+        _range_max_block(raw, q0, min(q0 + _RB, npos), inpre, insuf, sp)
+    for lo in range(npos):
+        for hi in range(lo + 1, npos + 1):
+            mx = np.full(blk, -np.inf, np.float32)
+            _range_max(mx, raw, inpre, insuf, sp, lo, hi)
+            np.testing.assert_array_equal(mx, raw[lo:hi].max(axis=0), err_msg=f"[{lo}, {hi})")
+    mx = np.full(blk, 7.0, np.float32)  # an empty range leaves mx as it is
+    _range_max(mx, raw, inpre, insuf, sp, 3, 3)
+    assert (mx == 7.0).all()
+
+
 def test_window_outside_its_region_is_refused(mixed):
     regions = encode_batch(["ACGTACGT"])
     windows = predict.RegionWindows(np.array([0]), np.array([5]), np.array([4]))

@@ -16,7 +16,7 @@ Shapes (all float32 unless said):
   dense heads read ``feats`` as a batch of matrices with no reshuffling.
 
 Only the kernel modules know these layouts; :mod:`varbind.bank` builds them. The edit and region
-kernels are in :mod:`varbind._cpu_edit_kernels`.
+kernels are in :mod:`varbind._cpu_edit_kernels` and :mod:`varbind._cpu_region_kernels`.
 """
 from __future__ import annotations
 

@@ -197,7 +197,7 @@ def score_edits(
 def _window_batch_cpu(bank: ModelBank, regions: CodeBatch, windows: RegionWindows, edits: Edits,
                       strand_merge: str) -> tuple[np.ndarray, np.ndarray]:
     """:func:`score_windows` on the CPU for windows sorted by region."""
-    from .. import _cpu_edit_kernels as cpu
+    from .. import _cpu_region_kernels as cpu
 
     nr, nw = len(regions.lengths), len(windows.start)
     w_offsets = np.searchsorted(windows.region, np.arange(nr + 1)).astype(np.int64)
@@ -207,8 +207,9 @@ def _window_batch_cpu(bank: ModelBank, regions: CodeBatch, windows: RegionWindow
     lengths = regions.lengths.astype(np.int64)
 
     def pool(group, t, ref_feats, alt_feats):
-        cpu.window_edit_pool(_pad(regions.codes, group.m), lengths, t["table"], t["thr"], t["slot"], t["feat"],
-                             w_offsets, w_start, w_len, e_offsets, e_start, e_codes, e_len, ref_feats, alt_feats)
+        cpu.window_edit_pool(_pad(regions.codes, group.m), lengths, t["table"], t["thr"], t["need_avg"], t["slot"],
+                             t["feat"], w_offsets, w_start, w_len, e_offsets, e_start, e_codes, e_len, ref_feats,
+                             alt_feats)
 
     return _edit_features(bank, nw, order, pool, strand_merge)
 
@@ -250,12 +251,14 @@ def score_windows(
     """:func:`score_edits` on windows cut from shared regions: nearby windows share one reference pass.
 
     Each window is scored as its own N-padded sequence (global mode) and ``edits.ref_index`` names a
-    window. On the CPU each region's prefix table (per detector alignment, the cumulative sums over
-    detector columns) is built once; a window's map is then two lookups a position, and an edit costs
-    what it costs in :func:`score_edits`. Elsewhere the windows are materialised and passed to
-    :func:`score_edits`. Results equal :func:`score_edits` on :func:`window_codes` within float32
-    rounding. Regions should be short (a few kb: the prefix table holds ``m + 1`` floats a position
-    and column block); see :func:`varbind.variants.cluster_windows`.
+    window. On the CPU one convolution sweep over each region gives its map, which is a window's map
+    except at the ``m - 1`` positions where a detector crosses each end of the window, and at the
+    window boundaries the partial sums that correct those; a window then costs its ``2 (m - 1)`` edge
+    positions and a range maximum (and a cumulative-sum difference) over its interior, and an edit the
+    ``k + m - 1`` positions it touches (see :mod:`varbind._cpu_region_kernels`). Elsewhere the windows
+    are materialised and passed to :func:`score_edits`. Results equal :func:`score_edits` on
+    :func:`window_codes` within float32 rounding. Regions should be short (a few kb: the sweep keeps
+    a few floats a position, column and window boundary); see :func:`varbind.variants.cluster_windows`.
 
     Returns
     -------
