@@ -242,6 +242,28 @@ def test_dask_local_cluster_output_is_byte_identical(world, tmp_path):
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
 
 
+def _threads_in_worker():
+    import numba
+    import torch
+
+    n = annotate.fit_threads_to_worker()
+    return n, numba.get_num_threads(), torch.get_num_threads()
+
+
+@pytest.mark.slow
+def test_dask_workers_use_their_own_thread_count_not_every_core():
+    """N single-threaded workers must not each start one numba/torch thread per core."""
+    distributed = pytest.importorskip("distributed")
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one core: nothing to oversubscribe")
+    assert annotate.fit_threads_to_worker() is None  # outside a worker nothing changes
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        assert client.submit(_threads_in_worker).result() == (1, 1, 1)
+
+
 def test_score_variants_api_matches_predict(world):
     g = world["g1"]
     df = pd.DataFrame({"chrom": ["1", "chr1"], "pos": [501, 801], "ref": [g[500], g[800]], "alt": ["A,C", "G"]})

@@ -84,6 +84,28 @@ def _fasta(path: str) -> io.Fasta:
     return io.Fasta(path)
 
 
+def fit_threads_to_worker() -> int | None:
+    """Inside a Dask worker, give numba and torch as many threads as the worker has task threads.
+
+    Each of ``N`` single-threaded worker processes would otherwise start one numba and one torch
+    thread per core (``N`` x cores threads on ``cores`` cores). Returns the thread count set, or
+    ``None`` outside a worker (nothing is changed there).
+    """
+    try:
+        from distributed import get_worker
+
+        n = int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return None
+    import numba
+    import torch
+
+    n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
+    torch.set_num_threads(n)
+    return n
+
+
 def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank: ModelBank,
                 settings: Settings, deepfind: DeepFind | None = None
                 ) -> tuple[AlleleScores, dict[tuple[int, int], str], Counter]:
@@ -93,6 +115,7 @@ def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank
     alleles ``{(site, allele): reason}`` and REF-check counts. This is the unit of work of both the
     single-process and the Dask paths.
     """
+    fit_threads_to_worker()
     counts: Counter = Counter()
     genome, length = None, None
     if contig is not None:
