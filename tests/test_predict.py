@@ -100,13 +100,14 @@ def test_strand_merge_forward_and_mean(mixed, seqs):
         predict.score(bank, seqs, strand_merge="min")
 
 
-def test_score_edits_equals_full_passes_on_edited_sequences(mixed, device):
+@pytest.mark.parametrize("per_ref", [[6] * 5, [1, 1, 0, 1, 1]])  # a lone edit per reference is its own code path
+def test_score_edits_equals_full_passes_on_edited_sequences(mixed, device, per_ref):
     _, bank = mixed
     rng = np.random.default_rng(11)
     refs = encode_batch(random_seqs(rng, [1, 4, 30, 41, 60]))
     e_ref, e_start, e_len, e_codes = [], [], [], []
     for b, n in enumerate(refs.lengths):
-        for _ in range(6):
+        for _ in range(per_ref[b]):
             k = int(rng.integers(1, min(n, 5) + 1))
             e_ref.append(b)
             e_start.append(int(rng.integers(0, n - k + 1)))

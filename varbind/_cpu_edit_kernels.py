@@ -30,67 +30,108 @@ def _edit_block(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats
 def _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0):
     """Pooled features of a reference map ``raw`` ``(npos, blk)`` (conv + threshold, before the
     ReLU) into ``ref_feats[:, rb]``, and of its edits into ``alt_feats[:, e0 + e]``. ``row[q]`` must
-    be the reference code at padded index ``q`` wherever an edit lands (see :func:`edit_pool`)."""
+    be the reference code at padded index ``q`` wherever an edit lands (see :func:`edit_pool`).
+
+    A lone edit (an isolated variant) takes the maximum of the map outside the positions it touches
+    in the same pass as the total; several edits read prefix and suffix maxima of the map."""
     npos, blk = raw.shape
-    pmax = np.empty((npos + 1, blk), dtype=np.float32)
-    smax = np.empty((npos + 1, blk), dtype=np.float32)
-    tot = np.zeros(blk, dtype=np.float32)
-    for c in range(blk):
-        pmax[0, c] = 0.0
-    for p in range(npos):
-        for c in range(blk):
-            v = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
-            tot[c] += v
-            pmax[p + 1, c] = v if v > pmax[p, c] else pmax[p, c]
-    _edits_on_map(raw, pmax, smax, tot, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0)
-
-
-@njit(cache=True, nogil=True)
-def _edits_on_map(raw, pmax, smax, tot, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb,
-                  alt_feats, e0):
-    """:func:`_edit_apply` given the ReLU map's prefix maxima ``pmax[:npos + 1]`` (``pmax[0] = 0``) and
-    total ``tot``; ``smax`` is scratch of the same shape."""
     m = tab.shape[0]
-    blk = tab.shape[2]
-    npos = raw.shape[0]
-    for c in range(blk):
-        smax[npos, c] = 0.0
-    for p in range(npos - 1, -1, -1):
-        for c in range(blk):
-            v = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
-            smax[p, c] = v if v > smax[p + 1, c] else smax[p + 1, c]
-    inv = np.float32(1.0) / np.float32(npos)
     d = ref_feats.shape[2] // 2
-    mx = np.empty(blk, dtype=np.float32)
-    sm = np.empty(blk, dtype=np.float32)
+    inv = np.float32(1.0) / np.float32(npos)
+    rows = np.empty((5, blk), dtype=np.float32)
+    mx, sm, tot, acc, out = rows[0], rows[1], rows[2], rows[3], rows[4]
+    # maxima start at 0 (the ReLU's floor), so they take the raw map
     for c in range(blk):
-        mx[c] = pmax[npos, c]
+        tot[c] = 0.0
+        out[c] = 0.0
+        mx[c] = 0.0
+    ne = e_start.shape[0]
+    if ne == 1:
+        lo, hi = _edit_span(e_start[0], e_len[0], m, npos)
+        _max_sum_rows(out, tot, raw, 0, lo)
+        _max_sum_rows(mx, tot, raw, lo, hi)
+        _max_sum_rows(out, tot, raw, hi, npos)
+        for c in range(blk):
+            mx[c] = out[c] if out[c] > mx[c] else mx[c]
+            sm[c] = tot[c] * inv
+        _scatter(mx, sm, slot, feat, d, ref_feats, rb)
+        _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes[0], e_start[0], e_len[0], lo, hi, inv)
+        _scatter(mx, sm, slot, feat, d, alt_feats, e0)
+        return
+    _max_sum_rows(mx, tot, raw, 0, npos)
+    for c in range(blk):
         sm[c] = tot[c] * inv
     _scatter(mx, sm, slot, feat, d, ref_feats, rb)
-    acc = np.empty(blk, dtype=np.float32)
-    ne = e_start.shape[0]
+    if ne == 0:
+        return
+    # pmax[q] = max(0, raw[:q]), smax[q] = max(0, raw[q:]); the running maximum is kept in ``out``
+    # (reading the last row back is slower)
+    pmax = np.empty((npos + 1, blk), dtype=np.float32)
+    smax = np.empty((npos + 1, blk), dtype=np.float32)
+    for c in range(blk):
+        pmax[0, c] = 0.0
+    for q in range(npos):
+        rq = raw[q]
+        pq = pmax[q + 1]
+        for c in range(blk):
+            out[c] = rq[c] if rq[c] > out[c] else out[c]
+            pq[c] = out[c]
+    for c in range(blk):
+        out[c] = 0.0
+        smax[npos, c] = 0.0
+    for q in range(npos - 1, -1, -1):
+        rq = raw[q]
+        sq = smax[q]
+        for c in range(blk):
+            out[c] = rq[c] if rq[c] > out[c] else out[c]
+            sq[c] = out[c]
     for e in range(ne):
-        st = e_start[e]
-        k = e_len[e]
-        # conv position p covers padded row [p, p + m); the edit is padded [st + m - 1, st + k + m - 1)
-        lo = st
-        hi = st + k + m - 1
-        if hi > npos:
-            hi = npos
+        lo, hi = _edit_span(e_start[e], e_len[e], m, npos)
+        pl, sh = pmax[lo], smax[hi]
         for c in range(blk):
-            mx[c] = pmax[lo, c] if pmax[lo, c] > smax[hi, c] else smax[hi, c]
-            sm[c] = tot[c]
-        for p in range(lo, hi):
-            _edited_value(acc, raw[p], row, tab, e_codes[e], st, k, p)
-            for c in range(blk):
-                v = acc[c] if acc[c] > 0.0 else np.float32(0.0)
-                r = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
-                sm[c] += v - r
-                if v > mx[c]:
-                    mx[c] = v
-        for c in range(blk):
-            sm[c] *= inv
+            out[c] = pl[c] if pl[c] > sh[c] else sh[c]
+        _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes[e], e_start[e], e_len[e], lo, hi, inv)
         _scatter(mx, sm, slot, feat, d, alt_feats, e0 + e)
+
+
+@njit(cache=True, nogil=True, inline="always")  # called per edit: a call costs more than its work
+def _edit_span(st, k, m, npos):
+    """The conv positions ``lo .. hi-1`` that an edit of ``k`` bases at sequence position ``st``
+    touches: position ``p`` covers padded ``[p, p + m)``, the edit padded ``[st + m - 1, st + k + m - 1)``."""
+    hi = st + k + m - 1
+    return st, (hi if hi < npos else npos)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _max_sum_rows(mx, tot, raw, lo, hi):
+    """``mx = max(mx, raw[lo:hi])`` and ``tot += sum(ReLU(raw[lo:hi]))`` per column, rows in order."""
+    for q in range(lo, hi):
+        rq = raw[q]
+        for c in range(mx.shape[0]):  # (loops with one store each: numba vectorises them far better)
+            mx[c] = rq[c] if rq[c] > mx[c] else mx[c]
+        for c in range(mx.shape[0]):
+            tot[c] += rq[c] if rq[c] > 0.0 else np.float32(0.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, codes, st, k, lo, hi, inv):
+    """Max ``mx`` and mean ``sm`` of the map edited at positions ``lo .. hi-1`` (see
+    :func:`_edited_value`), given the maximum ``out`` of the map elsewhere (at least 0) and its ReLU total ``tot``."""
+    blk = mx.shape[0]
+    for c in range(blk):
+        mx[c] = out[c]
+        sm[c] = tot[c]
+    for p in range(lo, hi):
+        rp = raw[p]
+        _edited_value(acc, rp, row, tab, codes, st, k, p)
+        for c in range(blk):
+            mx[c] = acc[c] if acc[c] > mx[c] else mx[c]
+        for c in range(blk):
+            v = acc[c] if acc[c] > 0.0 else np.float32(0.0)
+            r = rp[c] if rp[c] > 0.0 else np.float32(0.0)
+            sm[c] += v - r
+    for c in range(blk):
+        sm[c] *= inv
 
 
 @njit(cache=True, nogil=True, inline="always")  # called per position or window: a call costs more than its work
