@@ -169,13 +169,14 @@ def edit_pool(codes, lengths, table, thr, slot, feat, e_offsets, e_start, e_code
     updated; the rest of the max comes from prefix/suffix maxima of the reference map and the
     mean from its total. A recomputed position adds only the weight differences of the edited
     bases it covers (``min(k, m)`` rows), so a point mutation costs ``m`` additions a column.
+    Tasks go by column block, then reference, so that a thread reuses each block's table.
     """
     nb = codes.shape[0]
     nblk = table.shape[0]
     blk = table.shape[3]
-    for t in prange(nb * nblk):
-        b = t // nblk
-        k = t % nblk
+    for t in prange(nb * nblk):  # references inner: a thread keeps a column block's table in L1 across them
+        k = t // nb
+        b = t % nb
         e0 = e_offsets[b]
         e1 = e_offsets[b + 1]
         _edit_block(
