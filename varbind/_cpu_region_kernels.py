@@ -310,9 +310,9 @@ def window_edit_pool(codes, lengths, table, thr, need_avg, slot, feat, w_offsets
     nr = codes.shape[0]
     nblk = table.shape[0]
     blk = table.shape[3]
-    for t in prange(nr * nblk):
-        r = t // nblk
-        k = t % nblk
+    for t in prange(nr * nblk):  # regions inner: a thread keeps a column block's table in L1 across them
+        k = t // nr
+        r = t % nr
         w0 = w_offsets[r]
         w1 = w_offsets[r + 1]
         _region_block(
