@@ -175,11 +175,11 @@ def _snv_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray]
         return None
     try:
         refb = np.array([_BASE[s.ref] for s in sites], np.uint8)
-        alts = [[_BASE[a] for a in s.alts] for s in sites]
+        flat_alt = np.array([_BASE[a] for s in sites for a in s.alts], np.uint8)
     except KeyError:  # longer alleles, N, IUPAC, symbolic, '*', '.': the general path
         return None
     starts = np.array([s.start for s in sites], np.int64)
-    n_alt = np.array([len(a) for a in alts])
+    n_alt = np.array([len(s.alts) for s in sites], np.int64)
     if (n_alt == 0).any() or (starts < 0).any() or (contig_length is not None and (starts >= contig_length).any()):
         return None
     left = (window - 1) // 2
@@ -187,7 +187,6 @@ def _snv_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray]
     span = genome(lo, hi)
     if (span[starts - lo] != refb).any():
         return None  # REF mismatches: counted and handled by the general path
-    flat_alt = np.array([a for site_alts in alts for a in site_alts], np.uint8)
     site_of_edit = np.repeat(np.arange(len(sites)), n_alt)
     if (flat_alt == refb[site_of_edit]).any():
         return None
@@ -200,7 +199,7 @@ def _snv_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray]
     ne = len(flat_alt)
     edits = Edits(rank[ref_of_site][site_of_edit].astype(np.int64), np.full(ne, left, np.int64),
                   flat_alt[:, None], np.ones(ne, np.int64))
-    allele = np.concatenate([np.arange(k) for k in n_alt]).astype(np.int64)
+    allele = np.arange(ne, dtype=np.int64) - np.repeat(np.cumsum(n_alt) - n_alt, n_alt)  # index within its site
     return Windows(CodeBatch(np.ascontiguousarray(refs), np.full(len(uniq), window, np.int64)), edits,
                    site_of_edit.astype(np.int64), allele, {}, win_start.astype(np.int64))
 
