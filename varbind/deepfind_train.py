@@ -91,34 +91,32 @@ def train_mlp(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray
 
 def train_mlp_ensemble(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
                        config: DeepFindConfig, *, members: int = 5, device: str | torch.device | None = None,
-                       **options) -> tuple[DeepFindModel, dict]:
+                       first: tuple[DeepFindModel, dict] | None = None, **options) -> tuple[DeepFindModel, dict]:
     """``members`` MLPs (seeds ``config.seed``, ``+1``, ...) merged into one MLP that averages their logits.
 
-    Each member is trained and early-stopped as :func:`train_mlp` does; the merged model
+    Each member is trained and early-stopped as :func:`train_mlp` does (``first``: the seed
+    ``config.seed`` member and its record, when the caller has already trained it); the merged model
     (:meth:`MLP.merge`) is an ordinary MLP of ``members`` times the width, saved and loaded as one.
     Seed ensembles of the same setting lower the variance of a single training run (about +0.005
     validation AUC on the DeepFind data).
     """
     if members <= 1:
-        return train_mlp(X, y, X_val, y_val, config, device=device, **options)
-    models, infos = [], []
-    for i in range(members):
+        return first or train_mlp(X, y, X_val, y_val, config, device=device, **options)
+    trained = [first] if first else []
+    for i in range(len(trained), members):
         c = copy.deepcopy(config)
         c.seed = config.seed + i
-        m, info = train_mlp(X, y, X_val, y_val, c, device=device, **options)
-        models.append(m.mlp.cpu())
-        infos.append(info)
-    merged = MLP.merge(models)
+        trained.append(train_mlp(X, y, X_val, y_val, c, device=device, **options))
+    seeds = [config.seed + i for i in range(members)]
     cfg = copy.deepcopy(config)
-    cfg.hidden = [int(h) for h in (m.out_features for m in merged.net if isinstance(m, torch.nn.Linear))][:-1]
-    cfg.ensemble = {"members": members, "member_hidden": list(config.hidden), "seeds": [config.seed + i for i in range(members)]}
-    model = DeepFindModel(cfg, mlp=merged)
-    val = auc(y_val, model.predict_proba(X_val))
-    return model, {"pos_weight": infos[0]["pos_weight"], "members": [
-        {"seed": config.seed + i, "best_epoch": inf["best_epoch"], "val_auc": max(inf["val_auc_history"]),
-         "seconds": inf["seconds"]} for i, inf in enumerate(infos)],
-        "ensemble_val_auc": round(val, 5), "val_auc_history": [round(val, 5)],
-        "best_epoch": None, "seconds": round(sum(i["seconds"] for i in infos), 1)}
+    cfg.hidden = [h * members for h in config.hidden]
+    cfg.ensemble = {"members": members, "member_hidden": list(config.hidden), "seeds": seeds}
+    model = DeepFindModel(cfg, mlp=MLP.merge([m.mlp.cpu() for m, _ in trained]))
+    return model, {"pos_weight": trained[0][1]["pos_weight"], "members": [
+        {"seed": seed, "best_epoch": info["best_epoch"], "val_auc": max(info["val_auc_history"]),
+         "seconds": info["seconds"]} for seed, (_, info) in zip(seeds, trained)],
+        "ensemble_val_auc": round(auc(y_val, model.predict_proba(X_val)), 5),
+        "seconds": round(sum(info["seconds"] for _, info in trained), 1)}
 
 
 def train_lightgbm(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, config: DeepFindConfig, *,
@@ -228,14 +226,11 @@ def _train_mlp_grid(X, y, parts, cfg: DeepFindConfig, device, options: dict):
         val = max(info["val_auc_history"])
         tried.append({**entry, "val_auc": val, "best_epoch": info["best_epoch"], "seconds": info["seconds"]})
         if best is None or val > best[2]:
-            best = (model, info, val)
-    model, info, _ = best
-    if ensemble > 1:
-        entry = tried[[t["val_auc"] for t in tried].index(best[2])]
-        c = copy.deepcopy(model.config)
-        extra = {k: v for k, v in entry.items() if k not in ("hidden", "dropout", "val_auc", "best_epoch", "seconds")}
-        model, info = train_mlp_ensemble(X[tr], y[tr], X[va], y[va], c, members=ensemble, device=device,
-                                         **{**options, **extra})
+            best = (model, info, val, extra)
+    model, info, _, extra = best
+    # the grid's model is the ensemble's first member (seed ``cfg.seed``): trained once
+    model, info = train_mlp_ensemble(X[tr], y[tr], X[va], y[va], model.config, members=ensemble, device=device,
+                                     first=(model, info), **{**options, **extra})
     if len(grid) > 1:
         info["grid"] = tried
     return model, info
