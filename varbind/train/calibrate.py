@@ -243,18 +243,17 @@ def calibrate(train: Examples, kind: str, opts: TrainOptions) -> Calibration:
 
     budget = _num_steps(n, opts)
     every = max(1, budget // max(1, opts.num_checkpoints))
+    grow = every * max(1, opts.num_checkpoints // 2)
     done, target = 0, every * opts.num_checkpoints
     with _seeded(opts.seed, dev):
         while True:
             _fit(net, data, kind, model_fold, fold, target, opts, gen, checkpoint, "calibration", every, done)
             done = target
-            mean = torch.stack(curves, 1).reshape(len(settings), nf, -1).mean(1).cpu().numpy()
-            best, best_c = np.unravel_index(int(np.argmax(mean)), mean.shape)
-            grow = every * max(1, opts.num_checkpoints // 2)
+            curve = torch.stack(curves, 1).reshape(len(settings), nf, -1).cpu().numpy()
+            best, best_c = np.unravel_index(int(np.argmax(curve.mean(1))), curve.shape[::2])
             if best_c < len(steps_at) - opts.patience or done + grow > opts.max_steps:
                 break
             target = done + grow  # still improving at the end of the budget: train on
-    curve = torch.stack(curves, 1).reshape(len(settings), nf, -1).cpu().numpy()
     return Calibration(settings, curve, np.array(steps_at), int(best), int(best_c), time.perf_counter() - t0)
 
 
