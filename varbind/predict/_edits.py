@@ -151,8 +151,8 @@ def score_edits(
     """Global-mode scores of reference sequences and of same-length edits of them.
 
     On the CPU each edit costs only the ``k + m - 1`` convolution positions it touches (a delta on
-    the reference pass: prefix/suffix maxima and the total of the reference map give the rest);
-    elsewhere the edited sequences are scored in full. Results equal :func:`score` on
+    the reference pass: prefix/suffix maxima and the total of the reference map give the rest); on a
+    GPU single-base edits are scored in the reference's own pass (Triton), other edits in full. Results equal :func:`score` on
     :func:`apply_edits` within float32 rounding.
 
     Examples
@@ -181,9 +181,11 @@ def score_edits(
         return EditScores(ref_out, alt_out)
     width = int(refs.lengths.max()) if nb else 0
     bs = batch_size or max(1, _auto_batch(bank, width, "global") // 4)
+    by_ref = np.argsort(edits.ref_index, kind="stable")  # each batch's edits: one slice, not a scan of all
+    bounds = np.searchsorted(edits.ref_index[by_ref], np.arange(0, nb + bs, bs))
     with torch.no_grad(), _progress(nb, progress, "seq") as bar:
-        for i in range(0, nb, bs):
-            sel = (edits.ref_index >= i) & (edits.ref_index < i + bs)
+        for b, i in enumerate(range(0, nb, bs)):
+            sel = by_ref[bounds[b] : bounds[b + 1]]
             lengths = refs.lengths[i : i + bs]
             sub_refs = CodeBatch(refs.codes[i : i + bs, : int(lengths.max())], lengths)
             sub_edits = Edits(edits.ref_index[sel] - i, edits.start[sel], edits.codes[sel], edits.lengths[sel])
@@ -299,6 +301,8 @@ def score_windows(
     bs = batch_size or max(1, _auto_batch(bank, width, "global") // 4)  # windows a batch, as in score_edits
     region_sorted = windows.region[order]
     offsets = np.searchsorted(region_sorted, np.arange(len(regions.lengths) + 1))
+    by_win = np.argsort(e_win, kind="stable")  # each batch's edits: one slice, not a scan of all
+    e_sorted = e_win[by_win]
     with torch.no_grad(), _progress(nw, progress, "window") as bar:
         r0 = 0
         while r0 < len(regions.lengths):  # whole regions, about ``bs`` windows a batch
@@ -309,7 +313,7 @@ def score_windows(
                 sub_regions = CodeBatch(regions.codes[r0:r1, : int(lengths.max())], lengths)
                 sub_windows = RegionWindows(region_sorted[i:j] - r0, windows.start[order[i:j]],
                                             windows.length[order[i:j]])
-                sel = (e_win >= i) & (e_win < j)
+                sel = by_win[np.searchsorted(e_sorted, i) : np.searchsorted(e_sorted, j)]
                 sub_edits = Edits(e_win[sel] - i, edits.start[sel], edits.codes[sel], edits.lengths[sel])
                 r, a = _window_batch_cpu(bank, sub_regions, sub_windows, sub_edits, strand_merge)
                 ref_out[order[i:j]] = r
