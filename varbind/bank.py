@@ -139,7 +139,7 @@ class Group:
         if "triton" not in self._cache:
             from . import _triton_kernels
 
-            self._cache["triton"] = _triton_kernels.prepare(self.table, self.slot, self.feat)
+            self._cache["triton"] = _triton_kernels.prepare(self.table, self.slot, self.feat, self.need_avg)
         return self._cache["triton"]
 
     def to(self, device: torch.device) -> Group:

@@ -81,7 +81,11 @@ def _edit_features(bank: ModelBank, nb: int, order: np.ndarray, pool, strand_mer
 def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge: str,
                        batch_size: int | None) -> EditScores:
     """Single-base substitutions on the GPU: each edit's program computes its reference and the
-    substituted base's per-position differences in the same tiles (one pass a variant)."""
+    substituted base's per-position differences in the same tiles (one pass a variant).
+
+    Batches are pipelined: while the GPU scores batch ``k``, a second stream copies batch ``k - 1``'s
+    scores into pinned memory and the host spreads them into the outputs (nothing waits on the GPU
+    but that copy)."""
     from .. import _triton_kernels
 
     nb, ne = len(refs.lengths), len(edits.start)
@@ -92,28 +96,47 @@ def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_me
     if not has_edit.all():  # references nobody edits: plain passes
         idx = np.flatnonzero(~has_edit)
         ref_out[idx] = score(bank, CodeBatch(refs.codes[idx], refs.lengths[idx]), strand_merge=strand_merge)
-    bs = batch_size or 8192
-    dev = bank.device
+    if ne == 0:
+        return EditScores(ref_out, alt_out)
+    bs = min(batch_size or 8192, ne)
+    dev, nm = bank.device, len(bank)
+    copier = torch.cuda.Stream(dev)
+    host = [torch.empty(2 * bs * nm, dtype=torch.float32, pin_memory=True) for _ in range(2)]
+    copied = [torch.cuda.Event(), torch.cuda.Event()]
+
+    def collect(k: int, sl: slice) -> None:
+        copied[k].synchronize()
+        out = host[k][: 2 * (sl.stop - sl.start) * nm].view(2, -1, nm).numpy()
+        ref_out[edits.ref_index[sl]] = out[0]
+        alt_out[sl] = out[1]
+
+    def to_dev(a: np.ndarray) -> torch.Tensor:  # through pinned memory: the host does not wait for the GPU
+        return torch.from_numpy(np.ascontiguousarray(a)).pin_memory().to(dev, non_blocking=True)
+
+    pending = None
     with torch.no_grad():
-        for i in range(0, ne, bs):
-            sl = slice(i, i + bs)
+        for k, i in enumerate(range(0, ne, bs)):
+            sl, buf = slice(i, min(i + bs, ne)), k % 2
+            n = sl.stop - sl.start
             used, e_ref = np.unique(edits.ref_index[sl], return_inverse=True)
             lengths = refs.lengths[used]
-            codes = torch.from_numpy(refs.codes[used, : int(lengths.max())]).to(dev)
-            lengths_t = torch.from_numpy(lengths.astype(np.int64)).to(dev)
-            args = [torch.from_numpy(np.asarray(a, dtype=np.int64)).to(dev)
-                    for a in (e_ref, edits.start[sl], edits.codes[sl, 0])]
-            r = torch.empty((len(args[0]), len(bank)), device=dev)
-            a = torch.empty_like(r)
+            codes = to_dev(refs.codes[used, : int(lengths.max())])
+            lengths_t = to_dev(lengths.astype(np.int64))
+            args = [to_dev(np.asarray(a, dtype=np.int64)) for a in (e_ref, edits.start[sl], edits.codes[sl, 0])]
+            out = torch.empty((2 * n, nm), device=dev)  # each edit's reference, then the edits
             for group in bank.groups:
-                ref_feats, alt_feats = _triton_kernels.snv_pool(
-                    _pad(codes, group.m), lengths_t, *args, group.triton_weights(), group.thr, group.m,
-                    group.slots, group.d)
-                cols = group.models_t(dev)
-                r[:, cols] = _merge(*_heads(group, ref_feats), strand_merge)
-                a[:, cols] = _merge(*_heads(group, alt_feats), strand_merge)
-            alt_out[sl] = a.cpu().numpy()
-            ref_out[edits.ref_index[sl]] = r.cpu().numpy()
+                feats = _triton_kernels.snv_pool(_pad(codes, group.m), lengths_t, *args, group.triton_weights(),
+                                                 group.thr, group.m, group.slots, group.d)
+                out[:, group.models_t(dev)] = _merge(*_heads(group, feats), strand_merge)
+            copier.wait_stream(torch.cuda.current_stream(dev))
+            with torch.cuda.stream(copier):
+                host[buf][: 2 * n * nm].copy_(out.view(-1), non_blocking=True)
+                out.record_stream(copier)
+                copied[buf].record(copier)
+            if pending is not None:
+                collect(*pending)
+            pending = (buf, sl)
+        collect(*pending)
     return EditScores(ref_out, alt_out)
 
 
@@ -219,9 +242,10 @@ def _window_batch_cpu(bank: ModelBank, regions: CodeBatch, windows: RegionWindow
 def window_codes(regions: CodeBatch, windows: RegionWindows) -> CodeBatch:
     """The windows themselves, as a :class:`CodeBatch` (one row per window)."""
     width = int(windows.length.max()) if len(windows.length) else 0
-    codes = np.full((len(windows.start), width), N_CODE, np.uint8)
-    for i, (r, s, n) in enumerate(zip(windows.region, windows.start, windows.length)):
-        codes[i, :n] = regions.codes[r, s : s + n]
+    j = np.arange(width)
+    inside = j[None, :] < windows.length[:, None]
+    cols = np.minimum(windows.start[:, None] + j[None, :], regions.codes.shape[1] - 1)
+    codes = np.where(inside, regions.codes[windows.region[:, None], cols], N_CODE).astype(np.uint8)
     return CodeBatch(codes, windows.length.astype(np.int64))
 
 
