@@ -47,6 +47,9 @@ def main() -> int:
     p.add_argument("--out")
     p.add_argument("--lightgbm", action="store_true")
     p.add_argument("--every", type=int, default=1, help="keep every k-th variant (a quick smoke run)")
+    p.add_argument("--ensemble-study", type=int, default=0, metavar="N",
+                   help="only the shipped feature set: MLP seed ensembles of up to N seeds, LightGBM settings "
+                        "and MLP + LightGBM blends (weights chosen on validation)")
     a = p.parse_args()
 
     data = deepfind_data.load_dataset_npz(a.dataset)
@@ -82,6 +85,10 @@ def main() -> int:
         if a.out:
             Path(a.out).write_text(json.dumps(results, indent=1))
         return r
+
+    if a.ensemble_study:
+        ensemble_study(a, base, y, tr, va, te, report)
+        return 0
 
     mlp_settings = {
         "A (256,64) do.3 wd1e-4 lr1e-3": dict(hidden=[256, 64], dropout=0.3, weight_decay=1e-4, lr=1e-3),
@@ -124,6 +131,38 @@ def main() -> int:
     if a.out:
         Path(a.out).write_text(json.dumps(results, indent=1))
     return 0
+
+
+def ensemble_study(a, X, y, tr, va, te, report) -> None:
+    """Seed ensembles of the shipped MLP setting, LightGBM variants, and blends of the two."""
+    fs = "scores+tss+tv"
+    pv, pt = [], []
+    for seed in range(a.ensemble_study):
+        cfg = DeepFindConfig("mlp", fs, [], "", n_features=X.shape[1], hidden=[256, 64], dropout=0.3, seed=seed)
+        m, info = deepfind_train.train_mlp(X[tr], y[tr], X[va], y[va], cfg, lr=1e-3, weight_decay=1e-4,
+                                           batch_size=512, max_epochs=30, patience=6, device=a.device)
+        pv.append(m.predict_proba(X[va]))
+        pt.append(m.predict_proba(X[te]))
+        report(f"mlp seed {seed}", pv[-1], pt[-1], {"best_epoch": info["best_epoch"]})
+        if seed + 1 in (3, 5, 10, 20) or seed + 1 == a.ensemble_study:
+            report(f"mlp mean of {seed + 1} seeds", np.mean(pv, 0), np.mean(pt, 0))
+    mv, mt = np.mean(pv, 0), np.mean(pt, 0)
+    best = None
+    for leaves, lr in ((31, 0.03), (15, 0.03), (63, 0.02)):
+        cfg = DeepFindConfig("lightgbm", fs, [], "", n_features=X.shape[1])
+        m, info = deepfind_train.train_lightgbm(X[tr], y[tr], X[va], y[va], cfg, num_boost_round=3000,
+                                                learning_rate=lr, num_leaves=leaves, early_stopping=100)
+        lv, lt = m.predict_proba(X[va]), m.predict_proba(X[te])
+        r = report(f"lightgbm leaves {leaves} lr {lr}", lv, lt, {"best_iteration": info["best_iteration"]})
+        if best is None or r["val"] > best[0]:
+            best = (r["val"], lv, lt, leaves)
+    _, lv, lt, leaves = best
+    rank = lambda u: np.argsort(np.argsort(u)) / len(u)  # noqa: E731
+    for w in (0.25, 0.5, 0.75):
+        report(f"blend {w:.2f} mlp x{len(pv)} + {1 - w:.2f} lightgbm leaves {leaves} (ranks)",
+               w * rank(mv) + (1 - w) * rank(lv), w * rank(mt) + (1 - w) * rank(lt))
+        report(f"blend {w:.2f} mlp x{len(pv)} + {1 - w:.2f} lightgbm leaves {leaves} (probabilities)",
+               w * mv + (1 - w) * lv, w * mt + (1 - w) * lt)
 
 
 if __name__ == "__main__":

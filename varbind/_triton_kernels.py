@@ -16,6 +16,7 @@ block has average pooling, the running sum of ReLU(conv + threshold), and writes
 """
 from __future__ import annotations
 
+import inspect
 from typing import NamedTuple
 
 import torch
@@ -26,17 +27,17 @@ BLOCK_K = 16
 COL_ALIGN = 256  # columns are padded to this, the largest BLOCK_C
 
 
-#: tile shapes the autotuner tries (tuned once per detector length and column count)
+#: tile shapes the autotuner tries (tuned once per detector length and column count); every tile
+#: shape costs a compile and a timing run on first use, so only shapes that won somewhere stay
 CONFIGS = [
-    triton.Config({"BLOCK_P": 64, "BLOCK_C": 128}, num_warps=4, num_stages=2),
-    triton.Config({"BLOCK_P": 64, "BLOCK_C": 64}, num_warps=4, num_stages=2),
-    triton.Config({"BLOCK_P": 128, "BLOCK_C": 128}, num_warps=8, num_stages=2),
-    triton.Config({"BLOCK_P": 32, "BLOCK_C": 128}, num_warps=4, num_stages=2),
-    triton.Config({"BLOCK_P": 64, "BLOCK_C": 256}, num_warps=8, num_stages=2),
     triton.Config({"BLOCK_P": 64, "BLOCK_C": 128}, num_warps=4, num_stages=3),
     triton.Config({"BLOCK_P": 64, "BLOCK_C": 128}, num_warps=4, num_stages=4),
+    triton.Config({"BLOCK_P": 64, "BLOCK_C": 64}, num_warps=4, num_stages=2),
+    triton.Config({"BLOCK_P": 128, "BLOCK_C": 128}, num_warps=8, num_stages=2),
     triton.Config({"BLOCK_P": 64, "BLOCK_C": 256}, num_warps=8, num_stages=3),
 ]
+#: the autotuner's choices are kept in Triton's cache directory, so later processes skip the timing runs
+_AUTOTUNE = {"cache_results": True} if "cache_results" in inspect.signature(triton.autotune).parameters else {}
 
 
 @triton.jit
@@ -87,7 +88,7 @@ def _pooled_segment(x_row, lo, hi, npos, w_ptr, inv, thr, cols, need_avg, run_ma
     return run_max, run_sum
 
 
-@triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS"])
+@triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS", "SIZE"], **_AUTOTUNE)
 @triton.jit
 def _conv_pool_kernel(
     x_ptr,  # (B, L_PAD * 4) fp16: padded one-hot, N = 0.25, positions past the end N too
@@ -102,6 +103,7 @@ def _conv_pool_kernel(
     L_PAD,
     N_ROWS,
     D,
+    SIZE,  # size class of the batch (autotuning key only: small batches favour other tiles)
     M: tl.constexpr,
     K_PAD: tl.constexpr,
     COLS: tl.constexpr,
@@ -124,6 +126,11 @@ def _conv_pool_kernel(
                                        K_PAD, COLS, BLOCK_P, BLOCK_C, BLOCK_K)
     _store_slots(out_ptr, slot_ptr, feat_ptr, cols, b, N_ROWS, D, tl.maximum(run_max * inv + thr, 0.0),
                  run_sum / npos.to(tl.float32))
+
+
+def size_class(rows: int) -> int:
+    """Batches of under 512, under 4,096 and more rows are tuned separately."""
+    return 0 if rows < 512 else 1 if rows < 4096 else 2
 
 
 def split2(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -211,12 +218,12 @@ def global_pool(codes: torch.Tensor, lengths: torch.Tensor, weights: Weights, th
     grid = lambda meta: (nb, cols // meta["BLOCK_C"])  # noqa: E731
     _conv_pool_kernel[grid](
         x, lengths.to(torch.int32), weights.parts, weights.inv_scale, thr, weights.slot, weights.feat, weights.avg,
-        feats, l_pad, nb, d, M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
+        feats, l_pad, nb, d, size_class(nb), M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
     )
     return feats
 
 
-@triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS"])
+@triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS", "SIZE"], **_AUTOTUNE)
 @triton.jit
 def _snv_pool_kernel(
     x_ptr,  # (B, L_PAD * 4) fp16 padded one-hot of the reference sequences
@@ -235,6 +242,7 @@ def _snv_pool_kernel(
     L_PAD,
     NE,
     D,
+    SIZE,  # size class of the batch (autotuning key only)
     M: tl.constexpr,
     K_PAD: tl.constexpr,
     COLS: tl.constexpr,
@@ -309,7 +317,7 @@ def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m, n_sl
     _snv_pool_kernel[grid](
         x, lengths.to(torch.int32), e_ref.to(torch.int32), e_pos.to(torch.int32), e_new.to(torch.int32),
         weights.parts, weights.inv_scale, weights.w32, thr, weights.slot, weights.feat, weights.avg, feats,
-        l_pad, ne, d,
-        M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K, MP2=max(16, triton.next_power_of_2(m)),
+        l_pad, ne, d, size_class(ne), M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
+        MP2=max(16, triton.next_power_of_2(m)),
     )
     return feats
