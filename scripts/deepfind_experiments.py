@@ -27,6 +27,13 @@ from varbind import deepfind, deepfind_data, deepfind_train, pretrained  # noqa:
 from varbind.deepfind import DeepFindConfig  # noqa: E402
 
 
+MLP_SETTINGS = {
+    "A (256,64) do.3 wd1e-4 lr1e-3": dict(hidden=[256, 64], dropout=0.3, weight_decay=1e-4, lr=1e-3),
+    "B (256,64) do.5 wd1e-3 lr3e-4": dict(hidden=[256, 64], dropout=0.5, weight_decay=1e-3, lr=3e-4),
+    "C (512,) do.5 wd1e-3 lr3e-4": dict(hidden=[512], dropout=0.5, weight_decay=1e-3, lr=3e-4),
+    "D (64,) do.5 wd1e-2 lr3e-4": dict(hidden=[64], dropout=0.5, weight_decay=1e-2, lr=3e-4),
+}
+
 def context_features(data) -> np.ndarray:
     """Substitution class (12 one-hot) and CpG flag of each SNV (from the reference window)."""
     v = data.variants
@@ -49,7 +56,7 @@ def main() -> int:
     p.add_argument("--every", type=int, default=1, help="keep every k-th variant (a quick smoke run)")
     p.add_argument("--ensemble-study", type=int, default=0, metavar="N",
                    help="only the shipped feature set: MLP seed ensembles of up to N seeds, LightGBM settings "
-                        "and MLP + LightGBM blends (weights chosen on validation)")
+                        "and MLP + LightGBM blends at three weights (compare on validation AUC)")
     a = p.parse_args()
 
     data = deepfind_data.load_dataset_npz(a.dataset)
@@ -90,15 +97,9 @@ def main() -> int:
         ensemble_study(a, base, y, tr, va, te, report)
         return 0
 
-    mlp_settings = {
-        "A (256,64) do.3 wd1e-4 lr1e-3": dict(hidden=[256, 64], dropout=0.3, weight_decay=1e-4, lr=1e-3),
-        "B (256,64) do.5 wd1e-3 lr3e-4": dict(hidden=[256, 64], dropout=0.5, weight_decay=1e-3, lr=3e-4),
-        "C (512,) do.5 wd1e-3 lr3e-4": dict(hidden=[512], dropout=0.5, weight_decay=1e-3, lr=3e-4),
-        "D (64,) do.5 wd1e-2 lr3e-4": dict(hidden=[64], dropout=0.5, weight_decay=1e-2, lr=3e-4),
-    }
     preds = {}
     for fs, X in sets.items():
-        for sname, s in mlp_settings.items():
+        for sname, s in MLP_SETTINGS.items():
             if fs != "scores+tss+tv" and not sname.startswith(("A", "B")):
                 continue
             seeds = (0, 1, 2) if fs in ("scores+tss+tv", "scores+tss+tv+context") else (0,)
@@ -135,12 +136,18 @@ def main() -> int:
 
 def ensemble_study(a, X, y, tr, va, te, report) -> None:
     """Seed ensembles of the shipped MLP setting, LightGBM variants, and blends of the two."""
+    from varbind.cli.deepfind import MLP_GRID
+
     fs = "scores+tss+tv"
+    # the grid entry the shipped model was trained with (its members' shape), trained as it was
+    shipped = deepfind.load(deepfind.find_model(a.models)).config
+    entry = next(g for g in MLP_GRID if g["hidden"] == shipped.ensemble["member_hidden"])
     pv, pt = [], []
     for seed in range(a.ensemble_study):
-        cfg = DeepFindConfig("mlp", fs, [], "", n_features=X.shape[1], hidden=[256, 64], dropout=0.3, seed=seed)
-        m, info = deepfind_train.train_mlp(X[tr], y[tr], X[va], y[va], cfg, lr=1e-3, weight_decay=1e-4,
-                                           batch_size=512, max_epochs=30, patience=6, device=a.device)
+        cfg = DeepFindConfig("mlp", fs, [], "", n_features=X.shape[1], hidden=entry["hidden"],
+                             dropout=entry["dropout"], seed=seed)
+        m, info = deepfind_train.train_mlp(X[tr], y[tr], X[va], y[va], cfg, weight_decay=entry["weight_decay"],
+                                           batch_size=512, max_epochs=25, device=a.device)
         pv.append(m.predict_proba(X[va]))
         pt.append(m.predict_proba(X[te]))
         report(f"mlp seed {seed}", pv[-1], pt[-1], {"best_epoch": info["best_epoch"]})

@@ -164,12 +164,6 @@ class Weights(NamedTuple):
     slot: torch.Tensor  # (cols,) int32, -1 for padding columns
     feat: torch.Tensor  # (cols,) int32
     avg: torch.Tensor  # (cols,) int32, 1 where the column's model has average pooling
-    n_cols: int  # real (non-padding) columns: when slots x d of them, the kernels write every feature
-
-    def feats(self, n_slots: int, rows: int, d: int, device) -> torch.Tensor:
-        """The kernels' output ``(n_slots, rows, 2 d)``: zeroed only if some feature has no column."""
-        make = torch.empty if self.n_cols == n_slots * d else torch.zeros
-        return make((n_slots, rows, 2 * d), dtype=torch.float32, device=device)
 
 
 def prepare(table: torch.Tensor, slot: torch.Tensor, feat: torch.Tensor, need_avg: torch.Tensor) -> Weights:
@@ -190,7 +184,13 @@ def prepare(table: torch.Tensor, slot: torch.Tensor, feat: torch.Tensor, need_av
     feat_p = torch.nn.functional.pad(feat.to(torch.int32), (0, pad))
     avg = torch.nn.functional.pad(need_avg.to(torch.int32).repeat_interleave(blk), (0, pad))
     return Weights(parts.contiguous(), inv_scale.contiguous(), w.contiguous(), slot_p.contiguous(), feat_p.contiguous(),
-                   avg.contiguous(), int((slot >= 0).sum()))
+                   avg.contiguous())
+
+
+def _features(n_slots: int, rows: int, d: int, device) -> torch.Tensor:
+    """The kernels' output ``(n_slots, rows, 2 d)``, left uninitialised: every slot of a group has
+    its ``d`` columns (:mod:`varbind.bank`), so the kernels write every entry."""
+    return torch.empty((n_slots, rows, 2 * d), dtype=torch.float32, device=device)
 
 
 _ONE_HOT = None
@@ -214,7 +214,7 @@ def global_pool(codes: torch.Tensor, lengths: torch.Tensor, weights: Weights, th
     _, k_pad, cols = weights.parts.shape
     thr = torch.nn.functional.pad(thr.reshape(-1), (0, cols - thr.numel()))
     x = one_hot_padded(codes)
-    feats = weights.feats(n_slots, nb, d, codes.device)
+    feats = _features(n_slots, nb, d, codes.device)
     grid = lambda meta: (nb, cols // meta["BLOCK_C"])  # noqa: E731
     _conv_pool_kernel[grid](
         x, lengths.to(torch.int32), weights.parts, weights.inv_scale, thr, weights.slot, weights.feat, weights.avg,
@@ -312,7 +312,7 @@ def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m, n_sl
     thr = torch.nn.functional.pad(thr.reshape(-1), (0, cols - thr.numel()))
     x = one_hot_padded(codes)
     ne = e_ref.shape[0]
-    feats = weights.feats(n_slots, 2 * ne, d, codes.device)
+    feats = _features(n_slots, 2 * ne, d, codes.device)
     grid = lambda meta: (ne, cols // meta["BLOCK_C"])  # noqa: E731
     _snv_pool_kernel[grid](
         x, lengths.to(torch.int32), e_ref.to(torch.int32), e_pos.to(torch.int32), e_new.to(torch.int32),
