@@ -272,3 +272,14 @@ def percentile(panel: Panel, scores: np.ndarray) -> np.ndarray:
     if panel.null is None:
         return np.full(np.shape(scores), np.nan)
     return _percentile(panel.null, scores, panel.bank.ids)
+
+
+def calibrated_effect(panel: Panel, ref: np.ndarray, alt: np.ndarray) -> np.ndarray:
+    """Calibrated effects ``(alt - ref) / null spread`` of score pairs ``(N, len(panel.bank))``: the
+    one scale on which varbind ranks models against each other (see
+    :func:`varbind.percentiles.calibrated_effect`). NaN for models without a null table."""
+    from .percentiles import calibrated_effect as _effect
+
+    if panel.null is None:
+        return np.full(np.shape(ref), np.nan)
+    return _effect(panel.null, ref, alt, panel.bank.ids)
