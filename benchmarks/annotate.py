@@ -25,6 +25,7 @@ Usage::
     PYTHONPATH=. python benchmarks/annotate.py --models ../shared/data/deepbind -n 2000 --naive-n 100 \
         --spacing 1000 100 10 --rss-n 0
     PYTHONPATH=. python benchmarks/annotate.py --synthetic --device cuda -n 200000 --naive-n 2000
+    PYTHONPATH=. python benchmarks/annotate.py --end-to-end snvs.vcf.gz --fasta hg19.fa --models DIR --device cuda
 """
 from __future__ import annotations
 
@@ -203,11 +204,24 @@ def main() -> None:
     ap.add_argument("--spacing", type=int, nargs="*", default=[1000, 100, 10],
                     help="mean bases between variants, one measurement each (default: 1000 100 10)")
     ap.add_argument("--repeats", type=int, default=3, help="runs a spacing (medians are reported)")
-    ap.add_argument("--device", default=None)
+    ap.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (--end-to-end default: auto)")
     ap.add_argument("--synthetic", action="store_true", help="no VCF/FASTA I/O (no cyvcf2/pysam needed)")
     ap.add_argument("--rss-n", type=int, default=2000, help="records of the small VCF of the RSS test (0: skip)")
     ap.add_argument("--rss-models", type=int, default=20)
+    ap.add_argument("--end-to-end", metavar="VCF", help="real VCF of SNVs: `varbind annotate` (subprocess) vs the "
+                    "scoring call alone on its SNVs (see benchmarks/annotate_e2e.py); needs --fasta")
+    ap.add_argument("--fasta", help="reference FASTA of --end-to-end")
+    ap.add_argument("--also-no-deepfind", action="store_true", help="--end-to-end: time --no-deepfind too")
+    ap.add_argument("--workers", type=int, help="--end-to-end: annotate --workers N")
     args = ap.parse_args()
+    if args.end_to_end:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        import annotate_e2e
+
+        if args.models == ap.get_default("models"):
+            args.models = "default" if not Path(args.models).is_dir() else args.models
+        annotate_e2e.run(args)
+        return
     rng = np.random.default_rng(0)
     bank = load_bank(args.models, args.n_models)
     if args.device:

@@ -23,6 +23,8 @@ import torch
 import triton
 import triton.language as tl
 
+from . import _triton_tiles as _tiles
+
 BLOCK_K = 16
 COL_ALIGN = 256  # columns are padded to this, the largest BLOCK_C
 
@@ -35,6 +37,7 @@ CONFIGS = [
     triton.Config({"BLOCK_P": 64, "BLOCK_C": 64}, num_warps=4, num_stages=2),
     triton.Config({"BLOCK_P": 128, "BLOCK_C": 128}, num_warps=8, num_stages=2),
     triton.Config({"BLOCK_P": 64, "BLOCK_C": 256}, num_warps=8, num_stages=3),
+    triton.Config({"BLOCK_P": 32, "BLOCK_C": 128}, num_warps=4, num_stages=3),  # short windows (DeepFind's 51 bp)
 ]
 #: the autotuner's choices are kept in Triton's cache directory, so later processes skip the timing runs
 _AUTOTUNE = {"cache_results": True} if "cache_results" in inspect.signature(triton.autotune).parameters else {}
@@ -88,9 +91,8 @@ def _pooled_segment(x_row, lo, hi, npos, w_ptr, inv, thr, cols, need_avg, run_ma
     return run_max, run_sum
 
 
-@triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS", "SIZE"], **_AUTOTUNE)
 @triton.jit
-def _conv_pool_kernel(
+def _conv_pool_jit(
     x_ptr,  # (B, L_PAD * 4) fp16: padded one-hot, N = 0.25, positions past the end N too
     len_ptr,  # (B,) int32 sequence lengths
     w_ptr,  # (2, K_PAD, COLS) fp16: hi and lo parts of the scaled weights (rows >= 4m are 0)
@@ -126,6 +128,9 @@ def _conv_pool_kernel(
                                        K_PAD, COLS, BLOCK_P, BLOCK_C, BLOCK_K)
     _store_slots(out_ptr, slot_ptr, feat_ptr, cols, b, N_ROWS, D, tl.maximum(run_max * inv + thr, 0.0),
                  run_sum / npos.to(tl.float32))
+
+
+_conv_pool_kernel = triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS", "L_PAD", "SIZE"], **_AUTOTUNE)(_conv_pool_jit)
 
 
 def size_class(rows: int) -> int:
@@ -215,17 +220,15 @@ def global_pool(codes: torch.Tensor, lengths: torch.Tensor, weights: Weights, th
     thr = torch.nn.functional.pad(thr.reshape(-1), (0, cols - thr.numel()))
     x = one_hot_padded(codes)
     feats = _features(n_slots, nb, d, codes.device)
-    grid = lambda meta: (nb, cols // meta["BLOCK_C"])  # noqa: E731
-    _conv_pool_kernel[grid](
-        x, lengths.to(torch.int32), weights.parts, weights.inv_scale, thr, weights.slot, weights.feat, weights.avg,
-        feats, l_pad, nb, d, size_class(nb), M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
-    )
+    args = (x, lengths.to(torch.int32), weights.parts, weights.inv_scale, thr, weights.slot, weights.feat,
+            weights.avg, feats, l_pad, nb, d, size_class(nb))
+    _launch("conv", nb, cols, codes.device, (k_pad, cols, l_pad), args,
+            dict(M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K))
     return feats
 
 
-@triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS", "SIZE"], **_AUTOTUNE)
 @triton.jit
-def _snv_pool_kernel(
+def _snv_pool_jit(
     x_ptr,  # (B, L_PAD * 4) fp16 padded one-hot of the reference sequences
     len_ptr,  # (B,) int32
     e_ref_ptr,  # (E,) int32 reference of each edit
@@ -300,6 +303,22 @@ def _snv_pool_kernel(
     _store_slots(out_ptr, slot_ptr, feat_ptr, cols, NE + e, 2 * NE, D, amax, asum * inv_n)
 
 
+_snv_pool_kernel = triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS", "L_PAD", "SIZE"], **_AUTOTUNE)(_snv_pool_jit)
+
+
+def _launch(kernel: str, grid_rows: int, cols: int, device, key: tuple, args: tuple, meta: dict) -> None:
+    """Launch with the shipped tile choice for this GPU model (:mod:`varbind._triton_tiles`), else autotune."""
+    tile = _tiles.choice(device, kernel, key)
+    if tile is None:
+        _tiles.note_tuning(device)
+        tuned = _conv_pool_kernel if kernel == "conv" else _snv_pool_kernel
+        tuned[lambda m: (grid_rows, cols // m["BLOCK_C"])](*args, **meta)
+        return
+    jit = _conv_pool_jit if kernel == "conv" else _snv_pool_jit
+    jit[(grid_rows, cols // tile["BLOCK_C"])](*args, **meta, BLOCK_P=tile["BLOCK_P"], BLOCK_C=tile["BLOCK_C"],
+                                                num_warps=tile["num_warps"], num_stages=tile["num_stages"])
+
+
 def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m, n_slots: int, d: int):
     """Global-mode features of references and single-base substitutions, one program per edit.
 
@@ -313,11 +332,9 @@ def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m, n_sl
     x = one_hot_padded(codes)
     ne = e_ref.shape[0]
     feats = _features(n_slots, 2 * ne, d, codes.device)
-    grid = lambda meta: (ne, cols // meta["BLOCK_C"])  # noqa: E731
-    _snv_pool_kernel[grid](
-        x, lengths.to(torch.int32), e_ref.to(torch.int32), e_pos.to(torch.int32), e_new.to(torch.int32),
-        weights.parts, weights.inv_scale, weights.w32, thr, weights.slot, weights.feat, weights.avg, feats,
-        l_pad, ne, d, size_class(ne), M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K,
-        MP2=max(16, triton.next_power_of_2(m)),
-    )
+    args = (x, lengths.to(torch.int32), e_ref.to(torch.int32), e_pos.to(torch.int32), e_new.to(torch.int32),
+            weights.parts, weights.inv_scale, weights.w32, thr, weights.slot, weights.feat, weights.avg, feats,
+            l_pad, ne, d, size_class(ne))
+    _launch("snv", ne, cols, codes.device, (k_pad, cols, l_pad), args,
+            dict(M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K, MP2=max(16, triton.next_power_of_2(m))))
     return feats

@@ -14,9 +14,8 @@ scheduler).
 """
 from __future__ import annotations
 
-import functools
 import logging
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +24,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import __version__, io, predict, pretrained
+from . import __version__, io, pretrained
+from . import annotate_pipeline as pipeline
+from . import annotate_stream
 from .annotate_output import AlleleScores, TableSink, VcfSink, info_values, long_table, output_kind
 from .bank import ModelBank
 from .errors import ContigNotFoundError, InputFormatError
 from .pretrained import Panel
-from .annotate_deepfind import DeepFind, deepfind_probabilities, load_deepfind
-from .variants import SKIP_REASONS, Site, build_windows
-from .window_scoring import score_global
+from .annotate_deepfind import DeepFind, load_deepfind
+from .variants import SKIP_REASONS, Site
 
 log = logging.getLogger("varbind")
 
@@ -79,9 +79,7 @@ def resolve_panel(source: str | ModelBank | Panel, ids: Sequence[str] | None = N
 # ---------------------------------------------------------------- one chunk
 
 
-@functools.lru_cache(maxsize=4)
-def _fasta(path: str) -> io.Fasta:
-    return io.Fasta(path)
+_fasta = pipeline.fasta
 
 
 def fit_threads_to_worker() -> int | None:
@@ -112,38 +110,10 @@ def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank
     """Score the sites of one chunk (all on one contig; ``contig`` is its FASTA name or ``None``).
 
     Returns the allele scores (with DeepFind probabilities when ``deepfind`` is given), the skipped
-    alleles ``{(site, allele): reason}`` and REF-check counts. This is the unit of work of both the
-    single-process and the Dask paths.
+    alleles ``{(site, allele): reason}`` and REF-check counts (see :mod:`varbind.annotate_pipeline`,
+    which scores runs of chunks at once).
     """
-    fit_threads_to_worker()
-    counts: Counter = Counter()
-    genome, length = None, None
-    if contig is not None:
-        fasta = _fasta(fasta_path)
-        length = fasta.lengths[contig]
-        w = settings.window
-        ok = [s for s in sites if s.start >= 0 and len(s.ref) <= w]
-        lo = min((s.start for s in ok), default=0) - w
-        hi = max((s.start + len(s.ref) for s in ok), default=0) + w
-        span = fasta.codes(contig, lo, hi)
-
-        def genome(a: int, b: int) -> np.ndarray:
-            return span[a - lo : b - lo] if a >= lo and b <= hi else fasta.codes(contig, a, b)
-
-    win = build_windows(sites, genome, settings.window, settings.ref_mismatch, length, counts)
-    n_e, n_m = len(win.site), len(bank)
-    if n_e == 0:
-        ref = alt = np.zeros((0, n_m), np.float32)
-    elif settings.mode == "global":
-        r = score_global(bank, win, genome, strand_merge=settings.strand_merge, device=settings.device)
-        ref, alt = r.ref[win.edits.ref_index], r.alt
-    else:
-        kw = dict(mode="deepbind", strand_merge=settings.strand_merge, device=settings.device)
-        ref = predict.score(bank, win.refs, **kw)[win.edits.ref_index]
-        alt = predict.score(bank, predict.apply_edits(win.refs, win.edits), **kw)
-    probs = None if deepfind is None else deepfind_probabilities(sites, win.site, win.allele, genome, deepfind,
-                                                                 settings.device)
-    return AlleleScores(win.site, win.allele, ref, alt, probs), win.skipped, counts
+    return pipeline.score_task([(sites, contig)], fasta_path, bank, settings, deepfind)[0]
 
 
 def region_chunks(items: Iterable[tuple[Any, Site]], region: int = REGION, size: int = CHUNK) -> Iterator[list]:
@@ -191,12 +161,14 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
              for v in variants]
     contigs = io.ContigMap(_fasta(str(fasta)).lengths)
     tables, skipped = [], Counter()
-    for chunk in region_chunks((None, s) for s in sorted(sites, key=lambda s: (s.chrom, s.start))):
-        chunk_sites = [s for _, s in chunk]
-        scores, skips, _ = score_chunk(chunk_sites, str(fasta), contigs(chunk_sites[0].chrom), panel.bank, settings)
-        skipped.update(skips.values())
-        tables.append(long_table(scores, chunk_sites, panel.bank.ids, pretrained.panel_tfs(panel),
-                                 percentiles(panel, scores)))
+    chunks = region_chunks((None, s) for s in sorted(sites, key=lambda s: (s.chrom, s.start)))
+    for task in annotate_stream.tasks(chunks, pipeline.task_size(settings.device)):
+        task_sites = [([s for _, s in chunk], contigs(chunk[0][1].chrom)) for chunk in task]
+        for (chunk_sites, _), (scores, skips, _) in zip(task_sites, pipeline.score_task(
+                task_sites, str(fasta), panel.bank, settings)):
+            skipped.update(skips.values())
+            tables.append(long_table(scores, chunk_sites, panel.bank.ids, pretrained.panel_tfs(panel),
+                                     percentiles(panel, scores)))
     import pyarrow as pa
 
     from .annotate_output import TABLE_SCHEMA
@@ -230,6 +202,38 @@ def _client(workers: int | None, address: str | None) -> Any:
                                dashboard_address=None)
         client = Client(cluster)
     return client, cluster
+
+
+def _joined(parts: list[AlleleScores], n_sites: list[int], n_models: int) -> AlleleScores:
+    """Allele scores of consecutive chunks as one, site indices counted across them."""
+    offsets = np.cumsum([0] + n_sites[:-1])
+    cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape, np.float32)  # noqa: E731
+    deepfind = None if parts and parts[0].deepfind is None else cat([p.deepfind for p in parts], (0,))
+    return AlleleScores(cat([p.site + o for p, o in zip(parts, offsets)], (0,)).astype(np.int64),
+                        cat([p.allele for p in parts], (0,)).astype(np.int64),
+                        cat([p.ref for p in parts], (0, n_models)), cat([p.alt for p in parts], (0, n_models)), deepfind)
+
+
+def _dask_task_size(device, workers: int) -> int:
+    """Records a Dask task: a GPU's batch; on CPUs one region chunk, as many tasks as workers can share."""
+    return pipeline.TASK_GPU if str(device).startswith("cuda") else 1
+
+
+def _pct_function(panel: Panel, full: bool):
+    """Percentiles for a task's chunks: full ``(E, M)`` tables when a score table is written, otherwise
+    a function giving those of the top models only (:func:`varbind.annotate_topk.pair_percentiles`)."""
+    def of(scores: list[AlleleScores]) -> list:
+        if panel.null is None:
+            return [None] * len(scores)
+        if full:
+            return [percentiles(panel, s) for s in scores]
+        from .annotate_topk import pair_percentiles
+
+        def make(s: AlleleScores):
+            return lambda rows, cols: (pair_percentiles(panel.null, s.ref[rows, cols], cols, panel.bank.ids),
+                                       pair_percentiles(panel.null, s.alt[rows, cols], cols, panel.bank.ids))
+        return [make(s) for s in scores]
+    return of
 
 
 def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndarray] | None:
@@ -291,48 +295,57 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
         if table_sink is not None and table_sink is not main:
             sinks.append(table_sink)
         client, cluster = _client(workers, dask_address)
-        in_flight = 2 * max(1, workers or len(getattr(client, "scheduler_info", dict)().get("workers", {})))
-        bank = client.scatter(panel.bank, broadcast=True) if client is not None and not isinstance(client, _Local) else panel.bank
+        local = isinstance(client, _Local)
+        n_workers = max(1, workers or len(getattr(client, "scheduler_info", dict)().get("workers", {})))
+        bank = panel.bank if local else client.scatter(panel.bank, broadcast=True)
         from tqdm.auto import tqdm
 
         bar = tqdm(unit=" rec", disable=not progress, leave=False, dynamic_ncols=True)
-        pending: deque = deque()
         mapped, seen = 0, set()
+        pct_of = _pct_function(panel, table_sink is not None)
 
-        def drain(limit: int) -> None:
-            while len(pending) > limit:
-                chunk, fut = pending.popleft()
-                chunk_sites = [s for _, s in chunk]
-                allele_scores, skips, c = fut.result()
+        def write(task: list, results: list) -> None:
+            for chunk, (allele_scores, skips, c) in zip(task, results):
                 counts.update(c)
                 skipped.update(skips.values())
                 counts["annotated"] += len(allele_scores.site)
                 if strict and skips:
                     (i, _), reason = next(iter(skips.items()))
-                    s = chunk_sites[i]
+                    s = chunk[i][1]
                     raise InputFormatError(f"{s.chrom}:{s.start + 1}: not annotated ({SKIP_REASONS[reason]}) "
                                            "and --strict is set")
-                pct = percentiles(panel, allele_scores)
-                if table_sink is not None:
+            if table_sink is not None:
+                for chunk, (allele_scores, _, _), pct in zip(task, results, pct_of([r[0] for r in results])):
+                    chunk_sites = [s for _, s in chunk]
                     table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct))
-                if main is not table_sink:
-                    info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct)
-                    for (rec, _), values in zip(chunk, info):
-                        main.write(rec, values)
-                bar.update(len(chunk))
+                    if main is not table_sink:
+                        info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct)
+                        for (rec, _), values in zip(chunk, info):
+                            main.write(rec, values)
+            else:  # the task's chunks as one batch (INFO values do not depend on the batch)
+                records = [item for chunk in task for item in chunk]
+                allele_scores = _joined([r[0] for r in results], [len(chunk) for chunk in task], len(panel.bank))
+                info = info_values(allele_scores, [s for _, s in records], panel.bank.ids, tfs, top_k,
+                                   pct_of([allele_scores])[0])
+                for (rec, _), values in zip(records, info):
+                    main.write(rec, values)
+            bar.update(sum(len(chunk) for chunk in task))
 
-        records = ((rec, Site(*io.site_of(rec))) for batch in io.read_batches(reader, 4096, str(vcf)) for rec in batch)
-        for chunk in region_chunks(records):
-            counts["records"] += len(chunk)
-            counts["alleles"] += sum(max(len(s.alts), 1) for _, s in chunk)
-            contig = contigs(chunk[0][1].chrom)
-            mapped += contig is not None
-            seen.add(chunk[0][1].chrom)
-            sites = [s for _, s in chunk]
-            pending.append((chunk, client.submit(score_chunk, sites, str(fasta), contig, bank, settings, dfind,
-                                                 pure=False)))
-            drain(in_flight)
-        drain(0)
+        def chunks() -> Iterator[list]:
+            nonlocal mapped
+            records = ((rec, Site(*io.site_of(rec))) for batch in io.read_batches(reader, 4096, str(vcf))
+                       for rec in batch)
+            for chunk in region_chunks(records):
+                counts["records"] += len(chunk)
+                counts["alleles"] += sum(max(len(s.alts), 1) for _, s in chunk)
+                mapped += contigs(chunk[0][1].chrom) is not None
+                seen.add(chunk[0][1].chrom)
+                yield chunk
+
+        size = pipeline.task_size(settings.device) if local else _dask_task_size(settings.device, n_workers)
+        annotate_stream.run(annotate_stream.tasks(chunks(), size), lambda chunk: contigs(chunk[0][1].chrom),
+                            str(fasta), bank, settings, dfind, write, client=None if local else client,
+                            in_flight=2 * n_workers)
         bar.close()
         if counts["records"] and not mapped:
             raise ContigNotFoundError(_build_message(sorted(seen), fasta_obj))

@@ -6,6 +6,8 @@ tables through pyarrow (TSV or Parquet, long format: one row per variant allele 
 """
 from __future__ import annotations
 
+import functools
+
 import os
 import re
 from collections.abc import Sequence
@@ -59,12 +61,17 @@ def clean_field(text: str) -> str:
     return _UNSAFE.sub("_", text) or "."
 
 
+@functools.lru_cache(maxsize=8)
+def _cleaned(names: tuple[str, ...]) -> list[str]:
+    return [clean_field(n) for n in names]
+
+
 def _f(x: float) -> str:
     return f"{x:.4f}"
 
 
 def _pct(x: float) -> str:
-    return "." if np.isnan(x) else f"{x:.2f}"
+    return "." if x != x else f"{x:.2f}"  # x != x: NaN (np.isnan costs more than the formatting)
 
 
 class AlleleScores(NamedTuple):
@@ -86,30 +93,44 @@ def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: 
     """``(VARBIND, VB_MAXGAIN, VB_MAXLOSS[, VB_DEEPFIND])`` INFO values per site (``None``: nothing scored).
 
     Top-k models by ``|delta|`` (ties: panel order); missing ALTs are ``.`` in the Number=A fields.
-    ``pct``: reference and alternate percentiles ``(E, M)`` each, or ``None``.
+    ``pct``: reference and alternate percentiles ``(E, M)`` each; or a function of flat row and model
+    indices returning the two percentiles of those pairs only (see
+    :func:`varbind.annotate_topk.pair_percentiles`); or ``None``.
     """
-    ref_pct, alt_pct = pct if pct is not None else (np.full(scores.ref.shape, np.nan),) * 2
+    from .annotate_topk import top_models
+
     out: list[tuple[str, str, str] | None] = [None] * len(sites)
     delta = scores.alt - scores.ref
+    k = min(top_k, len(ids))
+    top = top_models(delta, k)
+    rows = np.repeat(np.arange(len(delta)), k)
+    if pct is None:
+        ref_top = alt_top = np.full(top.shape, np.nan)
+    elif callable(pct):  # percentiles of the listed models only
+        ref_top, alt_top = (x.reshape(top.shape) for x in pct(rows, top.ravel()))
+    else:
+        ref_top, alt_top = (np.take_along_axis(x, top, 1) for x in pct)
+    gains, losses = delta.max(1).tolist() if len(delta) else [], delta.min(1).tolist() if len(delta) else []
+    top_l, ref_l, alt_l = top.tolist(), ref_top.tolist(), alt_top.tolist()
+    ref_v, alt_v, delta_v = (np.take_along_axis(x, top, 1).tolist() for x in (scores.ref, scores.alt, delta))
     by_site: dict[int, list[int]] = {}
     for e, s in enumerate(scores.site.tolist()):
         by_site.setdefault(s, []).append(e)
-    ids_c, tfs_c = [clean_field(i) for i in ids], [clean_field(t) for t in tfs]
-    k = min(top_k, len(ids))
-    for s, rows in by_site.items():
+    ids_c, tfs_c = _cleaned(tuple(ids)), _cleaned(tuple(tfs))
+    alleles = scores.allele.tolist()
+    for s, e_rows in by_site.items():
         n_alt = len(sites[s].alts)
         gain, loss, dfind, entries = ["."] * n_alt, ["."] * n_alt, ["."] * n_alt, []
-        for e in rows:
-            a = int(scores.allele[e])
-            d = delta[e]
-            gain[a], loss[a] = _f(float(d.max())), _f(float(d.min()))
+        for e in e_rows:
+            a = alleles[e]
+            gain[a], loss[a] = _f(gains[e]), _f(losses[e])
             if scores.deepfind is not None and not np.isnan(scores.deepfind[e]):
                 dfind[a] = _f(float(scores.deepfind[e]))
             allele = sites[s].alts[a]
-            for j in np.argsort(-np.abs(d), kind="stable")[:k].tolist():
-                entries.append("|".join([allele, ids_c[j], tfs_c[j], _f(float(scores.ref[e, j])),
-                                         _f(float(scores.alt[e, j])), _f(float(d[j])), _pct(ref_pct[e, j]),
-                                         _pct(alt_pct[e, j]), CONSEQUENCE]))
+            for j, r, a_, d, rp, ap in zip(top_l[e], ref_v[e], alt_v[e], delta_v[e], ref_l[e], alt_l[e]):
+                # one f-string an entry (the format of _f and _pct; measured 3x faster than joining their calls)
+                entries.append(f"{allele}|{ids_c[j]}|{tfs_c[j]}|{r:.4f}|{a_:.4f}|{d:.4f}|"
+                               f"{'.' if rp != rp else f'{rp:.2f}'}|{'.' if ap != ap else f'{ap:.2f}'}|{CONSEQUENCE}")
         out[s] = (",".join(entries) or ".", ",".join(gain), ",".join(loss))
         if scores.deepfind is not None:
             out[s] += (",".join(dfind),)

@@ -308,11 +308,22 @@ class ModelBank:
         return bank.to(self.device)
 
     def to(self, device: str | torch.device) -> ModelBank:
-        """The bank with its tables on ``device`` (returns self when already there)."""
+        """The bank with its tables on ``device`` (self when already there; the copy on another device
+        is made once and kept, so repeated calls reuse it and the weight layouts prepared in it)."""
         device = torch.device(device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
         if device == self.device:
             return self
-        return ModelBank(self.ids, self.params, [g.to(device) for g in self.groups], device)
+        placed = self.__dict__.setdefault("_placed", {})
+        if device not in placed:  # once per process and device: the kernels' weight layouts are cached in it
+            placed[device] = ModelBank(self.ids, self.params, [g.to(device) for g in self.groups], device)
+        return placed[device]
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_placed", None)  # copies on devices stay in their process
+        return state
 
     @property
     def max_detector_len(self) -> int:

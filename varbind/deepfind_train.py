@@ -55,7 +55,9 @@ def train_mlp(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray
     Inputs are standardised with the training set's mean and standard deviation (stored in the
     model). Deterministic for a given ``config.seed`` on a given device.
     """
-    device = torch.device(device or "cpu")
+    from .device import resolve
+
+    device = resolve(device)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     mlp = MLP(X.shape[1], tuple(config.hidden), config.dropout)

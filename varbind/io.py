@@ -179,7 +179,9 @@ def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[l
             raise InputFormatError(f"{path}: unreadable record after record {n}: "
                                    f"{_hts_message(msgs) or 'htslib could not parse it'}")
         for line in msgs:
-            if line.startswith("[W::") and line not in seen_warn and len(seen_warn) < 20:
+            if not line.startswith("["):  # another thread's output (the capture is process-wide): pass it on
+                print(line, file=sys.stderr)
+            elif line.startswith("[W::") and line not in seen_warn and len(seen_warn) < 20:
                 seen_warn.add(line)
                 log.info("htslib: %s", line.split("] ", 1)[-1])
         if not batch:

@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputFormatError(f"--workers must be at least 1, not {args.workers}")
     if args.scores and not args.scores.endswith((".parquet", ".pq")):
         raise InputFormatError(f"--scores {args.scores}: must be a .parquet file")
+    common.device(args)  # an unusable --device stops here, before the panel loads
     settings = annotate.Settings(window=args.window, mode=args.mode, ref_mismatch=args.ref_mismatch,
                                  strand_merge=args.strand_merge, device=args.device)
     panel = common.load_panel(args)

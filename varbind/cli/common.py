@@ -30,7 +30,15 @@ def add_model_args(p: argparse.ArgumentParser, default: str | None = "default") 
 
 def add_device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, metavar="DEV",
-                   help="torch device to score on: cpu (default) or cuda")
+                   help="where to compute: auto (default: the GPU when torch sees one, else the CPU), cpu, "
+                   "cuda or cuda:N")
+
+
+def device(args: argparse.Namespace) -> str:
+    """``--device`` resolved (:func:`varbind.device.resolve`: auto -> cuda when available, else cpu)."""
+    from ..device import resolve
+
+    return str(resolve(getattr(args, "device", None)))
 
 
 def selected_ids(args: argparse.Namespace) -> list[str] | None:

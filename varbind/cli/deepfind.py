@@ -96,17 +96,17 @@ def run_train(args: argparse.Namespace) -> int:
         deepfind_data.save_dataset(data, args.save_dataset)
     log.info("%d variants (%s), %d models", len(data.variants), json.dumps(data.counts), len(bank))
     t0 = time.time()
-    feats = deepfind.panel_features(bank, data.windows, data.alt_codes, device=args.device,
+    feats = deepfind.panel_features(bank, data.windows, data.alt_codes, device=common.device(args),
                                     progress=sys.stderr.isatty() and not args.quiet)
     seconds = time.time() - t0
     log.info("panel features: %.1f s for %d windows x 2 x %d models", seconds, len(data.windows), len(bank))
     panel = args.panel_name or Path(str(args.models)).name
     metrics, models = deepfind_train.run_training(
         data, feats.ref, feats.alt, model_ids=list(bank.ids), panel_sha256=models_sha256(bank.ids, bank.params), panel=panel,
-        classifiers=tuple(args.classifiers), feature_sets=tuple(args.feature_sets), seed=args.seed, device=args.device,
+        classifiers=tuple(args.classifiers), feature_sets=tuple(args.feature_sets), seed=args.seed, device=common.device(args),
         mlp_options={"max_epochs": args.max_epochs, "batch_size": args.batch_size, "grid": MLP_GRID if args.mlp_grid else None,
                      "ensemble": args.mlp_ensemble}, lightgbm_options={"num_boost_round": args.lgb_rounds}, log=log.info)
-    metrics["panel_features"] = {"seconds": round(seconds, 1), "device": str(args.device or "cpu"),
+    metrics["panel_features"] = {"seconds": round(seconds, 1), "device": common.device(args),
                                  "windows": len(data.windows), "models": len(bank)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -152,7 +152,7 @@ def run_score(args: argparse.Namespace) -> int:
     dist = deepfind_data.tss_distance(table["chrom"].tolist(), table["pos"].to_numpy(), deepfind_data.read_tss(args.tss))
     tv = deepfind_data.transversion(table["ref"].tolist(), table["alt"].tolist())
     prob = model.predict_variants(CodeBatch(windows, lengths), CodeBatch(alt, lengths),
-                                  dist, tv, device=args.device) if len(table) else np.zeros(0)
+                                  dist, tv, device=common.device(args)) if len(table) else np.zeros(0)
     table["tss_distance"], table["transversion"], table["deepfind"] = dist, tv.astype(int), np.round(prob, 6)
     if args.output == "-":
         table.to_csv(sys.stdout, sep="\t", index=False)

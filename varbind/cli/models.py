@@ -103,7 +103,7 @@ def run_show(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     from ..deepbind_import import import_deepbind
 
-    path = import_deepbind(args.source, name=args.name, device=args.device, progress=sys.stderr.isatty())
+    path = import_deepbind(args.source, name=args.name, device=common.device(args), progress=sys.stderr.isatty())
     return _report(path)
 
 
@@ -112,7 +112,7 @@ def run_download(args: argparse.Namespace) -> int:
 
     path = deepbind_import.download(args.url or deepbind_import.RELEASE_URL,
                                     args.sha256 or deepbind_import.RELEASE_SHA256,
-                                    device=args.device, progress=sys.stderr.isatty())
+                                    device=common.device(args), progress=sys.stderr.isatty())
     return _report(path)
 
 

@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sequence", metavar="ACGT", help="a sequence to map instead of a region")
     p.add_argument("--fasta", metavar="REF.fa", help="indexed reference FASTA (plain or bgzipped) for REGION")
     common.add_model_args(p)
+    common.add_device_args(p)
     p.add_argument("--top", type=int, default=None, metavar="N",
                    help="show the N models with the largest |delta| (at the --variant if given); default 3, "
                    "or every --tf model")
@@ -131,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
     variant = _variant(args, seq, region) if args.variant else None
     marks = regions.read_vcf_variants(args.vcf, region) if args.vcf else []
     bank, names = load_named_bank(args)
-    mm = mutmap.mutation_map(seq, bank, strand_merge=args.strand_merge)
+    dev = common.device(args)
+    mm = mutmap.mutation_map(seq, bank, strand_merge=args.strand_merge, device=dev)
     if region is not None:
         mm = mm._replace(chrom=region.chrom, start=region.start)
     rows = _chosen(args, mm, variant.start - mm.start if variant else None)
@@ -151,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         if variant is not None:
             off = variant.start - mm.start
             mut = mutmap.mutation_map(mutmap.substitute(mm.seq, off, variant.ref, variant.alt), bank.select(shown.ids),
-                                      strand_merge=args.strand_merge)
+                                      strand_merge=args.strand_merge, device=dev)
             fig = plot.variant_figure(shown, mut._replace(chrom=mm.chrom, start=mm.start), variant,
                                       list(range(len(shown.ids))), tf=names, flank=args.flank,
                                       weighted=args.weighted)

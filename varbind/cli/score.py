@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    bank = common.load_bank(args)
+    dev = common.device(args)
+    bank = common.load_bank(args).to(dev)
     out = sys.stdout
     with common.open_text(args.seqfile) as stream:
         out.write("\t".join(bank.ids) + "\n")
@@ -45,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
             chunk.append(rec.seq)
             if len(chunk) == CHUNK:
                 _write(out, predict.score(bank, chunk, mode=args.mode, strand_merge=args.strand_merge,
-                                          device=args.device, start_index=first))
+                                          device=dev, start_index=first))
                 first += len(chunk)
                 chunk = []
         if chunk:
             _write(out, predict.score(bank, chunk, mode=args.mode, strand_merge=args.strand_merge,
-                                      device=args.device, start_index=first))
+                                      device=dev, start_index=first))
     out.flush()
     return 0
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputFormatError
+from . import common
 from ..train import calibrate, datasets, export, report
 from ..train.evaluate import primary_metric, heldout_metrics, heldout_scores
 
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--detector-lens", type=int, nargs="+", default=None, metavar="M",
                        help="detector lengths to search (default depends on KIND)")
         q.add_argument("--seed", type=int, default=0)
-        q.add_argument("--device", default=None, help="torch device (default: cuda when available)")
+        q.add_argument("--device", default=None, help="auto (default: the GPU when torch sees one, else the CPU), cpu, cuda or cuda:N")
         q.add_argument("--quiet", action="store_true", help="no progress bar")
         q.set_defaults(func=run)
 
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     opts = calibrate.options_for(kind, num_settings=args.settings, num_folds=args.folds,
                                  max_steps=args.max_steps, min_steps=args.min_steps, batch_size=args.batch_size,
                                  eval_examples=args.eval_examples,
-                                 num_detectors=args.detectors, seed=args.seed, device=args.device,
+                                 num_detectors=args.detectors, seed=args.seed, device=common.device(args),
                                  space=space, progress=not args.quiet and sys.stderr.isatty())
     log.info("%s: %d training examples, %d settings x %d folds", task.experiment, len(task.train.targets),
              opts.num_settings, opts.num_folds)

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from .. import _torch_kernels as tk
+from .. import device as _device
 from ..bank import Group, ModelBank
 from ..sequence import N_CODE, CodeBatch, encode_batch
 
@@ -86,19 +87,7 @@ def _pool(group: Group, codes, lengths, mode: str, device: torch.device,
 
 
 def _default_backend(device: torch.device, mode: str) -> str:
-    if device.type == "cpu":
-        return "numba"
-    if device.type == "cuda" and mode == "global" and _HAVE_TRITON:
-        return "triton"
-    return "torch"
-
-
-try:  # Triton ships with CUDA builds of torch; the CPU wheel has none
-    import triton  # noqa: F401
-
-    _HAVE_TRITON = True
-except ImportError:
-    _HAVE_TRITON = False
+    return _device.backend(device, mode)
 
 
 def _heads(group: Group, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -197,8 +197,20 @@ def score_edits(
     ref_out = np.empty((nb, len(bank)), np.float32)
     alt_out = np.empty((len(edits.start), len(bank)), np.float32)
     if bank.device.type != "cpu":
-        if _default_backend(bank.device, "global") == "triton" and len(edits.start) and (edits.lengths == 1).all():
-            return _snv_scores_triton(bank, refs, edits, strand_merge, batch_size)
+        snv = edits.lengths == 1
+        if _default_backend(bank.device, "global") == "triton" and snv.any():
+            if snv.all():
+                return _snv_scores_triton(bank, refs, edits, strand_merge, batch_size)
+            # single-base edits through the SNV kernel; the others as full passes over their windows only
+            r = _snv_scores_triton(bank, refs, Edits(*(x[snv] for x in edits)), strand_merge, batch_size)
+            other = np.flatnonzero(~snv)
+            used, local = np.unique(edits.ref_index[other], return_inverse=True)
+            sub = CodeBatch(refs.codes[used], refs.lengths[used])
+            alt_out[snv] = r.alt
+            alt_out[other] = score(bank, apply_edits(sub, Edits(local.astype(np.int64), edits.start[other],
+                                                                 edits.codes[other], edits.lengths[other])),
+                                   strand_merge=strand_merge, batch_size=batch_size)
+            return EditScores(r.ref, alt_out)
         ref_out[:] = score(bank, refs, strand_merge=strand_merge, batch_size=batch_size)
         alt_out[:] = score(bank, apply_edits(refs, edits), strand_merge=strand_merge, batch_size=batch_size)
         return EditScores(ref_out, alt_out)

@@ -119,7 +119,9 @@ def sample_settings(n: int, space: SearchSpace, rng: np.random.Generator) -> lis
 
 
 def _device(name: str | None) -> torch.device:
-    return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+    from ..device import resolve
+
+    return resolve(name)
 
 
 def _to_device(ex: Examples, kind: str, dev: torch.device) -> dict[str, torch.Tensor]:

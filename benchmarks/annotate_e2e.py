@@ -1,0 +1,150 @@
+"""``benchmarks/annotate.py --end-to-end VCF``: the real ``varbind annotate`` command against the
+scoring call alone, on the same SNVs, in the same run.
+
+* *scoring call alone*: every SNV of the VCF as a window (``--window``, default 101) of the FASTA,
+  all scored by one :func:`varbind.predict.score_edits` call (what BENCHMARKS.md's kernel figures
+  time), after an untimed warm-up on the first 8,192; the panel already loaded and on the device;
+* *end to end*: ``python -m varbind annotate VCF --fasta FA -o OUT.vcf.gz --models SRC --device DEV``
+  as a subprocess (DeepFind on, as by default; ``--no-deepfind`` as well with ``--also-no-deepfind``),
+  wall clock from start to exit: interpreter start, imports, panel and DeepFind loading, reading,
+  scoring, writing, bgzip and the tabix index. Its peak RSS too.
+
+Each is repeated ``--repeats`` times; medians and the ratio end to end / scoring alone are printed.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def read_snvs(vcf: str, limit: int | None = None):
+    from varbind import io
+    from varbind.variants import Site
+
+    reader = io.open_vcf(vcf)
+    sites = []
+    for batch in io.read_batches(reader, 4096, vcf):
+        sites += [Site(*io.site_of(r)) for r in batch]
+        if limit and len(sites) >= limit:
+            break
+    return sites[:limit] if limit else sites
+
+
+def windows(sites, fasta: str, window: int):
+    """All SNVs' windows as one batch (per contig through the FASTA)."""
+    from varbind import io, predict
+    from varbind.sequence import CodeBatch
+    from varbind.variants import build_windows
+
+    fa = io.Fasta(fasta)
+    contigs = io.ContigMap(fa.lengths)
+    by_chrom: dict[str, list] = {}
+    for s in sites:
+        by_chrom.setdefault(s.chrom, []).append(s)
+    refs, e_parts, nb = [], [], 0
+    for chrom, ss in by_chrom.items():
+        c = contigs(chrom)
+        if c is None:
+            continue
+        genome = lambda a, b, c=c: fa.codes(c, a, b)  # noqa: E731
+        win = build_windows(ss, genome, window, "skip", fa.lengths[c])
+        refs.append(win.refs)
+        e = win.edits
+        e_parts.append(predict.Edits(e.ref_index + nb, e.start, e.codes, e.lengths))
+        nb += len(win.refs.lengths)
+    codes = np.concatenate([r.codes for r in refs])
+    lengths = np.concatenate([r.lengths for r in refs])
+    edits = predict.Edits(*(np.concatenate([getattr(e, f) for e in e_parts]) for f in predict.Edits._fields))
+    return CodeBatch(codes, lengths), edits
+
+
+def scoring_alone(bank, refs, edits, device: str, repeats: int) -> list[float]:
+    import torch
+
+    from varbind import predict
+
+    warm = min(8192, len(edits.start))
+    sub = predict.Edits(*(x[:warm] for x in edits))
+    used = int(sub.ref_index.max()) + 1
+    from varbind.sequence import CodeBatch
+
+    predict.score_edits(bank, CodeBatch(refs.codes[:used], refs.lengths[:used]), sub, device=device)
+    out = []
+    for _ in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        predict.score_edits(bank, refs, edits, device=device)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        out.append(len(edits.start) / (time.perf_counter() - t))
+    return out
+
+
+def end_to_end(vcf: str, fasta: str, models: str, device: str, extra: list[str], n: int, repeats: int,
+               workers: int | None = None) -> tuple[list[float], list[float], str]:
+    rates, rss = [], []
+    with tempfile.TemporaryDirectory() as d:
+        out = str(Path(d) / "out.vcf.gz")
+        cmd = [sys.executable, "-m", "varbind", "annotate", vcf, "--fasta", fasta, "-o", out, "--models", models,
+               "--device", device, "--quiet", *extra] + (["--workers", str(workers)] if workers else [])
+        env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        for _ in range(repeats):
+            t = time.perf_counter()
+            p = subprocess.run(["/usr/bin/env", "python3", "-c", _RSS, *cmd], env=env, capture_output=True, text=True)
+            wall = time.perf_counter() - t
+            if p.returncode != 0:
+                raise SystemExit(f"annotate failed ({p.returncode}):\n{p.stderr[-3000:]}")
+            rates.append(n / wall)
+            rss.append(float(p.stdout.split()[-1]) / 1024)
+        return rates, rss, " ".join(cmd[1:])
+
+
+#: runs the command as a child and prints its peak RSS (KB): the child of this little wrapper
+_RSS = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
+
+
+def run(args) -> None:
+    from varbind import device as vdevice
+    from varbind import pretrained
+
+    device = str(vdevice.resolve(args.device))
+    sites = read_snvs(args.end_to_end)
+    n = len(sites)
+    panel = pretrained.load_panel(args.models)
+    bank = panel.bank.to(device)
+    refs, edits = windows(sites, args.fasta, args.window)
+    rows = [("VCF", f"{args.end_to_end} ({n:,} records, {len(edits.start):,} scored SNVs)"),
+            ("models", f"{args.models} ({len(bank)})"), ("device", device),
+            ("load average at start", " ".join(f"{x:.2f}" for x in os.getloadavg()))]
+    if device.startswith("cuda"):
+        import torch
+
+        rows.append(("GPU", torch.cuda.get_device_name(device)))
+    alone = scoring_alone(bank, refs, edits, device, args.repeats)
+    med_alone = statistics.median(alone)
+    rows.append(("scoring call alone, SNV/s (median; runs)", f"{med_alone:,.0f} ({', '.join(f'{x:,.0f}' for x in alone)})"))
+    variants = [("end to end, DeepFind on", [])]
+    if args.also_no_deepfind:
+        variants.append(("end to end, --no-deepfind", ["--no-deepfind"]))
+    for label, extra in variants:
+        rates, rss, cmd = end_to_end(args.end_to_end, args.fasta, args.models, device, extra, n, args.repeats,
+                                     args.workers)
+        med = statistics.median(rates)
+        rows += [(f"{label}: command", cmd),
+                 (f"{label}, SNV/s (median; runs)", f"{med:,.0f} ({', '.join(f'{x:,.0f}' for x in rates)})"),
+                 (f"{label} / scoring call alone", f"{100 * med / med_alone:.0f}%"),
+                 (f"{label}, peak RSS", f"{max(rss):,.0f} MB")]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}", flush=True)

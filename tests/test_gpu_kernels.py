@@ -1,0 +1,108 @@
+"""The GPU's fast paths against the CPU kernels and the reference implementation (need CUDA + Triton).
+
+The Triton SNV kernel scores each single-base substitution in its reference's own pass; these tests
+draw single-base edits only (multi-base edits take another path), including N as the new base, N in
+the references, edits at the first and last base, and every model architecture.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from varbind import _triton_tiles as _tiles
+from varbind import device as vdevice
+from varbind import predict
+from varbind.bank import ModelBank
+from varbind.params import random_params
+from varbind.sequence import decode, encode_batch
+
+from . import refimpl
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not (torch.cuda.is_available() and vdevice.have_triton()),
+                                                  reason="needs a CUDA device and Triton")]
+
+ARCHS = [dict(detector_len=m, num_detectors=16, has_avg_pooling=avg, num_hidden=h, reverse_complement=rc)
+         for m, avg, h, rc in [(6, True, 0, True), (11, False, 32, False), (20, True, 32, True), (24, False, 0, True),
+                               (33, True, 0, False)]]
+
+
+def bank_of(seed: int) -> ModelBank:
+    return ModelBank.from_params([random_params(**a, seed=seed + i) for i, a in enumerate(ARCHS)],
+                                 [f"m{i}" for i in range(len(ARCHS))])
+
+
+def snv_batch(rng: np.random.Generator, n_refs: int, n_edits: int):
+    lengths = rng.integers(5, 130, n_refs)
+    seqs = ["".join(rng.choice(list("ACGTN"), p=[0.24, 0.24, 0.24, 0.24, 0.04], size=int(n))) for n in lengths]
+    refs = encode_batch(seqs)
+    ref_index = rng.integers(0, n_refs, n_edits)
+    n = refs.lengths[ref_index]
+    start = np.where(rng.random(n_edits) < 0.1, 0, np.where(rng.random(n_edits) < 0.1, n - 1,
+                                                             rng.integers(0, n)))
+    codes = rng.integers(0, 5, (n_edits, 1)).astype(np.uint8)
+    return refs, predict.Edits(ref_index.astype(np.int64), start.astype(np.int64), codes, np.ones(n_edits, np.int64))
+
+
+def rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float((np.abs(a - b) / np.maximum(1.0, np.abs(b))).max())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_triton_snv_kernel_equals_numba_and_the_reference(seed):
+    rng = np.random.default_rng(seed)
+    bank = bank_of(seed)
+    refs, edits = snv_batch(rng, 300, 1200)
+    gpu = predict.score_edits(bank, refs, edits, device="cuda")
+    cpu = predict.score_edits(bank, refs, edits, device="cpu")
+    # float32 sums in another order (the GPU splits each weight into two float16 parts): scores of
+    # these random models reach |40|; a wrong position, base or pool is off by O(1)
+    assert rel(gpu.alt, cpu.alt) < 1e-4 and rel(gpu.ref, cpu.ref) < 1e-4
+    # the reference: plain numpy, one model, one sequence at a time
+    alt_seqs = predict.apply_edits(refs, edits)
+    for e in rng.choice(len(edits.start), 25, replace=False):
+        seq = decode(alt_seqs.codes[e, : alt_seqs.lengths[e]])
+        want = [refimpl.score_global(p, seq) for p in bank.params]
+        assert rel(gpu.alt[e], np.array(want)) < 1e-4, (e, gpu.alt[e], want)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or _tiles.table_for(torch.cuda.get_device_name()) is None,
+                    reason="batch-independent only with a shipped tile table (the autotuner may pick by batch size)")
+def test_snv_scores_do_not_depend_on_the_batch():
+    rng = np.random.default_rng(5)
+    bank = bank_of(5)
+    refs, edits = snv_batch(rng, 200, 3000)
+    whole = predict.score_edits(bank, refs, edits, device="cuda")
+    pieces = predict.score_edits(bank, refs, edits, device="cuda", batch_size=257)
+    assert np.array_equal(whole.alt, pieces.alt) and np.array_equal(whole.ref, pieces.ref)
+
+
+def test_mixed_edits_take_the_snv_kernel_for_snvs_and_agree_with_the_cpu():
+    rng = np.random.default_rng(9)
+    bank = bank_of(9)
+    refs, snvs = snv_batch(rng, 100, 400)
+    long = predict.Edits(snvs.ref_index[:50], np.zeros(50, np.int64), rng.integers(0, 4, (50, 3)).astype(np.uint8),
+                         np.full(50, 3, np.int64))
+    k = 3
+    codes = np.full((450, k), 4, np.uint8)
+    codes[:400, :1], codes[400:] = snvs.codes, long.codes
+    edits = predict.Edits(np.concatenate([snvs.ref_index, long.ref_index]), np.concatenate([snvs.start, long.start]),
+                          codes, np.concatenate([snvs.lengths, long.lengths]))
+    ok = edits.start + edits.lengths <= refs.lengths[edits.ref_index]
+    edits = predict.Edits(*(x[ok] for x in edits))
+    gpu = predict.score_edits(bank, refs, edits, device="cuda")
+    cpu = predict.score_edits(bank, refs, edits, device="cpu")
+    assert rel(gpu.alt, cpu.alt) < 1e-4 and rel(gpu.ref, cpu.ref) < 1e-4
+
+
+def test_bank_is_placed_once_and_keeps_its_triton_layout():
+    bank = bank_of(2)
+    a, b = bank.to("cuda"), bank.to("cuda:0")
+    assert a is b and a.groups[0].triton_weights() is b.groups[0].triton_weights()
+
+
+def test_device_names_resolve():
+    assert vdevice.resolve("auto").type == "cuda" and vdevice.resolve(None).type == "cuda"
+    assert vdevice.resolve("cuda") == torch.device("cuda", torch.cuda.current_device())
+    with pytest.raises(Exception, match="CUDA devices"):
+        vdevice.resolve(f"cuda:{torch.cuda.device_count()}")

@@ -1,0 +1,136 @@
+"""Where varbind computes: the one place that turns ``--device`` into a torch device and picks the kernels.
+
+Every command (``annotate``, ``mutmap``, ``score``, ``train``, ``deepfind``, ``models``) and every
+library function that takes ``device=`` goes through :func:`resolve`; the scoring kernels through
+:func:`backend`.
+
+* ``"auto"`` (the default; also ``None``): the first CUDA device when torch sees one, else the CPU;
+* ``"cpu"``;
+* ``"cuda"`` or ``"cuda:N"``: that GPU (``cuda`` is the current one, normally ``cuda:0``); an error
+  naming the visible devices when there is none or ``N`` is out of range.
+
+Kernels (:func:`backend`): numba on the CPU, the fused Triton kernels on a CUDA device in global
+mode, the torch twins otherwise (deepbind mode on a GPU, other device types, or CUDA without Triton).
+
+Examples
+--------
+>>> resolve("cpu")
+device(type='cpu')
+>>> backend(resolve("cpu"), "global")
+'numba'
+>>> resolve("tpu")
+Traceback (most recent call last):
+...
+varbind.errors.InputFormatError: --device tpu: use auto, cpu, cuda or cuda:N
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+from pathlib import Path
+
+import torch
+
+from .errors import InputFormatError
+
+CHOICES = "auto, cpu, cuda or cuda:N"
+log = logging.getLogger("varbind")
+
+
+def resolve(device: str | torch.device | None = "auto") -> torch.device:
+    """The torch device ``device`` names (``None`` and ``"auto"``: CUDA when available, else CPU).
+
+    Raises
+    ------
+    InputFormatError
+        For a name that is not ``auto``/``cpu``/``cuda``/``cuda:N``, or a CUDA device that is not there.
+    """
+    if isinstance(device, torch.device):
+        return device if device.type != "cuda" else _cuda(device.index, str(device))
+    name = "auto" if device is None else str(device).strip().lower()
+    if name == "auto":
+        return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    m = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if m is None:
+        raise InputFormatError(f"--device {device}: use {CHOICES}")
+    return _cuda(None if m.group(1) is None else int(m.group(1)), str(device))
+
+
+def _cuda(index: int | None, name: str) -> torch.device:
+    if not torch.cuda.is_available():
+        why = "this torch was built without CUDA" if torch.version.cuda is None else "no GPU is visible"
+        raise InputFormatError(f"--device {name}: no CUDA device ({why}); use --device cpu or auto")
+    n = torch.cuda.device_count()
+    if index is None:
+        index = torch.cuda.current_device()
+    if not 0 <= index < n:
+        raise InputFormatError(f"--device {name}: there are {n} CUDA devices (cuda:0 .. cuda:{n - 1})")
+    return torch.device("cuda", index)
+
+
+def gpu_count() -> int:
+    """CUDA devices torch sees (0 without CUDA)."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@functools.lru_cache(maxsize=1)
+def have_triton() -> bool:
+    """Whether the Triton kernels can run (Triton ships with CUDA builds of torch; the CPU wheel has none)."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def backend(device: torch.device, mode: str = "global") -> str:
+    """The kernels that score on ``device``: ``"numba"`` (CPU), ``"triton"`` (CUDA, global mode) or ``"torch"``."""
+    if device.type == "cpu":
+        return "numba"
+    if device.type == "cuda" and mode == "global" and have_triton():
+        return "triton"
+    return "torch"
+
+
+def _numba_cached() -> bool:
+    """Whether numba's on-disk cache holds the CPU kernels annotate uses (compiled in an earlier run)."""
+    from . import _cpu_edit_kernels, _cpu_kernels, _cpu_region_kernels
+
+    try:
+        return all(os.path.exists(f._cache._cache_file._index_path)
+                   for f in (_cpu_kernels.global_pool, _cpu_edit_kernels.edit_pool,
+                             _cpu_region_kernels.window_edit_pool))
+    except AttributeError:  # another numba's internals: say nothing
+        return True
+
+
+def _triton_cached() -> bool:
+    """Whether Triton's cache holds compiled SNV kernels (from an earlier run on this machine)."""
+    root = Path(os.environ.get("TRITON_CACHE_DIR") or Path.home() / ".triton" / "cache")
+    return any(root.glob("*/_snv_pool_jit*"))
+
+
+def announce(device: str | torch.device | None) -> None:
+    """Say, before a first run's silent minutes, that kernels are being compiled or tuned (once per process)."""
+    dev = resolve(device)
+    if dev in _announced:
+        return
+    _announced.add(dev)
+    kind = backend(dev)
+    if kind == "numba" and not _numba_cached():
+        log.info("compiling CPU kernels (first run only: numba caches them on disk) ...")
+    elif kind == "triton":
+        from . import _triton_tiles
+
+        if not _triton_tiles.table_for(torch.cuda.get_device_name(dev)):
+            _triton_tiles.note_tuning(dev)
+        elif not _triton_cached():
+            log.info("compiling GPU kernels for %s (first run only: Triton caches them on disk) ...",
+                     torch.cuda.get_device_name(dev))
+
+
+_announced: set = set()
