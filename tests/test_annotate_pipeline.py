@@ -1,0 +1,201 @@
+"""The annotate pipeline (tasks of chunks, reader/scorer/writer threads) gives what the per-chunk
+path gave, bit for bit, whatever the task size; its helpers equal the plain ways they replace."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from varbind import annotate, annotate_pipeline, annotate_stream, deepfind, io, percentiles, predict
+from varbind import device as vdevice
+from varbind.annotate_deepfind import DeepFind
+from varbind.annotate_topk import pair_percentiles, top_models
+from varbind.bundle import models_sha256
+from varbind.errors import InputFormatError
+from varbind.sequence import CodeBatch
+from varbind.variants import Site, build_windows
+from varbind.window_scoring import score_global
+
+from .annotate_helpers import random_genome, tiny_bank, write_fasta, write_vcf
+
+REPO = Path(__file__).resolve().parents[1]
+W = 41
+
+
+def random_deepfind(bank) -> DeepFind:
+    """A DeepFind classifier with random weights on the tiny bank (scores-only features)."""
+    torch.manual_seed(0)
+    n = 2 * len(bank)
+    cfg = deepfind.DeepFindConfig(kind="mlp", feature_set="scores", model_ids=list(bank.ids),
+                                  panel_sha256=models_sha256(bank.ids, bank.params), n_features=n, hidden=[8])
+    return DeepFind(deepfind.DeepFindModel(cfg, mlp=deepfind.MLP(n, (8,)).eval(), bank=bank), None, "random")
+
+
+@pytest.fixture(scope="module")
+def genome_world(tmp_path_factory):
+    """Two contigs, one longer than a 1-Mb chunk bin; dense and sparse SNVs, indels, multi-allelic
+    records and a REF that differs from the FASTA."""
+    d = tmp_path_factory.mktemp("pipe")
+    rng = np.random.default_rng(3)
+    g1, g2 = random_genome(rng, 1_300_000), random_genome(rng, 4000)
+    fa = write_fasta(d / "g.fa", {"chr1": g1, "chr2": g2})
+    pos = sorted(set(rng.integers(50, 1_299_900, 150).tolist()) | set(range(999_950, 1_000_060, 7)))
+    other = {b: [c for c in "ACGT" if c != b] for b in "ACGT"}
+    rows = [f"chr1\t{p + 1}\t.\t{g1[p]}\t{other[g1[p]][p % 3]}\t.\t.\t." for p in pos]
+    rows += [f"chr1\t{pos[3] + 1}\t.\t{g1[pos[3]]}\t{other[g1[pos[3]]][0]},{other[g1[pos[3]]][1]}\t.\t.\t.",
+             f"chr1\t{pos[5] + 1}\t.\t{g1[pos[5]:pos[5] + 3]}\t{g1[pos[5]]}\t.\t.\t.",
+             f"chr1\t{pos[7] + 1}\t.\t{other[g1[pos[7]]][0]}\t{other[g1[pos[7]]][1]}\t.\t.\t.",
+             f"chr2\t11\t.\t{g2[10]}\t{other[g2[10]][2]}\t.\t.\t.", f"chr2\t3990\t.\t{g2[3989]}\tN\t.\t.\t."]
+    rows.sort(key=lambda r: (r.split("\t")[0], int(r.split("\t")[1])))
+    vcf = write_vcf(d / "in.vcf", rows, contigs={"chr1": len(g1), "chr2": len(g2)})
+    return {"dir": d, "fa": fa, "vcf": vcf}
+
+
+def chunks_of(world):
+    reader = io.open_vcf(str(world["vcf"]))
+    recs = ((r, Site(*io.site_of(r))) for b in io.read_batches(reader) for r in b)
+    return [[s for _, s in c] for c in annotate.region_chunks(recs)]
+
+
+def old_chunk_path(sites, fasta_path, bank, settings, df):
+    """What ``score_chunk`` computed before the pipeline: one FASTA span a chunk, score_global, and
+    DeepFind through ``predict_variants`` on its own windows."""
+    fa = io.Fasta(fasta_path)
+    contig, w = sites[0].chrom, settings.window
+    lo, hi = min(s.start for s in sites) - w, max(s.start + len(s.ref) for s in sites) + w
+    span = fa.codes(contig, lo, hi)
+    genome = lambda a, b: span[a - lo : b - lo] if a >= lo and b <= hi else fa.codes(contig, a, b)  # noqa: E731
+    win = build_windows(sites, genome, w, settings.ref_mismatch, fa.lengths[contig])
+    r = score_global(bank, win, genome)
+    probs = np.full(len(win.site), np.nan, np.float32)
+    snv = [e for e in range(len(win.site)) if len(sites[win.site[e]].ref) == 1
+           and sites[win.site[e]].alts[win.allele[e]] in ("A", "C", "G", "T")]
+    half = df.model.config.window // 2
+    ref_w = np.stack([genome(sites[win.site[e]].start - half, sites[win.site[e]].start + half + 1) for e in snv])
+    alt_w = ref_w.copy()
+    alt_w[:, half] = ["ACGT".index(sites[win.site[e]].alts[win.allele[e]]) for e in snv]
+    lengths = np.full(len(snv), 2 * half + 1, np.int64)
+    probs[snv] = df.model.predict_variants(CodeBatch(ref_w, lengths), CodeBatch(alt_w, lengths),
+                                           np.full(len(snv), -1), np.zeros(len(snv), bool))
+    return r.ref[win.edits.ref_index], r.alt, probs
+
+
+def test_pipeline_equals_the_per_chunk_path_bit_for_bit(genome_world):
+    bank = tiny_bank()
+    df = random_deepfind(bank)
+    settings = annotate.Settings(window=W, device="cpu")
+    chunks = chunks_of(genome_world)
+    assert len(chunks) >= 3  # two bins of chr1, and chr2
+    task = [(c, c[0].chrom) for c in chunks if c[0].chrom == "chr1"]
+    got = annotate_pipeline.score_task(task, str(genome_world["fa"]), bank, settings, df)
+    for (sites, _), (scores, _, _) in zip(task, got):
+        ref, alt, probs = old_chunk_path(sites, str(genome_world["fa"]), bank, settings, df)
+        assert np.array_equal(scores.ref, ref) and np.array_equal(scores.alt, alt)
+        assert np.array_equal(scores.deepfind, probs, equal_nan=True)
+        assert np.isfinite(probs).sum() >= len(sites) - 3  # the SNVs got a probability
+
+
+@pytest.mark.parametrize("kind", ["vcf.gz", "parquet"])
+def test_output_does_not_depend_on_task_size(genome_world, tmp_path, monkeypatch, kind):
+    out = []
+    for size in (1, 10**6):
+        monkeypatch.setattr(annotate_pipeline, "TASK_CPU", size)
+        path = tmp_path / f"o{size}.{kind}"
+        annotate.annotate_vcf(str(genome_world["vcf"]), str(genome_world["fa"]), str(path), annotate.resolve_panel(
+            tiny_bank()), settings=annotate.Settings(window=W, device="cpu"))
+        out.append(path.read_bytes())
+    assert out[0] == out[1] and len(out[0]) > 1000
+
+
+def test_stream_keeps_order_and_raises_a_stage_error():
+    seen = []
+
+    def write(task, results):
+        seen.extend(results)
+
+    tasks = [[[(None, Site("c", i, "A", ("C",)))]] for i in range(7)]
+    orig = annotate_pipeline.prepare, annotate_pipeline.score
+    try:
+        annotate_pipeline.prepare = lambda sites, *a: sites[0].start
+        annotate_pipeline.score = lambda items, *a: [x * 10 for x in items]
+        annotate_stream.run(iter(tasks), lambda c: "c", "fa", None, None, None, write)
+        assert seen == [0, 10, 20, 30, 40, 50, 60]
+
+        def bad(items, *a):
+            raise InputFormatError("boom")
+
+        annotate_pipeline.score = bad
+        with pytest.raises(InputFormatError, match="boom"):
+            annotate_stream.run(iter(tasks), lambda c: "c", "fa", None, None, None, write)
+    finally:
+        annotate_pipeline.prepare, annotate_pipeline.score = orig
+
+
+def test_sites_genome_serves_the_fasta_around_sites(genome_world):
+    fa = io.Fasta(str(genome_world["fa"]))
+    sites = [Site("chr1", p, "A", ("C",)) for p in (100, 180, 50_000, 999_000)]
+    g = annotate_pipeline.SitesGenome(fa, "chr1", sites, 60)
+    for s in sites:
+        for a, b in ((s.start - 60, s.start + 61), (s.start - 20, s.start + 5)):
+            assert np.array_equal(g(a, b), fa.codes("chr1", a, b))
+    assert np.array_equal(g(700_000, 700_050), fa.codes("chr1", 700_000, 700_050))  # away from sites: the FASTA
+    wide = g(40, 999_100)
+    for s in sites:
+        assert np.array_equal(wide[s.start - 60 - 40 : s.start + 61 - 40], fa.codes("chr1", s.start - 60, s.start + 61))
+
+
+def test_top_models_equal_a_stable_argsort_with_ties_and_nan():
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=(400, 37)).astype(np.float32)
+    d[::7, :10] = 0.5  # ties across the k-th place
+    d[::11, 3] = np.nan
+    d[5] = 0.0
+    for k in (1, 5, 37):
+        assert np.array_equal(top_models(d, k), np.argsort(-np.abs(d), axis=1, kind="stable")[:, :k])
+
+
+def test_pair_percentiles_equal_the_full_table():
+    rng = np.random.default_rng(1)
+    ids = [f"m{i}" for i in range(6)]
+    q = np.sort(rng.normal(size=(5, 21)), axis=1)
+    q[2, 5:9] = q[2, 5]  # tied quantiles
+    null = percentiles.NullTable(ids[:5][::-1], np.linspace(0, 1, 21), q, {})  # m5 has none
+    scores = np.concatenate([rng.normal(size=(50, 6)) * 2, q[None, 2, [5, 0, 20, 3, 3, 3]]])
+    scores[3, 1] = np.nan
+    full = percentiles.percentile(null, scores, ids)
+    rows, cols = np.nonzero(np.ones_like(scores, bool))
+    got = pair_percentiles(null, scores[rows, cols], cols, ids)
+    assert np.array_equal(got, full[rows, cols], equal_nan=True) and np.isnan(got[cols == 5]).all()
+
+
+def test_device_names():
+    assert vdevice.resolve("cpu") == torch.device("cpu") and vdevice.backend(torch.device("cpu")) == "numba"
+    with pytest.raises(InputFormatError, match="use auto, cpu, cuda or cuda:N"):
+        vdevice.resolve("gpu0")
+    if not torch.cuda.is_available():
+        assert vdevice.resolve("auto") == torch.device("cpu")
+        with pytest.raises(InputFormatError, match="no CUDA device"):
+            vdevice.resolve("cuda:1")
+
+
+def test_cli_bad_device_is_one_line_exit_2(genome_world, tmp_path):
+    p = subprocess.run([sys.executable, "-m", "varbind", "annotate", str(genome_world["vcf"]), "--fasta",
+                        str(genome_world["fa"]), "-o", str(tmp_path / "o.vcf"), "--device", "tpu"],
+                       capture_output=True, text=True, cwd=REPO)
+    assert p.returncode == 2 and p.stderr.strip() == "varbind annotate: error: --device tpu: use auto, cpu, cuda or cuda:N"
+
+
+def test_bank_is_moved_once_per_device():
+    bank = tiny_bank()
+    assert bank.to("cpu") is bank
+    if torch.cuda.is_available():
+        assert bank.to("cuda") is bank.to("cuda:0")
+    import pickle
+
+    assert "_placed" not in pickle.loads(pickle.dumps(bank)).__dict__
+    r = predict.score(bank, ["ACGTACGTTGCA"])
+    assert r.shape == (1, 4)
