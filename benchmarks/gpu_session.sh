@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
 # One device-tool call: install carried wheels, unpack the benchmark FASTA, run the GPU tests,
 # measure Triton tiles, then time `varbind annotate` end to end. Run from the folder holding wt/
-# (this repository), whl/, deepbind/ (or deepbind.tgz), seq.npz and snvs.vcf.gz; logs go to $OUT.
 # Steps: STEPS="tests tiles e2e cold" (default all).
 set -u
 STEPS=${STEPS:-"tests tiles e2e stages cold"}
 OUT=${OUT:-/tmp/out}
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site whl/*.whl
 export PYTHONPATH=$PWD/wt:/tmp/site PYTHONUNBUFFERED=1
-[ -d deepbind ] || tar xzf deepbind.tgz
 nvidia-smi -L
 python3 -c "import torch, triton, numba, numpy; print('torch', torch.__version__, 'triton', triton.__version__, 'numba', numba.__version__, 'numpy', numpy.__version__)"
 FA=/tmp/hg19_snvs.fa
