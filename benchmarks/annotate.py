@@ -174,15 +174,16 @@ import resource, sys
 sys.path.insert(0, {repo!r})
 from varbind import annotate
 panel = annotate.resolve_panel({models!r}, {ids!r})
-annotate.annotate_vcf({vcf!r}, {fa!r}, {out!r}, panel, settings=annotate.Settings(window={w}), scores={scores!r})
+annotate.annotate_vcf({vcf!r}, {fa!r}, {out!r}, panel, settings=annotate.Settings(window={w}, device="cpu"),
+                      scores={scores!r}, deepfind=False)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def bench_rss(models: str, n_models: int, n: int, window: int, rng) -> list[tuple[int, float]]:
+def bench_rss(models: str, n_models: int, n: int, window: int, rng, sizes=None) -> list[tuple[int, float]]:
     ids = list(deepbind_db.read_catalogue(models).index[:n_models])
     out = []
-    for size in (n, 10 * n):
+    for size in sizes or (n, 10 * n):
         genome = rng.integers(0, 4, size=max(20 * size, 100_000)).astype(np.uint8)
         sites = random_snvs(rng, genome, size, window)
         with tempfile.TemporaryDirectory() as d:
@@ -208,12 +209,21 @@ def main() -> None:
     ap.add_argument("--synthetic", action="store_true", help="no VCF/FASTA I/O (no cyvcf2/pysam needed)")
     ap.add_argument("--rss-n", type=int, default=2000, help="records of the small VCF of the RSS test (0: skip)")
     ap.add_argument("--rss-models", type=int, default=20)
+    ap.add_argument("--rss-sizes", type=int, nargs="+", help="records of each RSS run (default: --rss-n, 10x that); "
+                    "with --rss-only nothing else runs")
+    ap.add_argument("--rss-only", action="store_true")
     ap.add_argument("--end-to-end", metavar="VCF", help="real VCF of SNVs: `varbind annotate` (subprocess) vs the "
                     "scoring call alone on its SNVs (see benchmarks/annotate_e2e.py); needs --fasta")
     ap.add_argument("--fasta", help="reference FASTA of --end-to-end")
     ap.add_argument("--also-no-deepfind", action="store_true", help="--end-to-end: time --no-deepfind too")
     ap.add_argument("--workers", type=int, help="--end-to-end: annotate --workers N")
     args = ap.parse_args()
+    if args.rss_only:
+        for size, mb in bench_rss(args.models, args.rss_models, args.rss_n, args.window, np.random.default_rng(0),
+                                  args.rss_sizes):
+            print(f"peak RSS, {size} records, {args.rss_models} models, --no-deepfind, --scores Parquet: {mb:,.0f} MB",
+                  flush=True)
+        return
     if args.end_to_end:
         sys.path.insert(0, str(REPO / "benchmarks"))
         import annotate_e2e

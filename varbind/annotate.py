@@ -216,7 +216,7 @@ def _joined(parts: list[AlleleScores], n_sites: list[int], n_models: int) -> All
 
 def _dask_task_size(device, workers: int) -> int:
     """Records a Dask task: a GPU's batch; on CPUs one region chunk, as many tasks as workers can share."""
-    return pipeline.TASK_GPU if str(device).startswith("cuda") else 1
+    return pipeline.TASK_GPU if pipeline.task_size(device) == pipeline.TASK_GPU else 1
 
 
 def _pct_function(panel: Panel, full: bool):
