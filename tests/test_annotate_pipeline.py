@@ -199,3 +199,22 @@ def test_bank_is_moved_once_per_device():
     assert "_placed" not in pickle.loads(pickle.dumps(bank)).__dict__
     r = predict.score(bank, ["ACGTACGTTGCA"])
     assert r.shape == (1, 4)
+
+
+def test_dask_workers_take_one_gpu_each(monkeypatch):
+    """With --device cuda (or auto on a GPU machine), worker i of a local cluster scores on GPU i mod n."""
+    import distributed
+    import numba
+
+    threads = numba.get_num_threads(), torch.get_num_threads()
+    monkeypatch.setattr(vdevice, "gpu_count", lambda: 2)
+    try:
+        for name, want in ((0, "cuda:0"), (3, "cuda:1")):
+            worker = type("W", (), {"name": name, "state": type("S", (), {"nthreads": 1})()})()
+            monkeypatch.setattr(distributed, "get_worker", lambda w=worker: w)
+            for dev in ("cuda", "auto"):
+                assert annotate_pipeline.worker_settings(annotate.Settings(device=dev)).device == want
+            assert annotate_pipeline.worker_settings(annotate.Settings(device="cpu")).device == "cpu"
+    finally:
+        numba.set_num_threads(threads[0])
+        torch.set_num_threads(threads[1])
