@@ -1,13 +1,13 @@
 """Tile choices of the Triton kernels shipped per GPU model, so that a first run does not autotune.
 
 Autotuning (:mod:`varbind._triton_kernels`) compiles and times every tile shape for every group of a
-panel: about 77 s in a fresh process on an H100 before these tables. The choices below were made by
-that autotuner on the GPU named (``benchmarks/triton_tiles.py``, batches of 32,768 rows) and are
-keyed by kernel, ``K_PAD`` (4 m rounded up to 16), column count and padded sequence length; a
+panel: about 77 s in a fresh process on an H100 before these tables. The choices below are the
+fastest of :data:`varbind._triton_kernels.CONFIGS` measured on the GPU named
+(``benchmarks/triton_tiles.py``, 16,384 windows of 101 and 51 bp) and are keyed by kernel, ``K_PAD`` (4 m rounded up to 16), column count and padded sequence length; a
 shape not in the table takes the nearest measured one of the same kernel (same ``K_PAD`` first,
-then the nearest column count, then length), so a panel never measured still runs untuned-free. GPUs of
-the same architecture share a table (the H100 uses the H200's: same SMs and tensor cores). A GPU
-or shape with no entry falls back to the autotuner, with a message. ``VARBIND_AUTOTUNE=1`` forces
+then the nearest column count, then length), so a panel never measured is not autotuned either.
+GPUs of the same architecture share a table (the H100 uses the H200's: same SMs and tensor cores,
+not measured on an H100). A GPU with no table falls back to the autotuner, with a message. ``VARBIND_AUTOTUNE=1`` forces
 the autotuner (for measuring new tables). A fixed choice also makes scores independent of batch
 sizes (the autotuner may pick other tiles for other sizes, which sum the mean pool in another order).
 """
