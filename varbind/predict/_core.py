@@ -141,7 +141,8 @@ def _auto_batch(bank: ModelBank, width: int, mode: str) -> int:
 
 
 def _resolve_device(bank: ModelBank, device: str | torch.device | None) -> ModelBank:
-    return bank if device is None else bank.to(device)
+    """The bank on ``device`` (``auto``/``cpu``/``cuda[:N]``, see :mod:`varbind.device`; ``None``: where it is)."""
+    return bank if device is None else bank.to(_device.resolve(device))
 
 
 def _progress(total: int, enabled: bool, unit: str):
