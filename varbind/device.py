@@ -97,11 +97,12 @@ def backend(device: torch.device, mode: str = "global") -> str:
 
 
 def _numba_cached() -> bool:
-    """Whether numba's on-disk cache holds the CPU kernels annotate uses (compiled in an earlier run)."""
+    """Whether numba's on-disk cache holds CPU kernels from an earlier run (any of them: a run compiles
+    only those it uses, annotate does not use plain scoring's)."""
     from . import _cpu_edit_kernels, _cpu_kernels, _cpu_region_kernels
 
     try:
-        return all(os.path.exists(f._cache._cache_file._index_path)
+        return any(os.path.exists(f._cache._cache_file._index_path)
                    for f in (_cpu_kernels.global_pool, _cpu_edit_kernels.edit_pool,
                              _cpu_region_kernels.window_edit_pool))
     except AttributeError:  # another numba's internals: say nothing
