@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from varbind import bundle, jaspar, percentiles, pretrained  # noqa: E402
 from varbind.bank import ModelBank  # noqa: E402
-from varbind.sequence import _LUT  # noqa: E402
+from varbind.bases import GENOME_CODES  # noqa: E402
 
 GENOME = "data/genome/hg19_sparse.fa.gz"
 BACKGROUND_CACHE = REPO / "pretrained" / "null_background.json"
@@ -49,7 +49,7 @@ def genome_dinucleotides(path: Path) -> np.ndarray:
             data, carry = data[:cut], data[cut:]
             data = re.sub(rb">[^\n]*\n", b"N", data).replace(b"\n", b"")  # never join across contigs
             runs = b"N".join(real.findall(data))
-            counts += percentiles.dinucleotide_counts(_LUT[np.frombuffer(runs, dtype=np.uint8)])
+            counts += percentiles.dinucleotide_counts(GENOME_CODES[np.frombuffer(runs, dtype=np.uint8)])
     return counts
 
 

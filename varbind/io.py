@@ -23,16 +23,13 @@ from typing import Any
 import numpy as np
 
 from .errors import InputFormatError
+from .bases import GENOME_CODES
 
 log = logging.getLogger("varbind")
 
 #: the 28-byte empty block that ends every complete BGZF file
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 VCF_COLUMNS = ("#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
-_GENOME_LUT = np.full(256, 4, dtype=np.uint8)
-for _i, _c in enumerate("ACGT"):
-    _GENOME_LUT[ord(_c)] = _GENOME_LUT[ord(_c.lower())] = _i
-_GENOME_LUT[ord("U")] = _GENOME_LUT[ord("u")] = 3
 
 
 # ---------------------------------------------------------------- htslib's stderr
@@ -295,7 +292,7 @@ class Fasta:
         lo, hi = max(start, 0), min(end, n)
         if hi > lo:
             seq = self._f.fetch(contig, lo, hi).encode("ascii", "replace")
-            out[lo - start : lo - start + len(seq)] = _GENOME_LUT[np.frombuffer(seq, dtype=np.uint8)]
+            out[lo - start : lo - start + len(seq)] = GENOME_CODES[np.frombuffer(seq, dtype=np.uint8)]
         return out
 
     def close(self) -> None:
