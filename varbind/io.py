@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -316,6 +316,22 @@ def alias_candidates(name: str) -> list[str]:
     return [base, "chr" + base]
 
 
+def match_contig(contig: str, names: Container[str]) -> tuple[str | None, list[str]]:
+    """The one contig-alias policy of varbind: ``contig`` itself when ``names`` has it, else its one
+    alias in ``names`` (:func:`alias_candidates`); ``None`` when none or several are there. Returns
+    ``(match, aliases found)``.
+
+    Examples
+    --------
+    >>> match_contig("1", {"chr1", "chr2"}), match_contig("MT", {"chrM", "M"}), match_contig("7", {"chr1"})
+    (('chr1', ['chr1']), (None, ['M', 'chrM']), (None, []))
+    """
+    if contig in names:
+        return contig, [contig]
+    hits = [c for c in alias_candidates(contig) if c in names and c != contig]
+    return (hits[0] if len(hits) == 1 else None), hits
+
+
 class ContigMap:
     """Maps VCF contig names to FASTA contig names: exact match first, else the one unambiguous
     alias; each alias (and each missing contig) is logged once.
@@ -337,8 +353,7 @@ class ContigMap:
         if contig in self.fasta:
             found = contig
         else:
-            hits = [c for c in alias_candidates(contig) if c in self.fasta and c != contig]
-            found = hits[0] if len(hits) == 1 else None
+            found, hits = match_contig(contig, self.fasta)
             if found:
                 log.info("contig %s read as %s in the FASTA", contig, found)
             elif hits:
