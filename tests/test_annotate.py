@@ -175,7 +175,8 @@ def test_truncated_bgzip_plain_gzip_and_header_only(world, tmp_path, capfd):
     assert body(tmp_path / "p.vcf") == body(tmp_path / "q.vcf")
     header_only = write_vcf(tmp_path / "h.vcf", [], contigs={"1": 3000})
     rc, _, err = annotate_cli(world, tmp_path / "h.out.vcf", capfd, vcf=header_only)
-    assert rc == 0 and "annotated 0 of 0" not in err  # --quiet: no summary line
+    # nothing annotated: exit code 3 and one line saying why (the output is still written)
+    assert rc == 3 and "annotated 0 of 0" not in err and "nothing annotated: the VCF holds no records" in err
     assert (tmp_path / "h.out.vcf").read_text().rstrip().endswith("INFO")
 
 

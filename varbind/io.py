@@ -381,7 +381,8 @@ def alias_candidates(name: str) -> list[str]:
 
 class ContigMap:
     """Maps VCF contig names to FASTA contig names: exact match first, else the one unambiguous
-    alias; each alias (and each missing contig) is logged once.
+    alias. The first alias is logged (the naming schemes differ), the others only at debug level;
+    the first three missing contigs are warned about, the others only at debug level.
 
     Examples
     --------
@@ -390,17 +391,16 @@ class ContigMap:
     ('chr1', 'chrX', 'chrM', 'chr1', None)
     """
 
-    def __init__(self, fasta_contigs: Sequence[str]):
+    def __init__(self, fasta_contigs: Sequence[str], quiet: bool = False):
         self.fasta = set(fasta_contigs)
         self.cache: dict[str, str | None] = {}
         self._said = {"alias": 0, "missing": 0}
+        self.quiet = quiet  # everything at debug level (a caller that reports the mapping itself)
 
     def _say(self, what: str, level: int, msg: str, *args) -> None:
         """The first message of each kind at ``level``, the rest at debug: one line, not one per contig."""
-        if self._said[what]:
+        if self._said[what] or self.quiet:
             level = logging.DEBUG
-        elif what == "alias":
-            msg += " (further aliased contigs: --debug lists them)"
         self._said[what] += 1
         log.log(level, msg, *args)
 
@@ -416,7 +416,7 @@ class ContigMap:
                 self._say("alias", logging.INFO, "contig %s read as %s in the FASTA", contig, found)
             elif hits:
                 log.warning("contig %s: ambiguous in the FASTA (%s); its records are skipped", contig, ", ".join(hits))
-            elif self._said["missing"] < 3:
+            elif self._said["missing"] < 3 and not self.quiet:
                 self._said["missing"] += 1
                 log.warning("contig %s is not in the FASTA; its records are skipped%s", contig,
                             "" if self._said["missing"] < 3 else " (further missing contigs: --debug lists them)")

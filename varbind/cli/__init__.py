@@ -101,6 +101,8 @@ def _add_threads(p: argparse.ArgumentParser) -> None:
             except OSError as e:  # name the output asked for, not its temporary file
                 if isinstance(e.filename, str):
                     e.filename = runtime.final_name(e.filename)
+                if isinstance(e.strerror, str):
+                    e.strerror = runtime.untemp(e.strerror)
                 raise
 
         run._threads = True  # type: ignore[attr-defined]

@@ -75,6 +75,20 @@ def final_name(path: str) -> str:
     return str(p.with_name(m.group("name"))) if m else path
 
 
+_TEMP_IN_TEXT = re.compile(r"(?P<dir>[^\s'\"]*/)?\.(?P<name>[^/\s'\"]+?)\.\d+\.tmp(\.[A-Za-z0-9]+)*(?=[\s'\"]|$)")
+
+
+def untemp(text: str) -> str:
+    """``text`` with every temporary output name replaced by its final name (see :func:`final_name`).
+
+    Examples
+    --------
+    >>> untemp("Failed to open local file '/w/.o.tsv.12.tmp.tsv'. Detail: [errno 2]")
+    "Failed to open local file '/w/o.tsv'. Detail: [errno 2]"
+    """
+    return _TEMP_IN_TEXT.sub(lambda m: f"{m.group('dir') or ''}{m.group('name')}", text)
+
+
 def prepare(args: argparse.Namespace) -> None:
     """Set up the process for a sub-command (see the module docstring)."""
     from .. import threads
