@@ -194,3 +194,21 @@ def test_progress_on_a_terminal_stays_and_fits(capsys):
     text = s.getvalue()
     assert "\r" in text and text.rstrip().endswith(p.line().split(" · ")[-1])
     assert "40% ETA" in text.split("\r")[-1]
+
+
+def test_training_logs_progress_without_a_terminal(tmp_path, monkeypatch, capfd):
+    from varbind.cli import main as cli
+
+    monkeypatch.setattr(progress, "LOG_EVERY", 0.0)
+    rng = np.random.default_rng(2)
+    lines = ["".join(rng.choice(list("ACGT"), 8)) + "TGACTCA" + "".join(rng.choice(list("ACGT"), 9)) for _ in range(40)]
+    (tmp_path / "pos.txt").write_text("\n".join(lines) + "\n")
+    rc = cli(["train", "table", str(tmp_path / "pos.txt"), "--out", str(tmp_path / "out"), "--settings", "2",
+              "--folds", "2", "--max-steps", "6", "--min-steps", "6", "--batch-size", "16", "--detectors", "2",
+              "--detector-lens", "8", "--device", "cpu", "--threads", "1"])
+    err = capfd.readouterr().err
+    assert rc == 0, err
+    steps = [ln for ln in err.splitlines() if " step" in ln and "ETA" in ln]
+    final = [ln for ln in steps if ln.startswith("varbind: final fit: 100% ETA 0:00 · ")]
+    n = final[-1].split(" · ")[1].split("/")[0]
+    assert final[-1].split(" · ")[1] == f"{n}/{n} step" and len(steps) > int(n)  # calibration's lines too

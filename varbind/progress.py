@@ -4,7 +4,7 @@ On a terminal (stderr is a TTY) the bar puts what matters first — percent, ETA
 has no drawn bar, so a narrow terminal still shows it (tqdm cuts the line at the terminal width
 from the right); it stays as the last line when the job ends. When stderr is not a terminal (a
 batch job, ``nohup``, a pipe into a log file) the same figures go to the ``varbind`` logger every
-``interval`` seconds, and once at the end if any were printed.
+``interval`` seconds (:data:`LOG_EVERY`), and once at the end if any were printed.
 
 Progress counts ``unit`` (records, steps) or, when ``bytes_total`` is given, bytes of the input
 file read so far: the ETA for a VCF without an index to count its records.
@@ -17,6 +17,9 @@ import time
 from typing import Any
 
 log = logging.getLogger("varbind")
+
+#: seconds between progress log lines when stderr is not a terminal
+LOG_EVERY = 30.0
 
 
 def _duration(seconds: float) -> str:
@@ -52,9 +55,9 @@ class Progress:
     """
 
     def __init__(self, label: str, total: int | None = None, unit: str = "rec", *, bytes_total: int | None = None,
-                 enabled: bool = True, tty: bool | None = None, interval: float = 30.0, stream: Any = None):
+                 enabled: bool = True, tty: bool | None = None, interval: float | None = None, stream: Any = None):
         self.label, self.total, self.unit, self.bytes_total = label, total, unit, bytes_total
-        self.enabled, self.interval = enabled, interval
+        self.enabled, self.interval = enabled, LOG_EVERY if interval is None else interval
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
         self.n, self.position = 0, 0
