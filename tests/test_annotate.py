@@ -105,7 +105,7 @@ def test_real_hg19_snvs_equal_varbind_score_on_the_same_windows(tmp_path, capfd)
                     contigs={"1": 249250621})
     ids = ["D00001.001", "D00210.001", "D00328.003"]
     rc, _, err = run_cli(["annotate", vcf, "--fasta", fasta, "-o", tmp_path / "o.parquet", "--models", db,
-                          "--ids", *ids], capfd)
+                          "--ids", ",".join(ids)], capfd)
     assert rc == 0, err
     assert "contig 1 read as chr1" in err and "annotated 200 of 200" in err
     got = pd.read_parquet(tmp_path / "o.parquet")
@@ -119,7 +119,7 @@ def test_real_hg19_snvs_equal_varbind_score_on_the_same_windows(tmp_path, capfd)
             assert fa.fetch("chr" + r[0], s, s + 1).upper() == r[3]
             wins += [left + r[3] + right, left + r[4] + right]
     (tmp_path / "w.txt").write_text("\n".join(wins) + "\n")
-    rc, out, _ = run_cli(["score", "--models", db, "--ids", *ids, "--mode", "global", tmp_path / "w.txt"], capfd)
+    rc, out, _ = run_cli(["score", "--models", db, "--ids", ",".join(ids), "--mode", "global", tmp_path / "w.txt"], capfd)
     ref = pd.read_csv(pd.io.common.StringIO(out), sep="\t")
     wide_ref = got.pivot_table(index=["pos", "alt"], columns="model", values="ref_score", sort=False, observed=True)
     wide_alt = got.pivot_table(index=["pos", "alt"], columns="model", values="alt_score", sort=False, observed=True)
@@ -175,7 +175,8 @@ def test_truncated_bgzip_plain_gzip_and_header_only(world, tmp_path, capfd):
     assert body(tmp_path / "p.vcf") == body(tmp_path / "q.vcf")
     header_only = write_vcf(tmp_path / "h.vcf", [], contigs={"1": 3000})
     rc, _, err = annotate_cli(world, tmp_path / "h.out.vcf", capfd, vcf=header_only)
-    assert rc == 0 and "annotated 0 of 0" not in err  # --quiet: no summary line
+    # nothing annotated: exit code 3 and one line saying why (the output is still written)
+    assert rc == 3 and "annotated 0 of 0" not in err and "nothing annotated: the VCF holds no records" in err
     assert (tmp_path / "h.out.vcf").read_text().rstrip().endswith("INFO")
 
 

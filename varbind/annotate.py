@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import __version__, io, predict, pretrained
+from . import __version__, io, predict, pretrained, vcf_source
 from .annotate_output import AlleleScores, TableSink, VcfSink, info_values, long_table, output_kind
 from .bank import ModelBank
 from .errors import ContigNotFoundError, InputFormatError
@@ -244,16 +244,21 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
                  ids: Sequence[str] | None = None, settings: Settings | None = None, top_k: int = 5,
                  scores: str | None = None, strict: bool = False, workers: int | None = None,
                  dask_address: str | None = None, command: str = "", progress: bool = False,
-                 deepfind: bool = True, tss: str | None = None) -> Summary:
+                 deepfind: bool = True, tss: str | None = None, regions: str | Sequence | None = None,
+                 regions_file: str | None = None) -> Summary:
     """Annotate a VCF/BCF with the panel's scores; write VCF (``.vcf``/``.vcf.gz``/``.bcf``), TSV or Parquet.
 
     VCF output keeps every record and adds INFO ``VARBIND`` (top-``top_k`` models by ``|delta|`` per
     ALT, ``Allele|Model|TF|Ref|Alt|Delta``), ``VB_MAXGAIN`` and ``VB_MAXLOSS`` (Number=A); ``scores``
-    (Parquet) and TSV/Parquet outputs hold every model's scores in long format. Outputs are written to
+    (Parquet or TSV) and TSV/Parquet outputs hold every model's scores in long format. Outputs are written to
     temporary files and renamed on success. When the panel ships a DeepFind model (``deepfind``) the
     VCF also gets ``VB_DEEPFIND`` (Number=A): with ``tss`` (a TSS table, see
     :func:`varbind.deepfind_data.read_tss`) the model of scores + TSS distance + transversion,
     otherwise the scores-only model.
+
+    ``vcf`` may be ``-`` (stdin). ``regions`` (``"chr1:100-200,chr2"``, 1-based, or spans) and
+    ``regions_file`` (``-R``: TSV or BED) restrict it as in bcftools (see :mod:`varbind.vcf_source`).
+    ``progress`` shows a bar on a terminal, log lines every 30 s otherwise.
 
     Raises
     ------
@@ -265,7 +270,8 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     tfs = pretrained.panel_tfs(panel)
     dfind = load_deepfind(panel, tss) if deepfind else None
     fasta_obj = _fasta(str(fasta))
-    reader = io.open_vcf(vcf)
+    source = vcf_source.open_source(vcf, *vcf_source.resolve_regions(regions, regions_file))
+    reader = source.reader
     contigs = io.ContigMap(fasta_obj.lengths)
     header = io.header_contigs(reader)
     if header and not any(contigs(c) for c in header):
@@ -287,15 +293,15 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
         main = (VcfSink(output, reader, header_lines, dfind and dfind.model.config.feature_set)
                 if kind in ("vcf", "vcf.gz", "bcf") else TableSink(output, kind))
         sinks.append(main)
-        table_sink = main if isinstance(main, TableSink) else (TableSink(scores, "parquet") if scores else None)
+        table_sink = main if isinstance(main, TableSink) else (TableSink(scores, _table_kind(scores)) if scores else None)
         if table_sink is not None and table_sink is not main:
             sinks.append(table_sink)
         client, cluster = _client(workers, dask_address)
         in_flight = 2 * max(1, workers or len(getattr(client, "scheduler_info", dict)().get("workers", {})))
         bank = client.scatter(panel.bank, broadcast=True) if client is not None and not isinstance(client, _Local) else panel.bank
-        from tqdm.auto import tqdm
+        from .progress import Progress
 
-        bar = tqdm(unit=" rec", disable=not progress, leave=False, dynamic_ncols=True)
+        bar = Progress("annotate", source.total, "rec", bytes_total=source.bytes_total, enabled=progress)
         pending: deque = deque()
         mapped, seen = 0, set()
 
@@ -319,9 +325,9 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
                     info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct)
                     for (rec, _), values in zip(chunk, info):
                         main.write(rec, values)
-                bar.update(len(chunk))
+                bar.update(len(chunk), source.position())
 
-        records = ((rec, Site(*io.site_of(rec))) for batch in io.read_batches(reader, 4096, str(vcf)) for rec in batch)
+        records = ((rec, Site(*io.site_of(rec))) for batch in source.batches(4096) for rec in batch)
         for chunk in region_chunks(records):
             counts["records"] += len(chunk)
             counts["alleles"] += sum(max(len(s.alts), 1) for _, s in chunk)
@@ -356,6 +362,14 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
         log.warning("REF differs from the FASTA in %d of %d records: is the FASTA the genome build the VCF "
                     "was called on? (varbind check %s --fasta %s)", summary.ref_mismatch, summary.records, vcf, fasta)
     return summary
+
+
+def _table_kind(path: str) -> str:
+    """``parquet`` or ``tsv`` for a ``scores`` file (``.parquet``/``.pq``, ``.tsv``/``.tsv.gz``)."""
+    kind = output_kind(path) if path.endswith((".parquet", ".pq", ".tsv", ".tsv.gz")) else None
+    if kind is None:
+        raise InputFormatError(f"--scores {path}: must be a .parquet, .tsv or .tsv.gz file")
+    return kind
 
 
 def _build_message(vcf_contigs: Sequence[str], fasta: io.Fasta) -> str:

@@ -181,7 +181,10 @@ class TableSink:
             plain = pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
                                for f in TABLE_SCHEMA])
             self._plain = plain
-            self._w = pcsv.CSVWriter(stream, plain, write_options=pcsv.WriteOptions(delimiter="\t", quoting_style="none"))
+            # the header written here: pyarrow quotes column names ("chrom") whatever quoting_style says
+            stream.write(("\t".join(plain.names) + "\n").encode())
+            self._w = pcsv.CSVWriter(stream, plain, write_options=pcsv.WriteOptions(
+                include_header=False, delimiter="\t", quoting_style="none"))
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:

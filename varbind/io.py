@@ -126,8 +126,12 @@ def check_vcf_header(path: str | os.PathLike) -> list[str]:
     raise InputFormatError(f"{path}: no '#CHROM' header line before the records")
 
 
-def open_vcf(path: str | os.PathLike) -> Any:
+def open_vcf(path: str | os.PathLike, fd: int | None = None) -> Any:
     """Open a VCF/BCF (plain, gzip, bgzip) for streaming, after :func:`check_vcf_header`.
+
+    ``path`` ``-`` reads stdin (its header is checked once htslib has read it); ``fd``, an open
+    descriptor of ``path``, is read instead of opening the file again (its offset then tells how
+    far reading has got).
 
     Returns
     -------
@@ -136,17 +140,31 @@ def open_vcf(path: str | os.PathLike) -> Any:
     import cyvcf2
 
     path = str(path)
-    if not Path(path).is_file():
-        raise FileNotFoundError(2, "No such file or directory", path)
-    check_vcf_header(path)
+    stdin = path == "-"
+    if not stdin:
+        if not Path(path).is_file():
+            raise FileNotFoundError(2, "No such file or directory", path)
+        check_vcf_header(path)
     with _captured_stderr() as msgs:
         try:
-            reader = cyvcf2.VCF(path, lazy=True, threads=None)
+            reader = cyvcf2.VCF(path if fd is None else fd, lazy=True, threads=None)
         except Exception:  # noqa: BLE001 - cyvcf2 raises bare Exception/OSError
             reader = None
     if reader is None:
-        raise InputFormatError(f"{path}: cannot parse the VCF header ({_hts_message(msgs) or 'htslib'})")
+        what = "stdin" if stdin else path
+        raise InputFormatError(f"{what}: cannot parse the VCF header ({_hts_message(msgs) or 'htslib'})"
+                               + (": is it a VCF or BCF?" if stdin else ""))
+    if stdin:
+        _check_header_lines(reader.raw_header.splitlines(), "stdin")
     return reader
+
+
+def _check_header_lines(lines: list[str], what: str) -> None:
+    """The checks of :func:`check_vcf_header` on a header htslib has already read."""
+    chrom = [ln for ln in lines if ln.startswith("#CHROM")]
+    if not chrom or tuple(chrom[0].rstrip("\r\n").split("\t"))[:8] != VCF_COLUMNS:
+        raise InputFormatError(f"{what}: malformed #CHROM line (expected the tab-separated "
+                               f"columns {' '.join(VCF_COLUMNS)})")
 
 
 def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[list]:
@@ -176,7 +194,9 @@ def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[l
             raise InputFormatError(f"{path}: unreadable record after record {n}: "
                                    f"{_hts_message(msgs) or 'htslib could not parse it'}")
         for line in msgs:
-            if line.startswith("[W::") and line not in seen_warn and len(seen_warn) < 20:
+            if "is not defined in the header" in line:  # htslib's tabix advice: harmless, contigs are checked
+                log.debug("htslib: %s", line.split("] ", 1)[-1])
+            elif line.startswith("[W::") and line not in seen_warn and len(seen_warn) < 20:
                 seen_warn.add(line)
                 log.info("htslib: %s", line.split("] ", 1)[-1])
         if not batch:
@@ -272,7 +292,9 @@ class Fasta:
             with _captured_stderr() as msgs:
                 self._f = pysam.FastaFile(self.path)
         except (OSError, ValueError) as e:
-            raise InputFormatError(f"{self.path}: cannot open the FASTA ({_hts_message(msgs) or e})") from None
+            self._f = _cached_index_fasta(self.path)  # no .fai and none can be written beside the FASTA
+            if self._f is None:
+                raise InputFormatError(f"{self.path}: cannot open the FASTA ({_hts_message(msgs) or e})") from None
         self.lengths = dict(zip(self._f.references, self._f.lengths))
 
     def codes(self, contig: str, start: int, end: int) -> np.ndarray:
@@ -297,6 +319,44 @@ class Fasta:
 
     def close(self) -> None:
         self._f.close()
+
+
+def fasta_index_cache(path: str) -> Path:
+    """Where the index of a FASTA whose own folder is read-only is kept: the user's cache folder
+    (``$XDG_CACHE_HOME/varbind/fai``, else ``~/.cache/varbind/fai``), one name per file version."""
+    import hashlib
+
+    st = os.stat(path)
+    key = hashlib.sha1(f"{Path(path).resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "varbind" / "fai"
+    return root / f"{Path(path).name}.{key}"
+
+
+def _cached_index_fasta(path: str) -> Any:
+    """The FASTA opened with an index built in :func:`fasta_index_cache` (``samtools faidx
+    --fai-idx``), when there is no ``.fai`` beside it (a read-only folder); ``None`` if that fails too."""
+    import pysam
+
+    if os.path.exists(path + ".fai"):
+        return None
+    base = fasta_index_cache(path)
+    fai, gzi = f"{base}.fai", f"{base}.gzi"
+    bgzf = sniff(path) == "bgzf"
+    try:
+        base.parent.mkdir(parents=True, exist_ok=True)
+        if not os.path.exists(fai):
+            tmp = f"{base}.{os.getpid()}.tmp"
+            with _captured_stderr():
+                pysam.faidx(path, "--fai-idx", tmp + ".fai", *(["--gzi-idx", tmp + ".gzi"] if bgzf else []))
+            if bgzf:
+                os.replace(tmp + ".gzi", gzi)
+            os.replace(tmp + ".fai", fai)
+        with _captured_stderr():
+            f = pysam.FastaFile(path, filepath_index=fai, filepath_index_compressed=gzi if bgzf else None)
+    except (OSError, ValueError, pysam.utils.SamtoolsError):
+        return None
+    log.info("%s: its folder is read-only; its index is kept in %s", path, fai)
+    return f
 
 
 # ---------------------------------------------------------------- contig aliasing
@@ -334,7 +394,8 @@ def match_contig(contig: str, names: Container[str]) -> tuple[str | None, list[s
 
 class ContigMap:
     """Maps VCF contig names to FASTA contig names: exact match first, else the one unambiguous
-    alias; each alias (and each missing contig) is logged once.
+    alias. The first alias is logged (the naming schemes differ), the others only at debug level;
+    the first three missing contigs are warned about, the others only at debug level.
 
     Examples
     --------
@@ -343,9 +404,18 @@ class ContigMap:
     ('chr1', 'chrX', 'chrM', 'chr1', None)
     """
 
-    def __init__(self, fasta_contigs: Sequence[str]):
+    def __init__(self, fasta_contigs: Sequence[str], quiet: bool = False):
         self.fasta = set(fasta_contigs)
         self.cache: dict[str, str | None] = {}
+        self._said = {"alias": 0, "missing": 0}
+        self.quiet = quiet  # everything at debug level (a caller that reports the mapping itself)
+
+    def _say(self, what: str, level: int, msg: str, *args) -> None:
+        """The first message of each kind at ``level``, the rest at debug: one line, not one per contig."""
+        if self._said[what] or self.quiet:
+            level = logging.DEBUG
+        self._said[what] += 1
+        log.log(level, msg, *args)
 
     def __call__(self, contig: str) -> str | None:
         if contig in self.cache:
@@ -355,10 +425,14 @@ class ContigMap:
         else:
             found, hits = match_contig(contig, self.fasta)
             if found:
-                log.info("contig %s read as %s in the FASTA", contig, found)
+                self._say("alias", logging.INFO, "contig %s read as %s in the FASTA", contig, found)
             elif hits:
                 log.warning("contig %s: ambiguous in the FASTA (%s); its records are skipped", contig, ", ".join(hits))
+            elif self._said["missing"] < 3 and not self.quiet:
+                self._said["missing"] += 1
+                log.warning("contig %s is not in the FASTA; its records are skipped%s", contig,
+                            "" if self._said["missing"] < 3 else " (further missing contigs: --debug lists them)")
             else:
-                log.warning("contig %s is not in the FASTA; its records are skipped", contig)
+                log.debug("contig %s is not in the FASTA; its records are skipped", contig)
         self.cache[contig] = found
         return found

@@ -15,14 +15,48 @@ import sys
 from .. import __version__
 from ..errors import VarbindError
 
-#: sub-command modules, in the order ``varbind --help`` lists them
-COMMAND_MODULES = ["annotate", "check", "score", "mutmap", "logo", "models", "deepfind", "train"]
+#: sub-command modules, in the order ``varbind --help`` lists them, with their one-line summaries
+#: (a test checks each matches its module's ``help=``): ``varbind --help`` lists them without importing
+#: the modules, whose imports (torch, pandas, scipy) take seconds
+COMMANDS = {
+    "annotate": "score VCF variants with a model panel (VCF/TSV/Parquet out)",
+    "check": "pre-flight report on a VCF against a FASTA (contigs, build, REF mismatches)",
+    "score": "score sequences with many models (drop-in for the deepbind executable)",
+    "mutmap": "mutation maps: the score change of every point mutation of a region",
+    "logo": "draw the detectors of a model as sequence logos",
+    "models": "list, show, import and download model panels",
+    "deepfind": "DeepFind deleterious-SNV classifier: train or score",
+    "train": "train a DeepBind model with automatic calibration",
+}
+COMMAND_MODULES = list(COMMANDS)
 
 log = logging.getLogger("varbind")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a hint when a list was written space-separated (``--tf A B``)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        if message.startswith("unrecognized arguments"):
+            message += " (list options take one comma-separated value, e.g. --tf GABPA,ELK1, or repeat the flag)"
+        super().error(message)
+
+
+def _chosen(argv: list[str] | None) -> str | None:
+    """The sub-command named on the command line (the first word that is one), if any."""
+    for word in sys.argv[1:] if argv is None else argv:
+        if word in COMMANDS:
+            return word
+        if not word.startswith("-"):
+            return None
+    return None
+
+
+def build_parser(argv: list[str] | None = None, *, full: bool = True) -> argparse.ArgumentParser:
+    """The parser; with ``full=False`` only the sub-command named in ``argv`` is imported and the
+    others are listed by name and summary (what ``main`` does, so ``varbind --help`` starts fast)."""
+    chosen = _chosen(argv) if not full else None
+    parser = _Parser(
         prog="varbind",
         description="DeepBind models for variant-effect analysis.",
     )
@@ -31,13 +65,63 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
-        importlib.import_module(f"{__name__}.{name}").register(sub)
+        if full or name == chosen:
+            importlib.import_module(f"{__name__}.{name}").register(sub)
+            for leaf in _leaves(sub.choices[name]):
+                _add_threads(leaf)
+        else:
+            sub.add_parser(name, help=COMMANDS[name], add_help=False)
     return parser
+
+
+def _leaves(p: argparse.ArgumentParser):
+    """The parsers of a sub-command that run something (``varbind train chip``, ``varbind models list``)."""
+    subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield p
+    for a in subs:
+        for q in dict.fromkeys(a.choices.values()):
+            yield from _leaves(q)
+
+
+def _add_threads(p: argparse.ArgumentParser) -> None:
+    """``--threads N`` on every command (numba, torch and BLAS use N threads, see :mod:`varbind.threads`),
+    and :func:`varbind.cli.runtime.prepare` run before the command."""
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="CPU threads for scoring (default: the cores this process may use, from its CPU "
+                   "affinity and cgroup quota; or $NUMBA_NUM_THREADS)")
+    func = p.get_default("func")
+    if func is not None and not getattr(func, "_threads", False):
+        def run(args: argparse.Namespace, _func=func) -> int:
+            from . import runtime
+
+            runtime.prepare(args)  # threads, quiet libraries, matplotlib's cache folder
+            try:
+                return _func(args)
+            except OSError as e:  # name the output asked for, not its temporary file
+                if isinstance(e.filename, str):
+                    e.filename = runtime.final_name(e.filename)
+                if isinstance(e.strerror, str):
+                    e.strerror = runtime.untemp(e.strerror)
+                raise
+
+        run._threads = True  # type: ignore[attr-defined]
+        p.set_defaults(func=run)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return n
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 unusable input, 1 other failure)."""
-    parser = build_parser()
+    parser = build_parser(argv, full=False)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else (logging.WARNING if getattr(args, "quiet", False) else logging.INFO),

@@ -49,8 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--tss", metavar="TSV", help="TSS table (chrom, tss_1based, ...)")
     src.add_argument("--dataset", metavar="NPZ", help="a dataset saved by --save-dataset (no FASTA needed)")
     t.add_argument("--save-dataset", metavar="NPZ", help="also write the prepared dataset here")
-    t.add_argument("--classifiers", nargs="+", choices=deepfind.KINDS, default=list(deepfind.KINDS))
-    t.add_argument("--feature-sets", nargs="+", choices=deepfind.FEATURE_SETS, default=list(deepfind.FEATURE_SETS))
+    t.add_argument("--classifiers", action=common.CommaList, choices=deepfind.KINDS, default=list(deepfind.KINDS),
+                   metavar="K,...", help=f"comma-separated, of {', '.join(deepfind.KINDS)} (default: all)")
+    t.add_argument("--feature-sets", action=common.CommaList, choices=deepfind.FEATURE_SETS,
+                   default=list(deepfind.FEATURE_SETS), metavar="S,...",
+                   help=f"comma-separated, of {', '.join(deepfind.FEATURE_SETS)} (default: all)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--max-epochs", type=int, default=40, help="MLP epochs at most (early stopping on chr7)")
     t.add_argument("--batch-size", type=int, default=256, help="MLP minibatch size (default: 256)")

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from ..errors import InputFormatError
 from ..train import calibrate, datasets, export, report
 from ..train.evaluate import primary_metric, heldout_metrics, heldout_scores
+from . import common
 
 log = logging.getLogger("varbind")
 
@@ -47,11 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--eval-examples", type=int, default=12000,
                        help="training examples scored at each validation checkpoint (default 12000)")
         q.add_argument("--detectors", type=int, default=16, help="detectors per model (default 16)")
-        q.add_argument("--detector-lens", type=int, nargs="+", default=None, metavar="M",
-                       help="detector lengths to search (default depends on KIND)")
+        q.add_argument("--detector-lens", type=int, action=common.CommaList, default=None, metavar="M,...",
+                       help="detector lengths to search, comma-separated (default depends on KIND)")
         q.add_argument("--seed", type=int, default=0)
         q.add_argument("--device", default=None, help="torch device (default: cuda when available)")
-        q.add_argument("--quiet", action="store_true", help="no progress bar")
+        q.add_argument("--quiet", action="store_true",
+                       help="no progress (a bar on a terminal, else a log line every 30 s)")
         q.set_defaults(func=run)
 
 
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                                  max_steps=args.max_steps, min_steps=args.min_steps, batch_size=args.batch_size,
                                  eval_examples=args.eval_examples,
                                  num_detectors=args.detectors, seed=args.seed, device=args.device,
-                                 space=space, progress=not args.quiet and sys.stderr.isatty())
+                                 space=space, progress=not args.quiet)
     log.info("%s: %d training examples, %d settings x %d folds", task.experiment, len(task.train.targets),
              opts.num_settings, opts.num_folds)
     result = calibrate.train(task.train, task.kind, opts)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -194,11 +193,12 @@ def _fit(net: BatchedDeepBind, data: dict, kind: str, model_fold: torch.Tensor, 
 
 
 def _bar(total: int, enabled: bool, label: str):
-    if not (enabled and sys.stderr.isatty()):
+    """Steps done: a bar on a terminal, a log line every 30 s otherwise (see :mod:`varbind.progress`)."""
+    if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from ..progress import Progress
 
-    return tqdm(total=total, desc=label, unit="step", leave=False)
+    return Progress(label or "train", total, "step")
 
 
 @contextlib.contextmanager
