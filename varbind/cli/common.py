@@ -26,6 +26,9 @@ def add_model_args(p: argparse.ArgumentParser, default: str | None = "default") 
                    help="only models of these TFs (case-insensitive; a dimer A::B matches A and B)")
     g.add_argument("--family", nargs="+", action="extend", metavar="F",
                    help="only models whose TF family or class contains F (case-insensitive)")
+    g.add_argument("--min-quality", type=float, default=None, metavar="Q",
+                   help="drop models whose held-out quality (catalogue column quality: AUC for ChIP-seq/SELEX, "
+                   "Pearson r for PBM) is below Q; models of unknown quality are kept")
 
 
 def add_device_args(p: argparse.ArgumentParser) -> None:
@@ -52,7 +55,7 @@ def load_panel(args: argparse.Namespace):
     from .. import pretrained
 
     return pretrained.load_panel(args.models, ids=selected_ids(args), tf=getattr(args, "tf", None),
-                                 family=getattr(args, "family", None))
+                                 family=getattr(args, "family", None), min_quality=getattr(args, "min_quality", None))
 
 
 def load_bank(args: argparse.Namespace) -> ModelBank:
