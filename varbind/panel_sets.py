@@ -15,7 +15,7 @@ trained CNNs: the panel that was ``default`` before the DeepBind models shipped)
 ``jaspar``
     The JASPAR 2024 PWMs and varbind's CNNs (910 models).
 ``all``
-    Every shipped model once (1,202 models).
+    Every shipped model once (2,081 models).
 
 A source with commas (``default,rbp``) is the union of its parts, in order, each model once.
 

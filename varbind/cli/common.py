@@ -8,10 +8,12 @@ import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from ..bank import ModelBank
 from ..errors import InputFormatError
+
+if TYPE_CHECKING:  # pragma: no cover - torch is imported only by the commands that score
+    from ..bank import ModelBank
 
 
 def add_model_args(p: argparse.ArgumentParser, default: str | None = "default") -> None:

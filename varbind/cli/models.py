@@ -7,7 +7,7 @@ import sys
 from . import common
 
 #: columns of ``list --format table`` (``tsv`` prints every catalogue column)
-TABLE_COLUMNS = ["id", "tf", "family", "species", "source", "data_type", "model_type", "detector_len"]
+TABLE_COLUMNS = ["id", "tf", "family", "species", "data_type", "model_type", "detector_len", "quality", "strand"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
