@@ -29,7 +29,7 @@ demo: $(STAMP)
 	@mkdir -p out
 	$(VENV)/bin/varbind annotate examples/demo/variants.vcf --fasta examples/demo/ref.fa \
 		-o out/demo.vcf.gz --scores out/demo_scores.parquet
-	$(VENV)/bin/varbind mutmap chr1:286-325 --fasta examples/demo/ref.fa --tf ELF2,ELK1,GABPA --top 3 \
+	$(VENV)/bin/varbind mutmap chr1:286-325 --fasta examples/demo/ref.fa --tf ELF1,ELK1,GABPA --top 3 \
 		--vcf examples/demo/variants.vcf -o out/demo_mutmap.png
 	@echo "demo outputs: out/demo.vcf.gz (INFO/VARBIND, VB_MAXGAIN, VB_MAXLOSS, VB_DEEPFIND), out/demo_scores.parquet, out/demo_mutmap.png"
 

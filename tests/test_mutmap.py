@@ -239,15 +239,15 @@ def test_tert_c228t_c250t_create_ets_sites():
 
 
 @pytest.mark.data
-def test_tert_mutations_raise_the_ets_models_of_the_default_panel():
-    """The shipped panel too: at C228T and C250T no ETS-family model (JASPAR PWMs, varbind's GABPA/ELK1
+def test_tert_mutations_raise_the_ets_models_of_the_jaspar_panel():
+    """The shipped JASPAR panel too: at C228T and C250T no ETS-family model (JASPAR PWMs, varbind's GABPA/ELK1
     CNNs) loses, most gain (a max-pooled PWM whose best site lies elsewhere in the region stays put),
     both CNNs gain, and percentiles move up with the scores."""
     if not GENOME.exists():
         pytest.skip(f"needs {GENOME} (the ../shared data folder)")
     from varbind import pretrained
 
-    panel = pretrained.load_panel("default", tf=["GABPA", "ELK1", "ELK4", "ETS1"])
+    panel = pretrained.load_panel("jaspar", tf=["GABPA", "ELK1", "ELK4", "ETS1"])
     assert {"vbt_chip_GABPA", "vbt_chip_ELK1"} <= set(panel.bank.ids) and len(panel.bank) >= 6
     mm = mutmap.mutation_map("chr5:1295104-1295362", panel.bank, fasta=GENOME)
     for pos in (1295228, 1295250):

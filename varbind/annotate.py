@@ -180,7 +180,8 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
     Returns
     -------
     DataFrame
-        Columns ``chrom pos id ref alt model tf ref_score alt_score delta``; skipped alleles are not in
+        Columns ``chrom pos id ref alt model tf ref_score alt_score delta effect ref_pct alt_pct
+        panel_effect``; skipped alleles are not in
         it, they are counted by reason in ``df.attrs["skipped"]``.
     """
     settings = settings or Settings()
@@ -196,7 +197,7 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
         scores, skips, _ = score_chunk(chunk_sites, str(fasta), contigs(chunk_sites[0].chrom), panel.bank, settings)
         skipped.update(skips.values())
         tables.append(long_table(scores, chunk_sites, panel.bank.ids, pretrained.panel_tfs(panel),
-                                 percentiles(panel, scores)))
+                                 percentiles(panel, scores), effects(panel, scores)))
     import pyarrow as pa
 
     from .annotate_output import TABLE_SCHEMA
@@ -240,6 +241,14 @@ def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndar
     return pretrained.percentile(panel, scores.ref), pretrained.percentile(panel, scores.alt)
 
 
+def effects(panel: Panel, scores: AlleleScores) -> np.ndarray | None:
+    """Calibrated effects ``(E, M)`` of the scored alleles (:func:`varbind.pretrained.calibrated_effect`),
+    ``None`` when the panel ships no null tables."""
+    if panel.null is None or not len(scores.site):
+        return None
+    return pretrained.calibrated_effect(panel, scores.ref, scores.alt)
+
+
 def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Panel, *,
                  ids: Sequence[str] | None = None, settings: Settings | None = None, top_k: int = 5,
                  scores: str | None = None, strict: bool = False, workers: int | None = None,
@@ -248,8 +257,9 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
                  regions_file: str | None = None) -> Summary:
     """Annotate a VCF/BCF with the panel's scores; write VCF (``.vcf``/``.vcf.gz``/``.bcf``), TSV or Parquet.
 
-    VCF output keeps every record and adds INFO ``VARBIND`` (top-``top_k`` models by ``|delta|`` per
-    ALT, ``Allele|Model|TF|Ref|Alt|Delta``), ``VB_MAXGAIN`` and ``VB_MAXLOSS`` (Number=A); ``scores``
+    VCF output keeps every record and adds INFO ``VARBIND`` (top-``top_k`` models by ``|effect|``, the
+    calibrated effect, per ALT, ``Allele|Model|TF|Ref|Alt|Delta|Effect|...``), ``VB_MAXGAIN``,
+    ``VB_MAXLOSS`` (largest/smallest effect) and ``VB_PANEL`` (mean effect) (Number=A); ``scores``
     (Parquet or TSV) and TSV/Parquet outputs hold every model's scores in long format. Outputs are written to
     temporary files and renamed on success. When the panel ships a DeepFind model (``deepfind``) the
     VCF also gets ``VB_DEEPFIND`` (Number=A): with ``tss`` (a TSS table, see
@@ -290,7 +300,7 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     skipped: Counter = Counter()
     client, cluster = None, None
     try:
-        main = (VcfSink(output, reader, header_lines, dfind and dfind.model.config.feature_set)
+        main = (VcfSink(output, reader, header_lines, dfind and dfind.model.config.feature_set, panel.null is not None)
                 if kind in ("vcf", "vcf.gz", "bcf") else TableSink(output, kind))
         sinks.append(main)
         table_sink = main if isinstance(main, TableSink) else (TableSink(scores, _table_kind(scores)) if scores else None)
@@ -319,10 +329,11 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
                     raise InputFormatError(f"{s.chrom}:{s.start + 1}: not annotated ({SKIP_REASONS[reason]}) "
                                            "and --strict is set")
                 pct = percentiles(panel, allele_scores)
+                effect = effects(panel, allele_scores)
                 if table_sink is not None:
-                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct))
+                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct, effect))
                 if main is not table_sink:
-                    info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct)
+                    info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct, effect)
                     for (rec, _), values in zip(chunk, info):
                         main.write(rec, values)
                 bar.update(len(chunk), source.position())

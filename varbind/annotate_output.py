@@ -18,15 +18,33 @@ import pyarrow as pa
 from . import io
 
 #: INFO fields added to the VCF; VARBIND's Description carries the split-vep ``Format:``
-VARBIND_FIELDS = ("Allele", "Model", "TF", "Ref", "Alt", "Delta", "RefPct", "AltPct", "Consequence")
+VARBIND_FIELDS = ("Allele", "Model", "TF", "Ref", "Alt", "Delta", "Effect", "RefPct", "AltPct", "Consequence")
 #: the Sequence Ontology term in every VARBIND entry (bcftools +split-vep <= 1.17 requires the field)
 CONSEQUENCE = "TF_binding_site_variant"
-INFO_DEFS = (
-    ("VARBIND", ".", "String", "varbind: the top-k models by |Delta| for each ALT; RefPct/AltPct are the scores' "
-     "percentiles in the model's null distribution (. when the panel has none). Format: " + "|".join(VARBIND_FIELDS)),
-    ("VB_MAXGAIN", "A", "Float", "varbind: largest Alt - Ref score over all models, per ALT"),
-    ("VB_MAXLOSS", "A", "Float", "varbind: smallest Alt - Ref score over all models, per ALT"),
-)
+#: what the ranking scale is, for the header Descriptions: calibrated (null tables) or raw
+_SCALE = {
+    True: "calibrated effect (Alt - Ref in units of the model's null spread, see docs/reading-scores.md)",
+    False: "raw Alt - Ref score (this panel has no null tables, so no calibrated effect: raw deltas of "
+           "different models are not comparable)",
+}
+
+
+def info_defs(calibrated: bool = True) -> tuple[tuple[str, str, str, str], ...]:
+    """The INFO header definitions; ``calibrated``: the panel has null tables (models ranked by
+    calibrated effect), else raw deltas."""
+    scale = _SCALE[calibrated]
+    return (
+        ("VARBIND", ".", "String", f"varbind: the top-k models for each ALT by |{scale}|; Ref/Alt/Delta are raw "
+         "scores, Effect the calibrated effect (. without null tables), RefPct/AltPct the scores' percentiles in "
+         "the model's null distribution (. when the panel has none). Format: " + "|".join(VARBIND_FIELDS)),
+        ("VB_MAXGAIN", "A", "Float", f"varbind: largest {scale} over all models, per ALT"),
+        ("VB_MAXLOSS", "A", "Float", f"varbind: smallest (most negative) {scale} over all models, per ALT"),
+        ("VB_PANEL", "A", "Float", "varbind: panel-level effect per ALT: the mean calibrated effect over all models "
+         "of the panel (> 0: binding gained on balance, < 0: lost; . without null tables; see docs/reading-scores.md)"),
+    )
+
+
+INFO_DEFS = info_defs(True)
 #: added when the panel has a DeepFind model (see :mod:`varbind.deepfind`)
 DEEPFIND_DEF = ("VB_DEEPFIND", "A", "Float",
                 "varbind DeepFind: probability that the ALT is a deleterious promoter SNV ({features}; "
@@ -42,8 +60,10 @@ TABLE_SCHEMA = pa.schema([
     ("ref_score", pa.float32()),
     ("alt_score", pa.float32()),
     ("delta", pa.float32()),
+    ("effect", pa.float32()),
     ("ref_pct", pa.float32()),
     ("alt_pct", pa.float32()),
+    ("panel_effect", pa.float32()),
 ])
 _UNSAFE = re.compile(r"[|,;=\s]")
 
@@ -81,16 +101,48 @@ class AlleleScores(NamedTuple):
     deepfind: np.ndarray | None = None  # (E,) DeepFind probability, NaN where not an SNV
 
 
-def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
-                top_k: int, pct: tuple[np.ndarray, np.ndarray] | None = None) -> list[tuple[str, ...] | None]:
-    """``(VARBIND, VB_MAXGAIN, VB_MAXLOSS[, VB_DEEPFIND])`` INFO values per site (``None``: nothing scored).
+def _nan(x: float) -> str:
+    return "." if np.isnan(x) else _f(x)
 
-    Top-k models by ``|delta|`` (ties: panel order); missing ALTs are ``.`` in the Number=A fields.
+
+def ranking_scale(delta: np.ndarray, effect: np.ndarray | None) -> np.ndarray:
+    """The values models are ranked and aggregated on ``(E, M)``: the calibrated ``effect`` where the
+    panel has null tables (NaN-free; a model without one ranks last), the raw ``delta`` when no model
+    has one."""
+    if effect is None or np.isnan(effect).all():
+        return delta
+    return np.where(np.isnan(effect), 0.0, effect)
+
+
+def panel_effect(effect: np.ndarray | None, n: int) -> np.ndarray:
+    """The panel-level effect of each allele ``(E,)``: the mean calibrated effect over the models
+    that have one (NaN without null tables). See docs/reading-scores.md for why the mean."""
+    if effect is None or not effect.shape[1] or np.isnan(effect).all():
+        return np.full(n, np.nan)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an allele whose every effect is NaN: NaN
+        return np.nanmean(effect, axis=1)
+
+
+def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
+                top_k: int, pct: tuple[np.ndarray, np.ndarray] | None = None,
+                effect: np.ndarray | None = None) -> list[tuple[str, ...] | None]:
+    """``(VARBIND, VB_MAXGAIN, VB_MAXLOSS, VB_PANEL[, VB_DEEPFIND])`` INFO values per site (``None``:
+    nothing scored).
+
+    Top-k models by ``|effect|`` (the calibrated effect ``(E, M)``; ties: panel order), or by raw
+    ``|delta|`` when the panel has no null tables (``effect`` None or all NaN); VB_MAXGAIN/VB_MAXLOSS
+    are the largest/smallest value on the same scale. Missing ALTs are ``.`` in the Number=A fields.
     ``pct``: reference and alternate percentiles ``(E, M)`` each, or ``None``.
     """
     ref_pct, alt_pct = pct if pct is not None else (np.full(scores.ref.shape, np.nan),) * 2
-    out: list[tuple[str, str, str] | None] = [None] * len(sites)
+    out: list[tuple[str, ...] | None] = [None] * len(sites)
     delta = scores.alt - scores.ref
+    eff = effect if effect is not None else np.full(delta.shape, np.nan)
+    rank = ranking_scale(delta, effect)
+    whole = panel_effect(effect, len(delta))
     by_site: dict[int, list[int]] = {}
     for e, s in enumerate(scores.site.tolist()):
         by_site.setdefault(s, []).append(e)
@@ -98,29 +150,31 @@ def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: 
     k = min(top_k, len(ids))
     for s, rows in by_site.items():
         n_alt = len(sites[s].alts)
-        gain, loss, dfind, entries = ["."] * n_alt, ["."] * n_alt, ["."] * n_alt, []
+        gain, loss, dfind, agg, entries = ["."] * n_alt, ["."] * n_alt, ["."] * n_alt, ["."] * n_alt, []
         for e in rows:
             a = int(scores.allele[e])
-            d = delta[e]
-            gain[a], loss[a] = _f(float(d.max())), _f(float(d.min()))
+            d, r = delta[e], rank[e]
+            gain[a], loss[a], agg[a] = _f(float(r.max())), _f(float(r.min())), _nan(float(whole[e]))
             if scores.deepfind is not None and not np.isnan(scores.deepfind[e]):
                 dfind[a] = _f(float(scores.deepfind[e]))
             allele = sites[s].alts[a]
-            for j in np.argsort(-np.abs(d), kind="stable")[:k].tolist():
+            for j in np.argsort(-np.abs(r), kind="stable")[:k].tolist():
                 entries.append("|".join([allele, ids_c[j], tfs_c[j], _f(float(scores.ref[e, j])),
-                                         _f(float(scores.alt[e, j])), _f(float(d[j])), _pct(ref_pct[e, j]),
-                                         _pct(alt_pct[e, j]), CONSEQUENCE]))
-        out[s] = (",".join(entries) or ".", ",".join(gain), ",".join(loss))
+                                         _f(float(scores.alt[e, j])), _f(float(d[j])), _nan(float(eff[e, j])),
+                                         _pct(ref_pct[e, j]), _pct(alt_pct[e, j]), CONSEQUENCE]))
+        out[s] = (",".join(entries) or ".", ",".join(gain), ",".join(loss), ",".join(agg))
         if scores.deepfind is not None:
             out[s] += (",".join(dfind),)
     return out
 
 
 def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
-               pct: tuple[np.ndarray, np.ndarray] | None = None) -> pa.Table:
+               pct: tuple[np.ndarray, np.ndarray] | None = None, effect: np.ndarray | None = None) -> pa.Table:
     """One row per scored allele and model (see :data:`TABLE_SCHEMA`); ``pos`` is 1-based;
-    ``ref_pct``/``alt_pct`` are NaN without ``pct``."""
+    ``ref_pct``/``alt_pct`` are NaN without ``pct``, ``effect`` (calibrated, ``(E, M)``) and
+    ``panel_effect`` (the allele's mean effect, the same on each of its rows) NaN without ``effect``."""
     e, m = scores.ref.shape
+    eff = effect if effect is not None else np.full(scores.ref.shape, np.nan)
     rows = np.repeat(np.arange(e), m)
     model = np.tile(np.arange(m, dtype=np.int32), e)
     chroms = sorted({sites[s].chrom for s in scores.site.tolist()})
@@ -140,8 +194,10 @@ def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: S
         "ref_score": pa.array(scores.ref.reshape(-1), pa.float32()),
         "alt_score": pa.array(scores.alt.reshape(-1), pa.float32()),
         "delta": pa.array((scores.alt - scores.ref).reshape(-1), pa.float32()),
+        "effect": pa.array(np.asarray(eff).reshape(-1), pa.float32()),
         "ref_pct": pa.array((pct[0] if pct is not None else np.full(scores.ref.shape, np.nan)).reshape(-1), pa.float32()),
         "alt_pct": pa.array((pct[1] if pct is not None else np.full(scores.ref.shape, np.nan)).reshape(-1), pa.float32()),
+        "panel_effect": pa.array(np.repeat(panel_effect(effect, e), m), pa.float32()),
     }
     return pa.table(cols, schema=TABLE_SCHEMA)
 
@@ -212,8 +268,9 @@ class VcfSink:
     """The input's records with the INFO fields added, through a cyvcf2 Writer on a temp file;
     ``.vcf.gz`` output is bgzipped and tabix-indexed (skipped with a warning when unsorted)."""
 
-    def __init__(self, path: str, reader: Any, header_lines: Sequence[str], deepfind_features: str | None = None):
-        self.defs = list(INFO_DEFS)
+    def __init__(self, path: str, reader: Any, header_lines: Sequence[str], deepfind_features: str | None = None,
+                 calibrated: bool = True):
+        self.defs = list(info_defs(calibrated))
         if deepfind_features:
             key, number, type_, desc = DEEPFIND_DEF
             self.defs.append((key, number, type_, desc.format(features=deepfind_features)))
@@ -228,7 +285,7 @@ class VcfSink:
     def write(self, rec: Any, info: tuple[str, ...] | None) -> None:
         if info is not None:
             for (key, *_), value in zip(self.defs, info):
-                if key != "VB_DEEPFIND" or value.strip(".,"):  # no SNV ALT: no VB_DEEPFIND
+                if key not in ("VB_DEEPFIND", "VB_PANEL") or value.strip(".,"):  # nothing known: field left out
                     io.set_info(rec, key, value)
         self._w.write_record(rec)
 

@@ -19,7 +19,8 @@ from pathlib import Path, PurePosixPath
 
 from .errors import ArchiveError, ModelSourceError
 
-NAME = "deepbind"
+#: default panel name of an import (``deepbind`` itself names the shipped bundle of the 927 models)
+NAME = "deepbind-import"
 SOURCE = "DeepBind v0.1 (Alipanahi et al. 2015)"
 #: the public DeepBind v0.11 release for Linux (holds deepbind/db/{db.tsv,params/})
 RELEASE_URL = "http://tools.genes.toronto.edu/deepbind/deepbind-v0.11-linux.tgz"
@@ -45,8 +46,9 @@ def catalogue_from_db(table):
         "data_type": col("Experiment"),
         "model_type": "cnn",
         "detector_len": "",
+        "type": col("Type"),
         "molecule": ["RNA" if t == "RBP" else "DNA" for t in col("Type")],
-        "cite": col("Cite"),
+        "citation": col("Cite"),
     })
 
 
@@ -127,14 +129,19 @@ def _db_models(db: Path):
 
 
 def _background() -> dict:
-    """The null-set definition of the shipped default panel (so percentiles mean the same)."""
-    from .bundle import read_manifest
-    from .pretrained import DEFAULT, shipped_dir
+    """The null-set definition of the shipped panels (so percentiles mean the same)."""
+    import json
 
-    null = read_manifest(shipped_dir() / DEFAULT).get("null")
-    if not null or "dinucleotide_counts" not in null:
-        raise ModelSourceError("the shipped default panel has no null-set definition; reinstall varbind")
-    return {k: v for k, v in null.items() if k not in ("mode", "strand_merge")}
+    from .pretrained import shipped_dir
+
+    file = shipped_dir() / "null_background.json"
+    try:
+        null = json.loads(file.read_text())
+    except (OSError, ValueError):
+        null = None
+    if not isinstance(null, dict) or "dinucleotide_counts" not in null:
+        raise ModelSourceError(f"{file}: the shipped null-set definition is missing or unreadable; reinstall varbind")
+    return null
 
 
 def import_deepbind(source: str | os.PathLike, *, name: str = NAME, data_dir: str | os.PathLike | None = None,
@@ -162,6 +169,11 @@ def import_deepbind(source: str | os.PathLike, *, name: str = NAME, data_dir: st
     from .percentiles import null_table
     from .pretrained import data_dir as _data_dir
 
+    from .panel_sets import SETS
+    from .pretrained import shipped_dir
+
+    if name in SETS or (shipped_dir() / name).is_dir():
+        raise ModelSourceError(f"panel name {name!r} is taken by a panel shipped with varbind; choose another --name")
     source = Path(source)
     dest = Path(data_dir) if data_dir is not None else _data_dir()
     (dest / "panels").mkdir(parents=True, exist_ok=True)

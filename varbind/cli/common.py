@@ -65,6 +65,9 @@ def add_model_args(p: argparse.ArgumentParser, default: str | None = "default") 
     g.add_argument("--family", action=CommaList, metavar="F,...",
                    help="only models whose TF family or class contains F (comma-separated, repeatable; "
                    "case-insensitive)")
+    g.add_argument("--min-quality", type=float, default=None, metavar="Q",
+                   help="drop models whose held-out quality (catalogue column quality: AUC for ChIP-seq/SELEX, "
+                   "Pearson r for PBM) is below Q; models of unknown quality are kept")
 
 
 #: exit code of a run that worked but annotated nothing: every record's REF differs from the FASTA,
@@ -127,7 +130,7 @@ def load_panel(args: argparse.Namespace):
     from .. import pretrained
 
     return pretrained.load_panel(args.models, ids=selected_ids(args), tf=getattr(args, "tf", None),
-                                 family=getattr(args, "family", None))
+                                 family=getattr(args, "family", None), min_quality=getattr(args, "min_quality", None))
 
 
 def load_bank(args: argparse.Namespace) -> ModelBank:

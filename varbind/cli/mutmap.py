@@ -37,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fasta", metavar="REF.fa", help="indexed reference FASTA (plain or bgzipped) for REGION")
     common.add_model_args(p)
     p.add_argument("--top", type=int, default=None, metavar="N",
-                   help="show the N models with the largest |delta| (at the --variant if given); default 3, "
-                   "or every --tf model")
+                   help="show the N models with the largest calibrated effect (|delta| / the model's null spread; "
+                   "with --variant, of the variant's own ALT); default 3, or every --tf model")
     p.add_argument("--vcf", metavar="V.vcf", help="mark the VCF's variants that fall in the region")
     p.add_argument("--variant", metavar="CHR:POS:REF:ALT",
                    help="draw wild-type and mutant maps side by side around this substitution (1-based POS)")
@@ -55,10 +55,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_named_bank(args: argparse.Namespace) -> tuple[ModelBank, dict[str, str]]:
     """The bank ``--models``/``--ids``/``--tf``/``--family`` name, and its ID -> factor-name map."""
+    bank, names, _ = load_named_panel(args)
+    return bank, names
+
+
+def load_named_panel(args: argparse.Namespace) -> tuple[ModelBank, dict[str, str], np.ndarray | None]:
+    """:func:`load_named_bank` plus each model's null spread ``(M,)`` (``None`` without null tables)."""
+    from ..percentiles import null_spread
+
     panel = common.load_panel(args)
     cat = panel.catalogue
     names = dict(zip(cat["id"].astype(str), cat["tf"].astype(str))) if "tf" in cat.columns else {}
-    return panel.bank, names
+    spread = null_spread(panel.null, panel.bank.ids) if panel.null is not None else None
+    return panel.bank, names, spread
 
 
 def _target(args: argparse.Namespace) -> tuple[str, regions.Region | None]:
@@ -85,8 +94,8 @@ def _variant(args: argparse.Namespace, seq: str, region: regions.Region) -> regi
     return v._replace(chrom=region.chrom)
 
 
-def _chosen(args, mm: mutmap.MutationMap, at: int | None) -> list[int]:
-    order = mutmap.rank_models(mm, at=at).tolist()
+def _chosen(args, mm: mutmap.MutationMap, spread: np.ndarray | None, delta: np.ndarray | None) -> list[int]:
+    order = mutmap.rank_models(mm, spread=spread, delta=delta).tolist()
     if args.top is not None and args.top < 1:
         raise InputFormatError("--top must be at least 1")
     top = args.top if args.top is not None else (len(order) if args.tf else 3)
@@ -109,16 +118,24 @@ def _save(path: str, write) -> None:
             os.unlink(tmp)
 
 
-def _summary(mm: mutmap.MutationMap, rows: list[int], names: dict[str, str], out) -> None:
-    out.write("model\ttf\tref_score\tmax_gain\tmax_gain_at\tmax_loss\tmax_loss_at\n")
+def _summary(mm: mutmap.MutationMap, rows: list[int], names: dict[str, str], out,
+             spread: np.ndarray | None = None, variant_delta: np.ndarray | None = None) -> None:
+    """One line per shown model: raw scores and the largest gain/loss of the map; with ``variant_delta``
+    the variant's own delta and, with ``spread``, its calibrated effect (the ranking scale)."""
+    extra = "\tvariant_delta\tvariant_effect" if variant_delta is not None else ""
+    out.write(f"model\ttf\tref_score\tmax_gain\tmax_gain_at\tmax_loss\tmax_loss_at{extra}\n")
     for r in rows:
         d = np.nan_to_num(mm.deltas[r], nan=0.0)
         g, lo = np.unravel_index(d.argmax(), d.shape), np.unravel_index(d.argmin(), d.shape)
         def at(b: int, i: int, value: float) -> str:  # "-" when no mutation moves the score that way
             return f"{mm.chrom or 'seq'}:{mm.start + i + 1}:{mm.seq[i]}>{mutmap.BASES[b]}" if value else "-"
 
+        tail = ""
+        if variant_delta is not None:
+            eff = variant_delta[r] / spread[r] if spread is not None else np.nan
+            tail = f"\t{variant_delta[r]:.4f}\t{'.' if np.isnan(eff) else f'{eff:.4f}'}"
         out.write(f"{mm.ids[r]}\t{names.get(mm.ids[r], '')}\t{mm.ref[r]:.4f}\t{d[g]:.4f}\t{at(*g, d[g])}\t"
-                  f"{d[lo]:.4f}\t{at(*lo, d[lo])}\n")
+                  f"{d[lo]:.4f}\t{at(*lo, d[lo])}{tail}\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,16 +147,22 @@ def run(args: argparse.Namespace) -> int:
     seq, region = _target(args)
     variant = _variant(args, seq, region) if args.variant else None
     marks = regions.read_vcf_variants(args.vcf, region) if args.vcf else []
-    bank, names = load_named_bank(args)
+    bank, names, spread = load_named_panel(args)
     mm = mutmap.mutation_map(seq, bank, strand_merge=args.strand_merge)
     if region is not None:
         mm = mm._replace(chrom=region.chrom, start=region.start)
-    rows = _chosen(args, mm, variant.start - mm.start if variant else None)
+    vdelta = None
+    if variant is not None:
+        from .. import predict
+
+        mutant = mutmap.substitute(mm.seq, variant.start - mm.start, variant.ref, variant.alt)
+        vdelta = predict.score(bank, [mutant], mode="global", strand_merge=args.strand_merge)[0] - mm.ref
+    rows = _chosen(args, mm, spread, vdelta)
     shown = mutmap.select(mm, [mm.ids[r] for r in rows])
     if not args.quiet:
-        _summary(mm, rows, names, sys.stdout)
+        _summary(mm, rows, names, sys.stdout, spread, vdelta)
     if args.table:
-        table = mutmap.mutation_table(shown, names)
+        table = mutmap.mutation_table(shown, names, None if spread is None else spread[rows])
         _save(args.table, lambda p: table.to_csv(p, sep="\t", index=False, float_format="%.6g"))
         log.info("wrote %d rows to %s", len(table), args.table)
     if args.output:
