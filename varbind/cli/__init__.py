@@ -16,7 +16,7 @@ from .. import __version__
 from ..errors import VarbindError
 
 #: sub-command modules, in the order ``varbind --help`` lists them
-COMMAND_MODULES = ["annotate", "check", "score", "mutmap", "logo", "models", "deepfind", "train"]
+COMMAND_MODULES = ["annotate", "check", "score", "mutmap", "logo", "report", "models", "deepfind", "train"]
 
 log = logging.getLogger("varbind")
 
