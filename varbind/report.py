@@ -43,11 +43,12 @@ log = logging.getLogger("varbind")
 
 #: models listed among the strongest gains and the strongest losses in a page's summary
 N_SUMMARY = 5
-#: provenance fields shown for a model, in this order, when its catalogue has them (label, column)
+#: provenance fields shown for a model, in this order, when its catalogue has them: (label, columns
+#: joined by a space); a label is shown once, from its first entry the catalogue fills
 PROVENANCE = (("Source", "source"), ("Experiment", "experiment"), ("Data type", "data_type"),
               ("Species", "species"), ("Model type", "model_type"), ("Held-out quality", "quality"),
-              ("Held-out metric", "test_metric"), ("Held-out value", "test_value"),
-              ("Published model", "published_id"), ("Citation", "cite"), ("Model sha256", "sha256"))
+              ("Held-out quality", "test_metric test_value"), ("Published model", "published_id"),
+              ("Citation", "cite"), ("Model sha256", "sha256"))
 
 
 class Deepfind(NamedTuple):
@@ -195,14 +196,18 @@ def provenance(panel: Panel, model: str) -> list[tuple[str, str]]:
     if model not in cat.index:
         return []
     row = cat.loc[model]
-    out = []
-    for label, col in PROVENANCE:
-        value = row.get(col, "")
-        if isinstance(value, str) and value.strip():
-            out.append((label, value.strip()))
-        elif not isinstance(value, str) and value is not None and pd.notna(value):
-            out.append((label, str(value)))
+    out: list[tuple[str, str]] = []
+    for label, cols in PROVENANCE:
+        parts = [_text(row.get(c, "")) for c in cols.split()]
+        if all(parts) and label not in dict(out):  # a "quality" column wins over test_metric/test_value
+            out.append((label, " ".join(parts)))
     return out
+
+
+def _text(value) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    return "" if value is None or pd.isna(value) else str(value)
 
 
 def load_deepfind(panel: Panel, tss: str | None):
