@@ -62,5 +62,5 @@ def detector_logo_png(params: DeepBindParams, model: str, tf: str = "") -> bytes
 
     found = logos.detector_logos(params)
     head = f"{tf} · {model}" if tf and tf != model else model
-    title = f"{head} · what each detector responds to (top activating windows of random DNA)"
-    return png_bytes(plot.detector_logos_figure(found, title=title, ncols=4 if len(found) > 1 else 1))
+    title = f"{head} · detectors (top activating windows of random DNA)" if len(found) > 1 else head
+    return png_bytes(plot.detector_logos_figure(found, title=title, ncols=min(4, len(found))))

@@ -20,6 +20,8 @@ import pandas as pd
 EFFECT_WORDS = ((5.0, "very strong"), (3.0, "strong"), (1.5, "moderate"), (0.0, "weak"))
 #: (lower bound of the percentile, what a score there suggests), first match wins
 PCT_WORDS = ((99.0, "likely binding site"), (95.0, "possible site"), (0.0, "no site"))
+#: the strongest changes whose TF families the summary counts
+N_FAMILY = 10
 #: table columns: (column, header, kind)
 COLUMNS = (("model", "Model", "text"), ("tf", "TF", "text"), ("family", "Family", "text"),
            ("effect", "Calibrated effect", "num"), ("ref_score", "Ref score", "num"),
@@ -115,6 +117,25 @@ def _row(r: pd.Series) -> dict:
             "alt_pct_word": pct_word(float(r["alt_pct"]))}
 
 
+def family_counts(top: pd.DataFrame, n: int = 3) -> list[tuple[str, int, int]]:
+    """``(family, gains, losses)`` of the ``n`` families with most rows in ``top`` (rows without a
+    family are left out), most rows first, ties in order of first appearance.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"family": ["Ets", "AP-2", "Ets", ""], "effect": [3.0, -2.0, 1.0, 5.0]})
+    >>> family_counts(t)
+    [('Ets', 2, 0), ('AP-2', 0, 1)]
+    """
+    counts: dict[str, list[int]] = {}
+    for fam, e in zip(top["family"], top["effect"]):
+        if fam:
+            c = counts.setdefault(fam, [0, 0])
+            c[0 if e > 0 else 1] += 1
+    ranked = sorted(counts.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))  # stable: first appearance
+    return [(f, g, lo) for f, (g, lo) in ranked[:n]]
+
+
 def _cell(x: float, column: str) -> tuple[float, str]:
     """(value to sort on, text shown) of a numeric table cell."""
     digits = 3 if column in ("ref_score", "alt_score", "delta") else 2 if column == "effect" else 1
@@ -131,6 +152,7 @@ def _variant_context(ev, index: int) -> dict:
     rows = [{c: _cell(r[c], c) if kind == "num" else r[c] for c, _, kind in COLUMNS}
             for _, r in pd.concat([order, rest]).iterrows()]
     n_big = int((np.abs(order["effect"]) >= 3).sum())
+    families = family_counts(order.head(N_FAMILY))
     top = order.iloc[0] if len(order) else None
     slug = f"{v.chrom}_{v.pos}_{v.ref}_{v.alt}"
     return {
@@ -139,7 +161,8 @@ def _variant_context(ev, index: int) -> dict:
         "gains": [_row(r) for _, r in gains.iterrows()], "losses": [_row(r) for _, r in losses.iterrows()],
         "top": None if top is None else _row(top), "n_big": n_big, "n_ranked": len(order),
         "n_big_gain": int((order["effect"] >= 3).sum()), "n_big_loss": int((order["effect"] <= -3).sum()),
-        "deepfind": ev.deepfind, "tss": ev.tss, "rows": rows,
+        "deepfind": ev.deepfind, "tss": ev.tss, "rows": rows, "families": families,
+        "n_family": min(N_FAMILY, len(order)),
         "models": [{"id": m.model, "row": _row(ev.table.set_index("model", drop=False).loc[m.model]),
                     "maps": data_uri(m.mutation_maps, "image/png") if m.mutation_maps else None,
                     "logo": data_uri(m.logo, "image/png") if m.logo else None, "provenance": m.provenance}

@@ -141,7 +141,9 @@ TEMPLATE = """<!DOCTYPE html>
 of <b>{{ v.top.tf }}</b> binding{% if v.top.family %} ({{ v.top.family }}){% endif %}:
 calibrated effect {{ v.top.effect_s }}; score {{ v.top.ref }} → {{ v.top.alt }},
 percentile {{ v.top.ref_pct }} → {{ v.top.alt_pct }} ({{ v.top.ref_pct_word }} → {{ v.top.alt_pct_word }}).
-{{ v.n_big }} of {{ v.n_ranked }} models change by 3 or more null spreads ({{ v.n_big_gain }} gains, {{ v.n_big_loss }} losses).</p>
+{{ v.n_big }} of {{ v.n_ranked }} models change by 3 or more null spreads ({{ v.n_big_gain }} gains, {{ v.n_big_loss }} losses).
+{% if v.families %}TF families among the {{ v.n_family }} largest changes:
+{% for fam, g, l in v.families %}{{ fam }} ({% if g %}{{ g }} gain{{ 's' if g != 1 }}{% endif %}{% if g and l %}, {% endif %}{% if l %}{{ l }} loss{{ 'es' if l != 1 }}{% endif %}){% if not loop.last %}; {% endif %}{% endfor %}.{% endif %}</p>
 {% else %}
 <p class="lead">No model of this panel has a null distribution, so effects cannot be compared between models.</p>
 {% endif %}
