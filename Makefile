@@ -25,7 +25,7 @@ tools:
 	@# headless Chromium: the report tests load the HTML page in it; `varbind report --format pdf` prints with it
 	@if command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation fonts-dejavu-core >/dev/null; \
 	else echo "note: chromium missing and not root; the report browser tests will skip"; fi
 
 # The main job on the embedded example (a synthetic genome with planted TF sites, examples/demo/):

@@ -173,6 +173,14 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, variant, ex
     assert list(tmp_path.iterdir()) == []
 
 
+def test_pdf_without_chromium_fails_before_scoring(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("VARBIND_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    out = tmp_path / "r.pdf"
+    assert main(["report", "chr1:304:G:C", "--fasta", str(DEMO / "ref.fa"), "--ids", "MA0062.4", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--format pdf needs Chromium" in err[0] and not out.exists()
+
+
 def test_failed_write_leaves_the_old_page_and_no_temp(tmp_path):
     target = tmp_path / "r.html"
     target.write_text("old page")

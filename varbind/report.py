@@ -13,13 +13,14 @@ For each variant (``CHR:POS:REF:ALT``, 1-based ``POS`` as in a VCF) the report g
 * for the ``top`` models: wild-type and mutant mutation maps, the model's detector logos and its
   provenance (whatever catalogue columns the panel has).
 
-:func:`variant_report` returns the page (:mod:`varbind.report_html` renders it); :func:`write_report`
+:func:`variant_report` returns the page (:mod:`varbind.report_html` renders it; the DeepFind and TSS
+context come from :mod:`varbind.report_context`, the figures from :mod:`varbind.report_figures`); :func:`write_report`
 writes it (or a PDF printed by Chromium, :mod:`varbind.report_browser`) to a temporary file renamed
 on success, so a failed run leaves no half-written page.
 
 Examples
 --------
->>> Variant = __import__("varbind.regions", fromlist=["Variant"]).Variant
+>>> from varbind.regions import Variant
 >>> window_region(Variant("chr5", 1295228, "G", "A"), 101)
 Region(chrom='chr5', start=1295177, end=1295278)
 """
@@ -38,6 +39,7 @@ import pandas as pd
 from . import __version__, pretrained, regions
 from .errors import InputFormatError
 from .pretrained import Panel
+from .report_context import Deepfind, Tss, deepfind_probability, load_deepfind, nearest_tss
 
 log = logging.getLogger("varbind")
 
@@ -49,27 +51,6 @@ PROVENANCE = (("Source", "source"), ("Experiment", "experiment"), ("Data type", 
               ("Species", "species"), ("Model type", "model_type"), ("Held-out quality", "quality"),
               ("Held-out quality", "test_metric test_value"), ("Published model", "published_id"),
               ("Citation", "cite"), ("Model sha256", "sha256"))
-
-
-class Deepfind(NamedTuple):
-    """The DeepFind probability of a variant and what the shipped classifier scored on held-out data."""
-
-    probability: float
-    kind: str
-    feature_set: str
-    test_auc: float | None
-    test_chromosomes: list[str]
-
-
-class Tss(NamedTuple):
-    """The nearest transcription start site: gene, strand, type, 1-based position and signed distance
-    (negative: the variant lies upstream of the TSS on the gene's strand)."""
-
-    gene: str
-    strand: str
-    gene_type: str
-    position: int
-    distance: int
 
 
 class ModelEvidence(NamedTuple):
@@ -208,83 +189,6 @@ def _text(value) -> str:
     if isinstance(value, str):
         return value.strip()
     return "" if value is None or pd.isna(value) else str(value)
-
-
-def load_deepfind(panel: Panel, tss: str | None):
-    """The panel's shipped DeepFind model (:class:`varbind.annotate_deepfind.DeepFind`), or ``None``
-    when none ships for it or it does not fit the selection (said on the page, logged at debug level)."""
-    from . import deepfind, deepfind_data
-    from .annotate_deepfind import DeepFind
-    from .errors import VarbindError
-
-    path = deepfind.find_model(panel.name, "mlp", deepfind.FEATURE_SETS[-1] if tss else "scores")
-    if path is None:
-        return None
-    try:
-        model = deepfind.load(path, bank=panel.bank)
-    except (VarbindError, ValueError) as e:
-        log.debug("DeepFind model %s does not fit this selection: %s", path, e)
-        return None
-    return DeepFind(model, deepfind_data.read_tss(tss) if tss else None, str(path))
-
-
-def deepfind_probability(df, v: regions.Variant, fasta: str | os.PathLike) -> Deepfind | None:
-    """The DeepFind probability of an SNV with the model ``df`` (:func:`load_deepfind`), and the
-    model's held-out AUC from the ``metrics.json`` beside it; ``None`` for other variants or no model."""
-    if df is None or len(v.ref) != 1 or len(v.alt) != 1:
-        return None
-    import json
-
-    from . import io
-    from .annotate_deepfind import deepfind_probabilities
-    from .variants import Site
-
-    fa = io.Fasta(fasta)
-    length = fa.lengths[v.chrom]
-
-    def genome(a: int, b: int) -> np.ndarray:  # N beyond the contig's ends
-        codes = np.full(b - a, 4, np.uint8)
-        lo, hi = max(a, 0), min(b, length)
-        if hi > lo:
-            codes[lo - a : hi - a] = fa.codes(v.chrom, lo, hi)
-        return codes
-
-    site = Site(v.chrom, v.start, v.ref, (v.alt,))
-    p = deepfind_probabilities([site], np.zeros(1, np.int64), np.zeros(1, np.int64), genome, df)[0]
-    feature_set = df.model.config.feature_set
-    kind = Path(df.path).name.split("-")[0]
-    auc, chroms = None, []
-    metrics = Path(df.path).parent / "metrics.json"
-    if metrics.is_file():
-        m = json.loads(metrics.read_text())
-        chroms = list(m.get("splits", {}).get("test", {}).get("chromosomes", []))
-        for r in m.get("results", []):
-            if r.get("classifier") == kind and r.get("feature_set") == feature_set:
-                auc = r.get("test", {}).get("auc")
-    return Deepfind(float(p), kind, feature_set, auc, chroms)
-
-
-def nearest_tss(path: str | os.PathLike, v: regions.Variant) -> Tss | None:
-    """The TSS nearest to the variant in a TSS table (``chrom tss_1based strand gene_name gene_type``),
-    or ``None`` when its chromosome has none."""
-    from .deepfind_data import canonical_chrom
-
-    try:
-        t = pd.read_csv(path, sep="\t", dtype={"chrom": str}, usecols=lambda c: c in
-                        {"chrom", "tss_1based", "strand", "gene_name", "gene_type"})
-    except (OSError, ValueError, pd.errors.ParserError) as e:
-        raise InputFormatError(f"{path}: cannot read the TSS table: {e}") from None
-    if not {"chrom", "tss_1based"} <= set(t.columns):
-        raise InputFormatError(f"{path}: a TSS table needs the columns 'chrom' and 'tss_1based'")
-    t = t[t["chrom"].map(canonical_chrom) == canonical_chrom(v.chrom)]
-    if t.empty:
-        return None
-    d = v.pos - t["tss_1based"].to_numpy(np.int64)
-    row = t.iloc[int(np.argmin(np.abs(d)))]
-    strand = str(row.get("strand", "+"))
-    dist = int(v.pos - row["tss_1based"])
-    return Tss(str(row.get("gene_name", "")), strand, str(row.get("gene_type", "")), int(row["tss_1based"]),
-               -dist if strand == "-" else dist)
 
 
 def variant_evidence(panel: Panel, v: regions.Variant, fasta: str | os.PathLike, *, tss: str | None = None,

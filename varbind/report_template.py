@@ -186,6 +186,7 @@ the variant lies {{ '{:,}'.format(v.tss.distance|abs) }} bp {{ 'upstream of' if 
 </ul>
 </div>
 
+{% if v.models %}
 <h2>Evidence for the top {{ v.models|length }} model{{ 's' if v.models|length != 1 }}</h2>
 <p class="note">Ranked by the size of the calibrated effect. Each mutation map shows the wild-type sequence (left)
 and the mutant (right): letter height is how much each base matters to the model (the largest loss of score any
@@ -209,6 +210,7 @@ blue loss). The red triangle marks the variant.</p>
 </table>
 </div>
 {% endfor %}
+{% endif %}
 
 <h2>All models</h2>
 <div class="controls">
