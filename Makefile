@@ -16,12 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Command-line clients the tests drive for real (bcftools, tabix, vcf-validator from Debian's vcftools).
+# Command-line clients the tests drive for real (bcftools, tabix, vcf-validator from Debian's vcftools; chromium).
 tools:
 	@if command -v bcftools >/dev/null && command -v vcf-validator >/dev/null && command -v tabix >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bcftools tabix vcftools >/dev/null; \
 	else echo "note: bcftools/tabix/vcftools missing and not root; the tests that drive them will skip"; fi
+	@# headless Chromium: the report tests load the HTML page in it; `varbind report --format pdf` prints with it
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation fonts-dejavu-core >/dev/null; \
+	else echo "note: chromium missing and not root; the report browser tests will skip"; fi
 
 # The main job on the embedded example (a synthetic genome with planted TF sites, examples/demo/):
 # annotate its VCF with the default panel, then draw the mutation map of the ETS site it breaks.

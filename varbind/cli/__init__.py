@@ -24,6 +24,7 @@ COMMANDS = {
     "score": "score sequences with many models (drop-in for the deepbind executable)",
     "mutmap": "mutation maps: the score change of every point mutation of a region",
     "logo": "draw the detectors of a model as sequence logos",
+    "report": "a self-contained HTML evidence page per variant (scores, mutation maps, logos, caveats)",
     "models": "list, show, import and download model panels",
     "deepfind": "DeepFind deleterious-SNV classifier: train or score",
     "train": "train a DeepBind model with automatic calibration",
