@@ -44,6 +44,7 @@ TABLE_SCHEMA = pa.schema([
     ("delta", pa.float32()),
     ("ref_pct", pa.float32()),
     ("alt_pct", pa.float32()),
+    ("masked_by", pa.string()),  # varbind.annotate_masking: "site created but masked by a stronger site at ..."
 ])
 _UNSAFE = re.compile(r"[|,;=\s]")
 
@@ -117,9 +118,10 @@ def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: 
 
 
 def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
-               pct: tuple[np.ndarray, np.ndarray] | None = None) -> pa.Table:
+               pct: tuple[np.ndarray, np.ndarray] | None = None, masked: np.ndarray | None = None) -> pa.Table:
     """One row per scored allele and model (see :data:`TABLE_SCHEMA`); ``pos`` is 1-based;
-    ``ref_pct``/``alt_pct`` are NaN without ``pct``."""
+    ``ref_pct``/``alt_pct`` are NaN without ``pct``; ``masked_by`` holds ``masked`` (``(E, M)``
+    text, :func:`varbind.annotate_masking.masked_column`), empty without it."""
     e, m = scores.ref.shape
     rows = np.repeat(np.arange(e), m)
     model = np.tile(np.arange(m, dtype=np.int32), e)
@@ -142,6 +144,7 @@ def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: S
         "delta": pa.array((scores.alt - scores.ref).reshape(-1), pa.float32()),
         "ref_pct": pa.array((pct[0] if pct is not None else np.full(scores.ref.shape, np.nan)).reshape(-1), pa.float32()),
         "alt_pct": pa.array((pct[1] if pct is not None else np.full(scores.ref.shape, np.nan)).reshape(-1), pa.float32()),
+        "masked_by": pa.array(masked.reshape(-1) if masked is not None else np.full(e * m, "", object), pa.string()),
     }
     return pa.table(cols, schema=TABLE_SCHEMA)
 

@@ -168,3 +168,19 @@ def pwm_logo(params: DeepBindParams) -> DetectorLogo:
     p = probs.to_numpy()
     entropy = -(p * np.log2(np.where(p > 0, p, 1.0))).sum(axis=1, keepdims=True)
     return DetectorLogo(probs * (2.0 - entropy), "pwm", 0)
+
+
+def reverse_complement_matrix(matrix):
+    """The logo matrix ``(m, 4)`` of the other strand: positions reversed, A<->T and C<->G swapped.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = pd.DataFrame([[1.0, 0, 0, 0], [0, 0, 1.0, 0]], columns=BASES)      # "AG"
+    >>> "".join(reverse_complement_matrix(m).idxmax(axis=1))
+    'CT'
+    """
+    import pandas as pd
+
+    values = np.asarray(matrix, dtype=np.float64)[::-1, ::-1]  # ACGT reversed is TGCA: the complement
+    return pd.DataFrame(values.copy(), columns=BASES, index=np.asarray(matrix.index))

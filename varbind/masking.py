@@ -13,8 +13,9 @@ For a substitution at ``[start, start + len)`` and a model whose detectors are `
 ``seq[start - m + 1 : start + len + m - 1]`` (every detector placement that touches it, scored as
 its own sequence, N-padded as always). The substitution is flagged for the model when
 
-1. its local gain ``local(alt) - local(ref)`` is at least :data:`MIN_GAIN` null spreads (a real
-   site is created: :func:`varbind.percentiles.null_spread`, the unit varbind compares models in);
+1. its local gain ``local(alt) - local(ref)`` is at least :data:`MIN_GAIN` null spreads
+   (:func:`varbind.percentiles.null_spread`, the unit varbind compares models in), and the new local
+   score reaches the model's null :data:`SITE_QUANTILE` quantile (a site, not background);
 2. the visible delta ``score(alt) - score(ref)`` is at most :data:`HIDDEN` of that gain (most of it
    is hidden); and
 3. some ``m``-base window of the reference that does not overlap the substitution scores at least
@@ -29,7 +30,8 @@ Examples
 >>> ets = np.array([[0, 0, 9, 9], [0, 0, 0, 0], [9, 9, 0, 0], [0, 0, 0, 0]], float)  # GGAA
 >>> bank = ModelBank.from_params([pwm_params(log_odds(ets * 10))], ["ets"])
 >>> seq = "TTTTGGAATTTTTTTTTTTTGGCATTTT"                     # a site at 5-8; C at 23 -> A makes a second one
->>> found = masked_mutations(bank, seq, np.array([22]), np.array(["A"]), np.zeros((1, 1)), np.ones(1))
+>>> levels = NullLevels(spread=np.ones(1), site=np.zeros(1))
+>>> found = masked_mutations(bank, seq, np.array([22]), np.array(["A"]), np.zeros((1, 1)), levels)
 >>> bool(found.flagged[0, 0]), int(found.site_start[0, 0]), int(found.site_end[0, 0])
 (True, 4, 8)
 """
@@ -47,6 +49,8 @@ MIN_GAIN = 1.5
 HIDDEN = 0.5
 #: the masking site may score this many null spreads below the new site (scores are float32)
 TOLERANCE = 0.25
+#: a created site scores at least this quantile of the model's null (best of a 101-bp background window)
+SITE_QUANTILE = 0.75
 
 
 class Masking(NamedTuple):
@@ -63,12 +67,30 @@ class Masking(NamedTuple):
     site_end: np.ndarray
 
 
-def model_spread(bank, null=None, *, n: int = 2000) -> np.ndarray:
-    """Each model's null spread ``(M,)``: from ``null`` (a :class:`~varbind.percentiles.NullTable`)
-    where it has the model, else measured on ``n`` sequences of the shipped null background."""
+class NullLevels(NamedTuple):
+    """Per model ``(M,)``: ``spread``, the null spread (:func:`varbind.percentiles.null_spread`), and
+    ``site``, the null's :data:`SITE_QUANTILE` quantile: a created site must score at least that."""
+
+    spread: np.ndarray
+    site: np.ndarray
+
+
+def null_levels(bank, null=None, *, n: int = 2000) -> NullLevels:
+    """:class:`NullLevels` of each model of ``bank``: from ``null`` (a
+    :class:`~varbind.percentiles.NullTable`) where it has the model, else measured on ``n`` sequences
+    of the shipped null background (:mod:`varbind.percentiles`)."""
     from . import percentiles
 
-    spread = percentiles.null_spread(null, bank.ids) if null is not None else np.full(len(bank), np.nan)
+    def levels(table, ids):
+        rows = {m: i for i, m in enumerate(table.ids)}
+        site = np.array([np.interp(SITE_QUANTILE, table.probs, table.quantiles[rows[m]]) if m in rows else np.nan
+                         for m in ids])
+        return percentiles.null_spread(table, ids), site
+
+    if null is not None:
+        spread, site = levels(null, bank.ids)
+    else:
+        spread, site = np.full(len(bank), np.nan), np.full(len(bank), np.nan)
     missing = [i for i, s in enumerate(spread) if not np.isfinite(s)]
     if missing:
         import json
@@ -78,8 +100,8 @@ def model_spread(bank, null=None, *, n: int = 2000) -> np.ndarray:
         background = json.loads((shipped_dir() / "null_background.json").read_text())
         sub = bank.select([bank.ids[i] for i in missing])
         table = percentiles.null_table(sub, {"dinucleotide_counts": background["dinucleotide_counts"], "n": n})
-        spread[missing] = percentiles.null_spread(table, sub.ids)
-    return spread
+        spread[missing], site[missing] = levels(table, sub.ids)
+    return NullLevels(spread, site)
 
 
 def _windows(codes: np.ndarray, spans: list[tuple[int, int]]) -> CodeBatch:
@@ -92,7 +114,7 @@ def _windows(codes: np.ndarray, spans: list[tuple[int, int]]) -> CodeBatch:
 
 
 def masked_mutations(bank, seq: str | np.ndarray, starts: np.ndarray, alts: np.ndarray, deltas: np.ndarray,
-                     spread: np.ndarray, *, strand_merge: str = "max", device=None) -> Masking:
+                     levels: NullLevels, *, strand_merge: str = "max", device=None) -> Masking:
     """Which substitutions of ``seq`` create a site that a stronger one elsewhere masks, per model.
 
     Parameters
@@ -107,45 +129,65 @@ def masked_mutations(bank, seq: str | np.ndarray, starts: np.ndarray, alts: np.n
         Their alternative bases (substitutions only: ``len(alt)`` reference bases are replaced).
     deltas : ndarray (E, M)
         Visible deltas ``score(alt) - score(ref)`` of the whole sequence.
-    spread : ndarray (M,)
-        Null spreads (:func:`model_spread`).
+    levels : NullLevels
+        The models' null spreads and site levels (:func:`null_levels`).
 
     Returns
     -------
     Masking
     """
-    from . import predict
+    from .predict import Edits
 
     codes = encode(seq) if isinstance(seq, str) else np.asarray(seq, np.uint8)
-    n, e, nm = len(codes), len(starts), len(bank)
-    starts = np.asarray(starts, np.int64)
     alt_codes = [encode(a) for a in alts]
+    k = max((len(a) for a in alt_codes), default=1)
+    packed = np.full((len(alt_codes), k), N_CODE, np.uint8)
+    for i, a in enumerate(alt_codes):
+        packed[i, : len(a)] = a
+    edits = Edits(np.zeros(len(alt_codes), np.int64), np.asarray(starts, np.int64), packed,
+                  np.array([len(a) for a in alt_codes], np.int64))
+    return masked_edits(bank, CodeBatch(codes[None, :], np.array([len(codes)], np.int64)), edits, deltas, levels,
+                        strand_merge=strand_merge, device=device)
+
+
+def masked_edits(bank, refs: CodeBatch, edits, deltas: np.ndarray, levels: NullLevels, *,
+                 strand_merge: str = "max", device=None) -> Masking:
+    """:func:`masked_mutations` for substitutions of several reference sequences.
+
+    ``refs``: ``(B, L)`` reference codes and lengths; ``edits``: :class:`varbind.predict.Edits`
+    (same-length replacements, ``E`` of them, offsets into their reference); ``deltas`` ``(E, M)``.
+    """
+    from . import predict
+
+    e, nm = len(edits.start), len(bank)
     gain = np.zeros((e, nm), np.float64)
     flagged = np.zeros((e, nm), bool)
     site_start = np.full((e, nm), -1, np.int64)
     site_end = np.full((e, nm), -1, np.int64)
-    lens = np.array([p.detector_len for p in bank.params])
-    for m in np.unique(lens).tolist():
-        cols = np.flatnonzero(lens == m)
-        sub = bank.select([bank.ids[c] for c in cols])
-        spans = [(max(0, s - m + 1), min(n, s + len(a) + m - 1)) for s, a in zip(starts.tolist(), alt_codes)]
-        ref_w = _windows(codes, spans)
-        alt_w = ref_w.codes.copy()
-        for i, ((a, _), s, ac) in enumerate(zip(spans, starts.tolist(), alt_codes)):
-            alt_w[i, s - a : s - a + len(ac)] = ac
-        kw = dict(strand_merge=strand_merge, device=device)
+    if e == 0:
+        return Masking(gain, flagged, site_start, site_end)
+    starts, lengths, ref_of = (np.asarray(a, np.int64) for a in (edits.start, edits.lengths, edits.ref_index))
+    kw = dict(strand_merge=strand_merge, device=device)
+    mlen = np.array([p.detector_len for p in bank.params])
+    for m in np.unique(mlen).tolist():
+        cols = np.flatnonzero(mlen == m)
+        sub = bank.select([bank.ids[c] for c in cols]) if len(cols) < nm else bank
+        ref_w, alt_w = _local_windows(refs, ref_of, starts, lengths, edits.codes, m)
         local_ref = predict.score(sub, ref_w, **kw)
-        local_alt = predict.score(sub, CodeBatch(alt_w, ref_w.lengths), **kw)
+        local_alt = predict.score(sub, alt_w, **kw)
         g = local_alt - local_ref
         gain[:, cols] = g
-        sp = spread[cols][None, :]
-        cand = (g >= MIN_GAIN * sp) & (deltas[:, cols] <= HIDDEN * g)
-        if not cand.any():
-            continue
-        mers = [(i, i + m) for i in range(max(1, n - m + 1))]
-        site = predict.score(sub, _windows(codes, mers), **kw)  # (windows, Mg): every m-base window alone
+        sp = levels.spread[cols][None, :]
+        cand = (g >= MIN_GAIN * sp) & (deltas[:, cols] <= HIDDEN * g) & (local_alt >= levels.site[cols][None, :])
+        sites: dict[int, tuple[list, np.ndarray]] = {}  # reference -> its m-base windows and their scores
         for r, k in zip(*np.nonzero(cand)):
-            s, stop = int(starts[r]), int(starts[r]) + len(alt_codes[r])
+            ref = int(ref_of[r])
+            if ref not in sites:
+                n = int(refs.lengths[ref])
+                mers = [(i, i + m) for i in range(max(1, n - m + 1))]
+                sites[ref] = (mers, predict.score(sub, _windows(refs.codes[ref], mers), **kw))
+            mers, site = sites[ref]
+            s, stop = int(starts[r]), int(starts[r] + lengths[r])
             apart = np.array([b <= s or a >= stop for a, b in mers])
             if not apart.any():
                 continue
@@ -155,6 +197,24 @@ def masked_mutations(bank, seq: str | np.ndarray, starts: np.ndarray, alts: np.n
                 flagged[r, c] = True
                 site_start[r, c], site_end[r, c] = mers[best]
     return Masking(gain, flagged, site_start, site_end)
+
+
+def _local_windows(refs: CodeBatch, ref_of, starts, lengths, codes, m: int) -> tuple[CodeBatch, CodeBatch]:
+    """Reference and alternate windows of the bases within ``m - 1`` of each substitution."""
+    e = len(starts)
+    n = refs.lengths[ref_of].astype(np.int64)
+    lo = np.maximum(0, starts - m + 1)
+    hi = np.minimum(n, starts + lengths + m - 1)
+    width = int((hi - lo).max())
+    idx = lo[:, None] + np.arange(width)[None, :]
+    inside = idx < hi[:, None]
+    ref_w = np.where(inside, refs.codes[ref_of[:, None], np.minimum(idx, refs.codes.shape[1] - 1)], N_CODE)
+    ref_w = ref_w.astype(np.uint8)
+    alt_w = ref_w.copy()
+    for i in range(e):
+        a = int(starts[i] - lo[i])
+        alt_w[i, a : a + int(lengths[i])] = codes[i, : int(lengths[i])]
+    return CodeBatch(ref_w, hi - lo), CodeBatch(alt_w, hi - lo)
 
 
 def describe(chrom: str | None, offset: int, start: int, end: int) -> str:
@@ -185,7 +245,7 @@ class MapMasking(NamedTuple):
         return self.site_start >= 0
 
 
-def map_masking(mm, bank, spread: np.ndarray, *, strand_merge: str = "max", device=None) -> MapMasking:
+def map_masking(mm, bank, levels: NullLevels, *, strand_merge: str = "max", device=None) -> MapMasking:
     """:func:`masked_mutations` for every substitution of a mutation map (``bank`` holds ``mm.ids``)."""
     nm, n = len(mm.ids), len(mm.seq)
     pos, base = np.nonzero(np.isfinite(mm.deltas[0]).T)
@@ -195,7 +255,7 @@ def map_masking(mm, bank, spread: np.ndarray, *, strand_merge: str = "max", devi
     end = np.full((nm, 4, n), -1, np.int64)
     if len(pos):
         found = masked_mutations(bank.select(mm.ids), mm.seq, pos, np.array(list("ACGT"))[base],
-                                 mm.deltas[:, base, pos].T, spread, strand_merge=strand_merge, device=device)
+                                 mm.deltas[:, base, pos].T, levels, strand_merge=strand_merge, device=device)
         start[:, base, pos] = found.site_start.T
         end[:, base, pos] = found.site_end.T
     return MapMasking(start, end)

@@ -235,6 +235,16 @@ def _masking_notes(mm: MutationMap, masking, row: int, lo: int, hi: int) -> list
             for (a, e), k in sorted(sites.items())]
 
 
+def _variant_masked(mm: MutationMap, masking, row: int, variant) -> str:
+    """``  ·  site created but masked by ...`` when the (single-base) variant is a masked site."""
+    off, b = variant.start - mm.start, BASES.find(variant.alt)
+    if masking is None or len(variant.alt) != 1 or b < 0 or not masking.flagged[row, b, off]:
+        return ""
+    from .masking import describe
+
+    return "  ·  " + describe(mm.chrom, mm.start, int(masking.site_start[row, b, off]), int(masking.site_end[row, b, off]))
+
+
 def map_title(mm: MutationMap, row: int, tf: dict[str, str] | None = None) -> str:
     """``TF · model · region · reference score`` for the figure of model row ``row``."""
     model = mm.ids[row]
@@ -335,7 +345,8 @@ def variant_figure(
         head = f"{name} ({wt.ids[r]})" if name != wt.ids[r] else name
         change = mut.ref[r] - wt.ref[r]
         titles = (f"{head}  ·  wild type  ·  score {wt.ref[r]:.2f}",
-                  f"{variant.label}  ·  mutant  ·  score {mut.ref[r]:.2f} (Δ {change:+.2f})")
+                  f"{variant.label}  ·  mutant  ·  score {mut.ref[r]:.2f} (Δ {change:+.2f})"
+                  + _variant_masked(wt, masking, r, variant))
         for c, (mm, title) in enumerate(zip((wt, mut), titles)):
             plot_mutation_map(mm, r, axes[j, c], segment=(lo, hi), vmax=vmax, imax=imax,
                               variants=[(variant, back)[c]], title=title, weighted=weighted, colorbar=c == 1,
@@ -371,7 +382,9 @@ def detector_logos_figure(logos: Sequence, *, title: str = "", ncols: int = 4):
             ax.set_ylim(0, 2)
         else:
             plot_logo(lg.matrix, ax, title=f"detector {k + 1}  ·  weights ({lg.n_sites} sites)", ylabel="weight")
-    if title:
+    if title and len(logos) == 1 and logos[0].kind == "pwm":
+        axes[0, 0].set_title(title, fontsize=9)  # one panel: its own title, no suptitle band
+    elif title:
         fig.suptitle(title, fontsize=9, wrap=True)
     fig.tight_layout()
     return fig

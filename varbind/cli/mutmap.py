@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
                  mutmap_noise.noise_floor(shown)[i])
     masks = None
     if args.table or args.output:
-        masks = masking.map_masking(shown, bank, masking.model_spread(bank.select(shown.ids), panel.null),
+        masks = masking.map_masking(shown, bank, masking.null_levels(bank.select(shown.ids), panel.null),
                                     strand_merge=args.strand_merge)
         _log_masked(shown, masks, variant)
     if args.table:
