@@ -9,7 +9,6 @@ matplotlib.use("Agg")
 
 from pathlib import Path  # noqa: E402
 
-import matplotlib.figure  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -28,21 +27,6 @@ GGAA = log_odds(np.array([[0, 0, 40, 40], [0, 0, 0, 0], [40, 40, 0, 0], [0, 0, 0
 #: a strong native GGAA at 10-13 (0-based), a near site GGCA at 40-43 whose C>A (offset 42) makes a second one
 SEQ = "TTTTTTTTTTGGAATTTTTTTTTTTTTTTTTTTTTTTTTTGGCATTTTTTTTTTTTTTTTT"
 
-
-@pytest.fixture
-def saved_figures(monkeypatch):
-    """Every Figure the CLI saves, kept open so the test can read what was drawn."""
-    figs = []
-    original = matplotlib.figure.Figure.savefig
-
-    def keep(self, *a, **kw):
-        figs.append(self)
-        return original(self, *a, **kw)
-
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", keep)
-    yield figs
-    for f in figs:
-        plt.close(f)
 
 
 def _db(tmp_path: Path, models: dict[str, tuple[str, params.DeepBindParams]]) -> Path:

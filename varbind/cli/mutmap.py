@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     if args.table:
         table = mutmap.mutation_table(shown, names)
         table = table.merge(masking.map_table_column(shown, masks), on=["pos", "alt", "model"], how="left")
-        table["masked_by"] = table["masked_by"].fillna("")
+        table["masked_by"] = table["masked_by"].astype(object).fillna("")
         _save(args.table, lambda p: table.to_csv(p, sep="\t", index=False, float_format="%.6g"))
         log.info("wrote %d rows to %s", len(table), args.table)
     if args.output:
