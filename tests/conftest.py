@@ -51,3 +51,25 @@ def device(request) -> str:
 
 def random_seqs(rng: np.random.Generator, lengths, alphabet: str = "ACGT") -> list[str]:
     return ["".join(rng.choice(list(alphabet), size=int(n))) for n in lengths]
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """Every matplotlib Figure saved during the test (e.g. by the CLI), kept open to read what was drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.figure
+    import matplotlib.pyplot as plt
+
+    figs = []
+    original = matplotlib.figure.Figure.savefig
+
+    def keep(self, *a, **kw):
+        figs.append(self)
+        return original(self, *a, **kw)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", keep)
+    yield figs
+    for f in figs:
+        plt.close(f)

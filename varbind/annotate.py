@@ -25,7 +25,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import __version__, io, predict, pretrained, vcf_source
+from . import __version__, io, masking, predict, pretrained, vcf_source
+from .annotate_masking import masked_column
 from .annotate_output import AlleleScores, TableSink, VcfSink, info_values, long_table, output_kind
 from .bank import ModelBank
 from .errors import ContigNotFoundError, InputFormatError
@@ -192,12 +193,15 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
              for v in variants]
     contigs = io.ContigMap(_fasta(str(fasta)).lengths)
     tables, skipped = [], Counter()
+    levels = masking.null_levels(panel.bank, panel.null)
     for chunk in region_chunks((None, s) for s in sorted(sites, key=lambda s: (s.chrom, s.start))):
         chunk_sites = [s for _, s in chunk]
-        scores, skips, _ = score_chunk(chunk_sites, str(fasta), contigs(chunk_sites[0].chrom), panel.bank, settings)
+        contig = contigs(chunk_sites[0].chrom)
+        scores, skips, _ = score_chunk(chunk_sites, str(fasta), contig, panel.bank, settings)
         skipped.update(skips.values())
         tables.append(long_table(scores, chunk_sites, panel.bank.ids, pretrained.panel_tfs(panel),
-                                 percentiles(panel, scores), effects(panel, scores)))
+                                 percentiles(panel, scores), effects(panel, scores),
+                                 masked_by(panel, chunk_sites, scores, str(fasta), contig, settings, levels)))
     import pyarrow as pa
 
     from .annotate_output import TABLE_SCHEMA
@@ -231,6 +235,16 @@ def _client(workers: int | None, address: str | None) -> Any:
                                dashboard_address=None)
         client = Client(cluster)
     return client, cluster
+
+
+def masked_by(panel: Panel, sites: Sequence[Site], scores: AlleleScores, fasta_path: str, contig: str | None,
+              settings: Settings, levels: masking.NullLevels) -> np.ndarray | None:
+    """The ``masked_by`` column of a chunk's table rows (:mod:`varbind.annotate_masking`)."""
+    if contig is None or not len(scores.site):
+        return None
+    fasta = _fasta(fasta_path)
+    return masked_column(panel.bank, levels, sites, scores, lambda a, b: fasta.codes(contig, a, b), settings.window,
+                         settings.ref_mismatch, fasta.lengths[contig], strand_merge=settings.strand_merge)
 
 
 def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndarray] | None:
@@ -306,6 +320,7 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
         table_sink = main if isinstance(main, TableSink) else (TableSink(scores, _table_kind(scores)) if scores else None)
         if table_sink is not None and table_sink is not main:
             sinks.append(table_sink)
+        levels = masking.null_levels(panel.bank, panel.null) if table_sink is not None else None
         client, cluster = _client(workers, dask_address)
         in_flight = 2 * max(1, workers or len(getattr(client, "scheduler_info", dict)().get("workers", {})))
         bank = client.scatter(panel.bank, broadcast=True) if client is not None and not isinstance(client, _Local) else panel.bank
@@ -331,7 +346,9 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
                 pct = percentiles(panel, allele_scores)
                 effect = effects(panel, allele_scores)
                 if table_sink is not None:
-                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct, effect))
+                    masked = masked_by(panel, chunk_sites, allele_scores, str(fasta), contigs(chunk_sites[0].chrom),
+                                       settings, levels)
+                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct, effect, masked))
                 if main is not table_sink:
                     info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct, effect)
                     for (rec, _), values in zip(chunk, info):

@@ -64,6 +64,7 @@ TABLE_SCHEMA = pa.schema([
     ("ref_pct", pa.float32()),
     ("alt_pct", pa.float32()),
     ("panel_effect", pa.float32()),
+    ("masked_by", pa.string()),  # varbind.annotate_masking: "site created but masked by a stronger site at ..."
 ])
 _UNSAFE = re.compile(r"[|,;=\s]")
 
@@ -169,10 +170,13 @@ def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: 
 
 
 def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
-               pct: tuple[np.ndarray, np.ndarray] | None = None, effect: np.ndarray | None = None) -> pa.Table:
+               pct: tuple[np.ndarray, np.ndarray] | None = None, effect: np.ndarray | None = None,
+               masked: np.ndarray | None = None) -> pa.Table:
     """One row per scored allele and model (see :data:`TABLE_SCHEMA`); ``pos`` is 1-based;
     ``ref_pct``/``alt_pct`` are NaN without ``pct``, ``effect`` (calibrated, ``(E, M)``) and
-    ``panel_effect`` (the allele's mean effect, the same on each of its rows) NaN without ``effect``."""
+    ``panel_effect`` (the allele's mean effect, the same on each of its rows) NaN without ``effect``;
+    ``masked_by`` holds ``masked`` (``(E, M)`` text, :func:`varbind.annotate_masking.masked_column`),
+    empty without it."""
     e, m = scores.ref.shape
     eff = effect if effect is not None else np.full(scores.ref.shape, np.nan)
     rows = np.repeat(np.arange(e), m)
@@ -198,6 +202,7 @@ def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: S
         "ref_pct": pa.array((pct[0] if pct is not None else np.full(scores.ref.shape, np.nan)).reshape(-1), pa.float32()),
         "alt_pct": pa.array((pct[1] if pct is not None else np.full(scores.ref.shape, np.nan)).reshape(-1), pa.float32()),
         "panel_effect": pa.array(np.repeat(panel_effect(effect, e), m), pa.float32()),
+        "masked_by": pa.array(masked.reshape(-1) if masked is not None else np.full(e * m, "", object), pa.string()),
     }
     return pa.table(cols, schema=TABLE_SCHEMA)
 

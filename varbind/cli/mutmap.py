@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import mutmap, regions
+from .. import masking, mutmap, mutmap_noise, regions
 from ..bank import ModelBank
 from ..errors import InputFormatError
 from ..sequence import encode
@@ -53,21 +53,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def load_named_bank(args: argparse.Namespace) -> tuple[ModelBank, dict[str, str]]:
-    """The bank ``--models``/``--ids``/``--tf``/``--family`` name, and its ID -> factor-name map."""
-    bank, names, _ = load_named_panel(args)
-    return bank, names
-
-
-def load_named_panel(args: argparse.Namespace) -> tuple[ModelBank, dict[str, str], np.ndarray | None]:
-    """:func:`load_named_bank` plus each model's null spread ``(M,)`` (``None`` without null tables)."""
+def load_named_panel(args: argparse.Namespace):
+    """The panel ``--models``/``--ids``/``--tf``/``--family`` name, its ID -> factor-name map, and
+    each model's null spread ``(M,)`` (``None`` without null tables)."""
     from ..percentiles import null_spread
 
     panel = common.load_panel(args)
     cat = panel.catalogue
     names = dict(zip(cat["id"].astype(str), cat["tf"].astype(str))) if "tf" in cat.columns else {}
     spread = null_spread(panel.null, panel.bank.ids) if panel.null is not None else None
-    return panel.bank, names, spread
+    return panel, names, spread
+
+
+def load_named_bank(args: argparse.Namespace) -> tuple[ModelBank, dict[str, str]]:
+    """The bank ``--models``/``--ids``/``--tf``/``--family`` name, and its ID -> factor-name map."""
+    panel, names, _ = load_named_panel(args)
+    return panel.bank, names
 
 
 def _target(args: argparse.Namespace) -> tuple[str, regions.Region | None]:
@@ -94,12 +95,37 @@ def _variant(args: argparse.Namespace, seq: str, region: regions.Region) -> regi
     return v._replace(chrom=region.chrom)
 
 
-def _chosen(args, mm: mutmap.MutationMap, spread: np.ndarray | None, delta: np.ndarray | None) -> list[int]:
+def _chosen(args, mm: mutmap.MutationMap, spread: np.ndarray | None, delta: np.ndarray | None,
+            names: dict[str, str] | None = None) -> list[int]:
     order = mutmap.rank_models(mm, spread=spread, delta=delta).tolist()
     if args.top is not None and args.top < 1:
         raise InputFormatError("--top must be at least 1")
     top = args.top if args.top is not None else (len(order) if args.tf else 3)
+    if args.tf and len(args.tf) > 1:
+        return per_factor(order, [(names or {}).get(mm.ids[r], "") for r in order], args.tf, top)
     return order[:top]
+
+
+def per_factor(order: list[int], factors: list[str], wanted: list[str], top: int) -> list[int]:
+    """``top`` of the ranked rows ``order`` (``factors[k]``: the TF of ``order[k]``) so that every
+    ``--tf`` factor is shown: each factor's best-ranked model in turn, then each one's second, ...
+
+    Examples
+    --------
+    >>> per_factor([4, 2, 0, 1], ["ELK1", "ELK1::HOXB13", "ELF2", "GABPA"], ["ELF2", "ELK1", "GABPA"], 3)
+    [0, 4, 1]
+    """
+    from ..pretrained import tf_names
+
+    queues = [[r for r, f in zip(order, factors) if w.upper() in tf_names(f)] for w in wanted]
+    chosen: list[int] = []
+    while len(chosen) < top and any(queues):
+        for q in queues:
+            while q and q[0] in chosen:
+                q.pop(0)
+            if q and len(chosen) < top:
+                chosen.append(q.pop(0))
+    return chosen
 
 
 def _save(path: str, write) -> None:
@@ -138,6 +164,20 @@ def _summary(mm: mutmap.MutationMap, rows: list[int], names: dict[str, str], out
                   f"{d[lo]:.4f}\t{at(*lo, d[lo])}{tail}\n")
 
 
+def _log_masked(mm: mutmap.MutationMap, masks: masking.MapMasking, variant) -> None:
+    """One line per shown model with masked sites (and for the --variant when it is one of them)."""
+    for r, model in enumerate(mm.ids):
+        k = int(masks.flagged[r].sum())
+        if k:
+            log.info("%s: %d substitution%s create a site masked by a stronger one (masked_by in --table; rings "
+                     "in the figure)", model, k, "s" if k > 1 else "")
+        if variant is not None and len(variant.alt) == 1:
+            off, b = variant.start - mm.start, mutmap.BASES.find(variant.alt)
+            if b >= 0 and masks.flagged[r, b, off]:
+                log.info("%s: %s: %s", model, variant.label, masking.describe(
+                    mm.chrom, mm.start, int(masks.site_start[r, b, off]), int(masks.site_end[r, b, off])))
+
+
 def run(args: argparse.Namespace) -> int:
     fmt = None
     if args.output:
@@ -145,24 +185,42 @@ def run(args: argparse.Namespace) -> int:
         if fmt not in FIGURE_FORMATS:
             raise InputFormatError(f"-o {args.output}: the figure format comes from the suffix: .png, .svg or .pdf")
     seq, region = _target(args)
+    if not mutmap_noise.has_sequence(seq):
+        where = f"{args.region}: the reference is" if region is not None else "the sequence is"
+        raise InputFormatError(f"{where} N at all {len(seq)} positions: nothing to mutate "
+                               "(a masked or unassembled region?)")
     variant = _variant(args, seq, region) if args.variant else None
     marks = regions.read_vcf_variants(args.vcf, region) if args.vcf else []
-    bank, names, spread = load_named_panel(args)
+    panel, names, spread = load_named_panel(args)
+    bank = panel.bank
     mm = mutmap.mutation_map(seq, bank, strand_merge=args.strand_merge)
     if region is not None:
         mm = mm._replace(chrom=region.chrom, start=region.start)
+    if not mutmap_noise.has_effect(mm).any():
+        log.info("no model's score changes beyond float rounding for any substitution of this %s",
+                 "region" if region is not None else "sequence")
     vdelta = None
     if variant is not None:
         from .. import predict
 
         mutant = mutmap.substitute(mm.seq, variant.start - mm.start, variant.ref, variant.alt)
         vdelta = predict.score(bank, [mutant], mode="global", strand_merge=args.strand_merge)[0] - mm.ref
-    rows = _chosen(args, mm, spread, vdelta)
+    rows = _chosen(args, mm, spread, vdelta, names)
     shown = mutmap.select(mm, [mm.ids[r] for r in rows])
     if not args.quiet:
         _summary(mm, rows, names, sys.stdout, spread, vdelta)
+    for i in np.flatnonzero(~mutmap_noise.has_effect(shown)):
+        log.info("%s: no effect (every |delta| is float rounding, <= %.2g)", shown.ids[i],
+                 mutmap_noise.noise_floor(shown)[i])
+    masks = None
+    if args.table or args.output:
+        masks = masking.map_masking(shown, bank, masking.null_levels(bank.select(shown.ids), panel.null),
+                                    strand_merge=args.strand_merge)
+        _log_masked(shown, masks, variant)
     if args.table:
         table = mutmap.mutation_table(shown, names, None if spread is None else spread[rows])
+        table = table.merge(masking.map_table_column(shown, masks), on=["pos", "alt", "model"], how="left")
+        table["masked_by"] = table["masked_by"].astype(object).fillna("")
         _save(args.table, lambda p: table.to_csv(p, sep="\t", index=False, float_format="%.6g"))
         log.info("wrote %d rows to %s", len(table), args.table)
     if args.output:
@@ -177,10 +235,10 @@ def run(args: argparse.Namespace) -> int:
                                       strand_merge=args.strand_merge)
             fig = plot.variant_figure(shown, mut._replace(chrom=mm.chrom, start=mm.start), variant,
                                       list(range(len(shown.ids))), tf=names, flank=args.flank,
-                                      weighted=args.weighted)
+                                      weighted=args.weighted, masking=masks)
         else:
             fig = plot.mutation_map_figure(shown, list(range(len(shown.ids))), tf=names, variants=marks,
-                                           row_bp=args.row_bp, weighted=args.weighted)
+                                           row_bp=args.row_bp, weighted=args.weighted, masking=masks)
         _save(args.output, lambda p: fig.savefig(p, format=fmt, dpi=100))
         log.info("wrote %s (%d models)", args.output, len(shown.ids))
     return 0

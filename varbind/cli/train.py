@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from ..errors import InputFormatError
-from ..train import calibrate, datasets, export, report
+from ..train import calibrate, checks, datasets, export, report
 from ..train.evaluate import primary_metric, heldout_metrics, heldout_scores
 from . import common
 
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     table.add_argument("test_file", nargs="?")
     for q in (chip, pbm, selex, table):
         q.add_argument("--out", required=True, metavar="DIR", help="output folder")
-        q.add_argument("--id", default=None, help="model ID (default: vbt_<kind>_<TF>)")
+        q.add_argument("--id", default=None, help="model ID (default: my_<kind>_<TF>, numbered when an installed model has that ID)")
         q.add_argument("--settings", type=int, default=30, help="calibration settings (default 30)")
         q.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
         q.add_argument("--max-steps", type=int, default=4000, help="most training steps (default 4000)")
@@ -94,17 +94,27 @@ def run(args: argparse.Namespace) -> int:
              opts.num_settings, opts.num_folds)
     result = calibrate.train(task.train, task.kind, opts)
     params = export.as_float32(result.params)  # what the bundle stores, so both exports agree exactly
-    mid = args.id or f"vbt_{kind}_{task.tf}"
+    taken = checks.installed_ids()
+    mid = args.id or checks.default_model_id(kind, task.tf, taken)
+    if args.id:
+        checks.warn_if_taken(mid, taken)
     row = {"id": mid, "tf": task.tf, "source": task.source, "experiment": task.experiment}
+    cal = result.calibration
+    warnings = checks.chance_warnings("auc" if task.kind == "binary" else "pearson",
+                                      float(cal.curves.mean(1)[cal.best, cal.best_checkpoint]), "best validation")
     test = {}
     if task.test is not None:
         test = heldout_metrics(task, heldout_scores(task, [params])[:, 0])
         metric = primary_metric(task)
         row.update(test_metric=metric, test_value=test[metric])
         log.info("held-out %s = %.4f", metric, test[metric])
+        warnings += checks.chance_warnings(metric, test[metric], "held-out")
+    for w in warnings:
+        log.warning("%s", w)
     export.write_bundle(args.out, {mid: params}, [row])
     export.export_params(args.out, {mid: params})
-    report.write_report(args.out, report.run_report(task.experiment, task.kind, result, test, {"id": mid}))
+    report.write_report(args.out, report.run_report(task.experiment, task.kind, result, test,
+                                                    {"id": mid, "warnings": warnings}))
     log.info("wrote %s (model %s, validation %.4f)", args.out, mid,
              float(result.calibration.curves.mean(1)[result.calibration.best, result.calibration.best_checkpoint]))
     return 0

@@ -213,6 +213,24 @@ def _num_steps(n: int, opts: TrainOptions) -> int:
     return int(min(opts.max_steps, max(opts.min_steps, round(opts.max_epochs * n / opts.batch_size))))
 
 
+def best_checkpoint(curves: np.ndarray, steps: np.ndarray, min_steps: int) -> tuple[int, int]:
+    """The best (setting, checkpoint) of ``curves`` (settings, folds, checkpoints) by mean-over-folds
+    metric, among checkpoints of at least ``min_steps`` steps (all of them when none is that long), so
+    that early stopping never trains the final model for fewer than ``--min-steps`` steps.
+
+    Examples
+    --------
+    >>> c = np.array([[[0.9, 0.8, 0.7]]])          # one setting, one fold, peak at the first checkpoint
+    >>> best_checkpoint(c, np.array([5, 10, 15]), 1), best_checkpoint(c, np.array([5, 10, 15]), 10)
+    ((0, 0), (0, 1))
+    """
+    mean = np.nan_to_num(curves.mean(1), nan=-np.inf)
+    eligible = steps >= min(min_steps, int(steps.max()))
+    mean[:, ~eligible] = -np.inf
+    best, best_c = np.unravel_index(int(np.argmax(mean)), mean.shape)
+    return int(best), int(best_c)
+
+
 def calibrate(train: Examples, kind: str, opts: TrainOptions) -> Calibration:
     """Random search x ``num_folds``-fold cross-validation, all in one batched model."""
     t0 = time.perf_counter()
@@ -250,7 +268,7 @@ def calibrate(train: Examples, kind: str, opts: TrainOptions) -> Calibration:
             _fit(net, data, kind, model_fold, fold, target, opts, gen, checkpoint, "calibration", every, done)
             done = target
             curve = torch.stack(curves, 1).reshape(len(settings), nf, -1).cpu().numpy()
-            best, best_c = np.unravel_index(int(np.argmax(curve.mean(1))), curve.shape[::2])
+            best, best_c = best_checkpoint(curve, np.array(steps_at), opts.min_steps)
             if best_c < len(steps_at) - opts.patience or done + grow > opts.max_steps:
                 break
             target = done + grow  # still improving at the end of the budget: train on

@@ -75,7 +75,9 @@ def write_report(folder: str | os.PathLike, report: dict, png: bool = True) -> P
                                 **{f"test {k}": round(v, 4) for k, v in report["test"].items()},
                                 **{f"seconds {k}": v for k, v in report["seconds"].items()}}.items())
     page = (f"<!doctype html><meta charset=utf-8><title>{html.escape(report['experiment'])}</title>"
-            f"<h1>{html.escape(report['experiment'])}</h1><table>{rows}</table>"
+            f"<h1>{html.escape(report['experiment'])}</h1>"
+            + "".join(f'<p style="color:#b00"><b>warning:</b> {html.escape(w)}</p>' for w in report.get("warnings", []))
+            + f"<table>{rows}</table>"
             + ('<img src="validation.png" alt="validation curves">' if png else ""))
     (folder / "report.html").write_text(page)
     return folder
