@@ -88,7 +88,7 @@ def test_tsv_and_parquet_outputs_hold_the_same_long_table(world, tmp_path, capfd
     pq = pd.read_parquet(tmp_path / "o.parquet")
     tsv = pd.read_csv(tmp_path / "o.tsv", sep="\t", dtype={"chrom": str})
     assert list(tsv.columns) == ["chrom", "pos", "id", "ref", "alt", "model", "tf", "ref_score", "alt_score", "delta",
-                                 "effect", "ref_pct", "alt_pct", "panel_effect"]
+                                 "effect", "ref_pct", "alt_pct", "panel_effect", "masked_by"]
     assert tsv.ref_pct.isna().all()  # a DeepBind db folder read directly has no null tables
     assert tsv.effect.isna().all() and tsv.panel_effect.isna().all()  # ... so no calibrated effect
     assert len(pq) == len(tsv) == 4 * (30 + 2 + 1 + 3 + 1)
