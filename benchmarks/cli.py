@@ -88,6 +88,7 @@ def threads(args) -> None:
                 for t in settings:
                     dt, out = timed(cmd(t), env)
                     times[j, t].append(dt)
+                    print(f"# {j} --threads {t}: {dt:.2f} s (load {os.getloadavg()[0]:.1f})", flush=True)
                     outputs[j, t] = out if j == "score" else (tmp / f"out_{t}.tsv").read_bytes()
         print(f"machine: {platform.node()}, {len(os.sched_getaffinity(0))} cores usable, "
               f"1-min load before each round: {', '.join(f'{x:.1f}' for x in loads)}")

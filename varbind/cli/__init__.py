@@ -89,7 +89,7 @@ def _add_threads(p: argparse.ArgumentParser) -> None:
     and :func:`varbind.cli.runtime.prepare` run before the command."""
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                    help="CPU threads for scoring (default: the cores this process may use, from its CPU "
-                   "affinity and cgroup quota; or $NUMBA_NUM_THREADS)")
+                   "affinity and cgroup quota, that the load average leaves free; or $NUMBA_NUM_THREADS)")
     func = p.get_default("func")
     if func is not None and not getattr(func, "_threads", False):
         def run(args: argparse.Namespace, _func=func) -> int:
