@@ -11,7 +11,7 @@
 Usage::
 
     python benchmarks/cli.py startup --repeat 5
-    python benchmarks/cli.py threads --threads 1 2 --repeat 3 --n 2000
+    python benchmarks/cli.py threads --threads 1 2 --repeat 3 --n 2000 [--jobs annotate]
 """
 from __future__ import annotations
 
@@ -79,6 +79,7 @@ def threads(args) -> None:
                                    str(tmp / f"out_{t}.tsv"), "--models", args.models, "--quiet"]
             + ([] if t == "default" else ["--threads", t]),
         }
+        jobs = {j: jobs[j] for j in args.jobs}
         times: dict = {(j, t): [] for j in jobs for t in settings}
         outputs: dict = {}
         loads = []
@@ -88,6 +89,7 @@ def threads(args) -> None:
                 for t in settings:
                     dt, out = timed(cmd(t), env)
                     times[j, t].append(dt)
+                    print(f"# {j} --threads {t}: {dt:.2f} s (load {os.getloadavg()[0]:.1f})", flush=True)
                     outputs[j, t] = out if j == "score" else (tmp / f"out_{t}.tsv").read_bytes()
         print(f"machine: {platform.node()}, {len(os.sched_getaffinity(0))} cores usable, "
               f"1-min load before each round: {', '.join(f'{x:.1f}' for x in loads)}")
@@ -111,6 +113,7 @@ def main() -> None:
     t.add_argument("--repeat", type=int, default=3)
     t.add_argument("--n", type=int, default=2000, help="sequences for varbind score")
     t.add_argument("--variants", type=int, default=2000, help="SNVs for varbind annotate")
+    t.add_argument("--jobs", nargs="+", choices=("score", "annotate"), default=["score", "annotate"])
     t.add_argument("--models", default=str(ROOT / ".." / "shared" / "data" / "deepbind"))
     args = p.parse_args()
     startup(args) if args.what == "startup" else threads(args)

@@ -212,3 +212,16 @@ def test_training_logs_progress_without_a_terminal(tmp_path, monkeypatch, capfd)
     final = [ln for ln in steps if ln.startswith("varbind: final fit: 100% ETA 0:00 · ")]
     n = final[-1].split(" · ")[1].split("/")[0]
     assert final[-1].split(" · ")[1] == f"{n}/{n} step" and len(steps) > int(n)  # calibration's lines too
+
+
+def test_no_descriptor_is_left_open(calls):
+    import gc
+
+    before = len(os.listdir("/proc/self/fd"))
+    for path in (calls["vcf"], calls["gz"]):
+        for _ in range(5):
+            src = vcf_source.open_source(str(path))
+            assert len(positions(src)) == len(SITES)
+            del src
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -1,10 +1,12 @@
 """How many CPU threads varbind uses, and setting numba and torch to it.
 
-The default is the number of cores this process may actually run on: the CPU affinity mask
-(``taskset``, Slurm, ``docker --cpuset-cpus``) capped by the cgroup CPU quota (``docker --cpus``,
-Kubernetes limits), not ``os.cpu_count()``, which counts the whole host. A parallel kernel that
-starts more threads than it gets cores waits at every barrier for a descheduled thread: on a
-shared 2-core machine that made scoring 4x slower than one thread (see BENCHMARKS.md).
+The default starts from the number of cores this process may actually run on: the CPU affinity
+mask (``taskset``, Slurm, ``docker --cpuset-cpus``) capped by the cgroup CPU quota (``docker
+--cpus``, Kubernetes limits), not ``os.cpu_count()``, which counts the whole host; then it leaves
+out the cores the machine's 1-minute load average says other processes keep busy (at least one
+thread). A parallel kernel that starts more threads than it gets cores waits at every barrier for a
+descheduled thread: on the shared 2-core machine under load, ``annotate`` with 2 threads took 1.4x
+as long as with 1 (see BENCHMARKS.md).
 
 :func:`configure` is called by the command line before numba or torch is imported: it sets
 ``NUMBA_NUM_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` (which size the thread pools when the
@@ -79,10 +81,31 @@ def available_cores(root: str | os.PathLike = "/sys/fs/cgroup") -> int:
     return n
 
 
+def idle_cores(cores: int | None = None, load: float | None = None, host: int | None = None) -> int:
+    """Of ``cores`` usable cores, those the machine's load leaves free: ``cores x (1 - load / host)``
+    rounded, at least 1 (``load``: the 1-minute load average; ``host``: the host's CPU count, over
+    which the load is spread).
+
+    Examples
+    --------
+    >>> idle_cores(2, 0.3, 2), idle_cores(2, 1.0, 2), idle_cores(2, 14.0, 2), idle_cores(8, 16.0, 64)
+    (2, 1, 1, 6)
+    """
+    cores = available_cores() if cores is None else cores
+    host = host or os.cpu_count() or cores
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:
+            return cores
+    return max(1, min(cores, round(cores * (1 - min(1.0, load / host)))))
+
+
 def default_threads() -> int:
-    """The thread count used without ``--threads``: ``NUMBA_NUM_THREADS`` when set, else :func:`available_cores`."""
+    """The thread count used without ``--threads``: ``NUMBA_NUM_THREADS`` when set, else
+    :func:`idle_cores` (the usable cores the current load leaves free)."""
     env = os.environ.get("NUMBA_NUM_THREADS", "")
-    return int(env) if env.isdigit() and int(env) > 0 else available_cores()
+    return int(env) if env.isdigit() and int(env) > 0 else idle_cores()
 
 
 def configure(n: int | None = None) -> int:

@@ -14,6 +14,7 @@ import gzip
 import logging
 import os
 import struct
+import weakref
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -137,6 +138,10 @@ class VcfSource:
     spans: list[Span] = field(default_factory=list)
     _fd: int | None = None
     _indexed: bool = False
+
+    def __post_init__(self) -> None:
+        if self._fd is not None:  # ours: htslib reads it but leaves it open
+            weakref.finalize(self, os.close, self._fd)
 
     def position(self) -> int | None:
         """Bytes of the file read so far (``None`` when not followed)."""

@@ -14,6 +14,7 @@ import sys
 
 from .. import __version__
 from ..errors import VarbindError
+from . import runtime
 
 #: sub-command modules, in the order ``varbind --help`` lists them, with their one-line summaries
 #: (a test checks each matches its module's ``help=``): ``varbind --help`` lists them without importing
@@ -38,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with a hint when a list was written space-separated (``--tf A B``)."""
 
     def error(self, message: str):  # type: ignore[override]
-        if message.startswith("unrecognized arguments"):
+        if message.startswith("unrecognized arguments: ") and not message.split(": ", 1)[1].startswith("-"):
             message += " (list options take one comma-separated value, e.g. --tf GABPA,ELK1, or repeat the flag)"
         super().error(message)
 
@@ -68,56 +69,10 @@ def build_parser(argv: list[str] | None = None, *, full: bool = True) -> argpars
     for name in COMMAND_MODULES:
         if full or name == chosen:
             importlib.import_module(f"{__name__}.{name}").register(sub)
-            for leaf in _leaves(sub.choices[name]):
-                _add_threads(leaf)
+            runtime.add_common_options(sub.choices[name])  # --threads, and the set-up before each command
         else:
             sub.add_parser(name, help=COMMANDS[name], add_help=False)
     return parser
-
-
-def _leaves(p: argparse.ArgumentParser):
-    """The parsers of a sub-command that run something (``varbind train chip``, ``varbind models list``)."""
-    subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subs:
-        yield p
-    for a in subs:
-        for q in dict.fromkeys(a.choices.values()):
-            yield from _leaves(q)
-
-
-def _add_threads(p: argparse.ArgumentParser) -> None:
-    """``--threads N`` on every command (numba, torch and BLAS use N threads, see :mod:`varbind.threads`),
-    and :func:`varbind.cli.runtime.prepare` run before the command."""
-    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
-                   help="CPU threads for scoring (default: the cores this process may use, from its CPU "
-                   "affinity and cgroup quota; or $NUMBA_NUM_THREADS)")
-    func = p.get_default("func")
-    if func is not None and not getattr(func, "_threads", False):
-        def run(args: argparse.Namespace, _func=func) -> int:
-            from . import runtime
-
-            runtime.prepare(args)  # threads, quiet libraries, matplotlib's cache folder
-            try:
-                return _func(args)
-            except OSError as e:  # name the output asked for, not its temporary file
-                if isinstance(e.filename, str):
-                    e.filename = runtime.final_name(e.filename)
-                if isinstance(e.strerror, str):
-                    e.strerror = runtime.untemp(e.strerror)
-                raise
-
-        run._threads = True  # type: ignore[attr-defined]
-        p.set_defaults(func=run)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
-    return n
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Score each ALT of each VCF record with every model of a panel, on windows centred "
         "on the variant, and write the VCF with INFO VARBIND/VB_MAXGAIN/VB_MAXLOSS added, or a long "
         "TSV/Parquet table of all scores.",
+        epilog="Exit codes: 0 done; 2 unusable input; 3 nothing annotated (every REF differs from the FASTA, "
+        "no ALT allele could be scored, or no records in the input or regions); the output is still written.",
     )
     p.add_argument("vcf", metavar="IN.vcf", help="input VCF or BCF (plain, gzip or bgzip; - for stdin)")
     common.add_region_args(p)

@@ -1,6 +1,8 @@
-"""What every sub-command sets up before it runs: threads, quiet libraries, a matplotlib cache.
+"""What every sub-command sets up before it runs: --threads, quiet libraries, a matplotlib cache.
 
-:func:`prepare` runs after ``main`` has configured logging and before the command's ``func``:
+:func:`add_common_options` gives every sub-command ``--threads`` and wraps its ``func`` so that
+:func:`prepare` runs after ``main`` has configured logging and before the command, and so that an
+``OSError`` names the output the user asked for, not its temporary file. :func:`prepare` sets:
 
 * ``--threads`` (or the default) for numba, torch and BLAS (:mod:`varbind.threads`);
 * only varbind's own messages below WARNING reach stderr (``--debug`` shows everyone's):
@@ -96,3 +98,53 @@ def prepare(args: argparse.Namespace) -> None:
     quiet_libraries(bool(getattr(args, "debug", False)))
     matplotlib_cache()
     threads.configure(getattr(args, "threads", None))
+
+
+def add_common_options(p: argparse.ArgumentParser) -> None:
+    """Add ``--threads`` to every parser of a sub-command that runs something, and wrap its
+    ``func`` so that :func:`prepare` runs first."""
+    for leaf in _leaves(p):
+        _add_threads(leaf)
+
+
+def _leaves(p: argparse.ArgumentParser):
+    """The parsers of a sub-command that run something (``varbind train chip``, ``varbind models list``)."""
+    subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield p
+    for a in subs:
+        for q in dict.fromkeys(a.choices.values()):
+            yield from _leaves(q)
+
+
+def _add_threads(p: argparse.ArgumentParser) -> None:
+    """``--threads N`` on every command (numba, torch and BLAS use N threads, see :mod:`varbind.threads`),
+    and :func:`varbind.cli.runtime.prepare` run before the command."""
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="CPU threads for scoring (default: the cores this process may use, from its CPU "
+                   "affinity and cgroup quota, that the load average leaves free; or $NUMBA_NUM_THREADS)")
+    func = p.get_default("func")
+    if func is not None and not getattr(func, "_threads", False):
+        def run(args: argparse.Namespace, _func=func) -> int:
+            prepare(args)  # threads, quiet libraries, matplotlib's cache folder
+            try:
+                return _func(args)
+            except OSError as e:  # name the output asked for, not its temporary file
+                if isinstance(e.filename, str):
+                    e.filename = final_name(e.filename)
+                if isinstance(e.strerror, str):
+                    e.strerror = untemp(e.strerror)
+                raise
+
+        run._threads = True  # type: ignore[attr-defined]
+        p.set_defaults(func=run)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return n
