@@ -60,6 +60,8 @@ def command_line(args: argparse.Namespace) -> str:
     for flag, values in (("--tf", args.tf), ("--family", args.family)):
         if values:
             parts += [flag, *values]
+    if getattr(args, "min_quality", None) is not None:
+        parts += ["--min-quality", str(args.min_quality)]
     parts += ["--window", str(args.window), "--mode", args.mode, "--strand-merge", args.strand_merge,
               "--ref-mismatch", args.ref_mismatch, "--top-k", str(args.top_k)]
     if args.scores:
