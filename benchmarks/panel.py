@@ -9,7 +9,8 @@ varbind.bank`` (torch, numpy, pandas, safetensors); ``load_panel`` is the call i
 sha256-check the bundles, build the 714-model bank; ``load_catalogue`` reads only the TSVs (what
 ``varbind models list`` needs); ``list path`` is a fresh process doing exactly what ``varbind models
 list --format tsv`` does (import ``varbind.cli.models``, catalogue, selection, TSV to stdout: torch
-is never imported); ``models list`` is the whole command line, interpreter start included (it also
+is never imported), with its CPU time (user + sys of the child process: what it costs on an idle
+machine, while wall time grows with the machine's load); ``models list`` is the whole command line, interpreter start included (it also
 imports every other sub-command's module to build the parser). ``$VARBIND_DATA_DIR`` points to an
 empty folder: nothing is downloaded or read from a user's data folder.
 """
@@ -59,8 +60,16 @@ def main() -> int:
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "VARBIND_DATA_DIR": tempfile.mkdtemp(prefix="varbind-empty-")}
     runs = []
+    import resource
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
     for _ in range(args.repeats):
+        c0 = cpu()
         got = subprocess.run([sys.executable, "-c", LIST_PATH], env=env, capture_output=True, text=True, check=True)
+        list_cpu = cpu() - c0
         seconds, torch = got.stderr.strip().splitlines()[-1].split()
         assert torch == "False", "the models list path imported torch"
         import io
@@ -69,11 +78,12 @@ def main() -> int:
 
         listed = pd.read_csv(io.StringIO(got.stdout), sep="\t", dtype=str, keep_default_na=False)
         out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True).stdout
-        t = time.perf_counter()
+        t, c0 = time.perf_counter(), cpu()
         subprocess.run([sys.executable, "-m", "varbind", "models", "list", "--format", "tsv"], env=env,
                        capture_output=True, check=True)
+        cli_cpu = cpu() - c0
         runs.append({**json.loads(out), "cli": time.perf_counter() - t, "list_path": float(seconds),
-                     "cnn": int((listed["model_type"] == "cnn").sum())})
+                     "cnn": int((listed["model_type"] == "cnn").sum()), "list_cpu": list_cpu, "cli_cpu": cli_cpu})
     parts = set(listed["bundle"])
     size = sum(f.stat().st_size for b in parts for f in (REPO / "pretrained" / b).iterdir()) / 1e6
     print(f"default panel: {runs[0]['models']} models ({runs[0]['cnn']} CNNs), {runs[0]['tfs']} distinct TFs, "
@@ -81,7 +91,8 @@ def main() -> int:
     print(f"{'step':<28}{'median s':>10}{'min s':>10}")
     for key, label in [("import", "import (torch, pandas, ...)"), ("load_panel", "load_panel('default')"),
                        ("load_catalogue", "load_catalogue('default')"), ("list_path", "models list path (process)"),
-                       ("cli", "varbind models list (cmd)")]:
+                       ("list_cpu", "  same, CPU time (user+sys)"), ("cli", "varbind models list (cmd)"),
+                       ("cli_cpu", "  same, CPU time (user+sys)")]:
         vals = [r[key] for r in runs]
         print(f"{label:<28}{statistics.median(vals):>10.3f}{min(vals):>10.3f}")
     return 0

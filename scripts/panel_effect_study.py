@@ -12,9 +12,9 @@ chromosomes (8, 9, 10) once the choice is fixed. The data are the CADD-framework
 panel's global-mode scores of the windows (what ``annotate`` and DeepFind compute).
 
 Candidates, per allele, over the M models (``d`` raw deltas, ``e`` calibrated effects = d / null
-spread): mean d, mean e, mean |e|, max |e|, mean of the 5 largest |e|, root mean square e. A
-signed aggregate is judged by its magnitude (the labels carry no direction). The metric is the
-ROC AUC of the magnitude for positive vs negative.
+spread): mean d, mean e, mean |e|, max |e|, mean of the 5 largest |e|, root mean square e, and the
+signed ones read as losses (-mean d, -mean e, -min e: deleterious promoter variants should destroy
+sites more often than create them). The metric is the ROC AUC for positive vs negative.
 """
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ def candidates(d: np.ndarray, e: np.ndarray) -> dict[str, np.ndarray]:
         "max |effect|": a.max(axis=1),
         "mean of top-5 |effect|": np.sort(a, axis=1)[:, -5:].mean(axis=1),
         "rms effect": np.sqrt((e ** 2).mean(axis=1)),
+        "-mean delta (loss, raw)": -d.mean(axis=1),
+        "-mean effect (loss)": -e.mean(axis=1),
+        "-min effect (largest loss)": -e.min(axis=1),
     }
 
 
@@ -52,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     ap.add_argument("--n", type=int, default=4000, help="positives and negatives per split (default 4000)")
     ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--save", type=Path, help="also write the sampled SNVs' deltas and effects (npz)")
     ap.add_argument("--dataset", type=Path, help="a DeepFind dataset npz (varbind deepfind train --save-dataset) "
                     "instead of reading ../shared")
     a = ap.parse_args(argv)
@@ -76,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         y = label[pick]
         aucs = {k: round(float(roc_auc_score(y, v)), 4) for k, v in candidates(d, e).items()}
         report["splits"][split] = aucs
+        if a.save:
+            np.savez_compressed(a.save.with_name(f"{a.save.stem}_{split}.npz"), delta=d.astype(np.float32),
+                                effect=e.astype(np.float32), label=y)
         for k, v in aucs.items():
             print(f"  {split:5s} AUC {v:.4f}  {k}")
     if a.json:

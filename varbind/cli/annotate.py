@@ -63,6 +63,8 @@ def command_line(args: argparse.Namespace) -> str:
     for flag, values in (("--tf", args.tf), ("--family", args.family)):
         if values:
             parts += [flag, ",".join(values)]
+    if getattr(args, "min_quality", None) is not None:
+        parts += ["--min-quality", str(args.min_quality)]
     parts += ["--window", str(args.window), "--mode", args.mode, "--strand-merge", args.strand_merge,
               "--ref-mismatch", args.ref_mismatch, "--top-k", str(args.top_k)]
     if args.scores:
