@@ -48,8 +48,9 @@ N_SUMMARY = 5
 #: provenance fields shown for a model, in this order, when its catalogue has them: (label, columns
 #: joined by a space); a label is shown once, from its first entry the catalogue fills
 PROVENANCE = (("Source", "source"), ("Experiment", "experiment"), ("Data type", "data_type"),
-              ("Species", "species"), ("Model type", "model_type"), ("Held-out quality", "quality"),
-              ("Held-out quality", "test_metric test_value"), ("Published model", "published_id"),
+              ("Species", "species"), ("Molecule bound", "molecule"), ("Model type", "model_type"),
+              ("Held-out quality", "quality"), ("Held-out quality", "test_metric test_value"),
+              ("Published model", "published_id"),
               ("Citation", "cite"), ("Model sha256", "sha256"))
 
 

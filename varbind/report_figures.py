@@ -6,9 +6,12 @@ returns the PNG bytes that :mod:`varbind.report_html` embeds.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from collections.abc import Sequence
+
+import numpy as np
 
 from . import mutmap, regions
 from .params import DeepBindParams
@@ -16,6 +19,9 @@ from .pretrained import Panel, panel_tfs
 
 #: resolution of the embedded figures
 DPI = 90
+#: detector-logo PNGs kept per process
+LOGO_CACHE = 64
+_LOGOS: dict[tuple, bytes] = {}
 
 
 def png_bytes(fig) -> bytes:
@@ -57,10 +63,22 @@ def mutation_maps_png(panel: Panel, v: regions.Variant, fasta: str | os.PathLike
 
 def detector_logo_png(params: DeepBindParams, model: str, tf: str = "") -> bytes:
     """PNG of the model's detector logos (:func:`varbind.logos.detector_logos` on 5,000 seeded
-    random 100-mers, as ``varbind logo`` draws them)."""
+    random 100-mers, as ``varbind logo`` draws them).
+
+    Logos depend only on the detectors and thresholds, so the PNG is kept for the process
+    (:data:`_LOGOS`, at most :data:`LOGO_CACHE` of them): a report of many variants shows the same
+    models again, and drawing logos is the slow part of a report.
+    """
     from . import logos, plot
 
-    found = logos.detector_logos(params)
-    head = f"{tf} · {model}" if tf and tf != model else model
-    title = f"{head} · detectors (top activating windows of random DNA)" if len(found) > 1 else head
-    return png_bytes(plot.detector_logos_figure(found, title=title, ncols=min(4, len(found))))
+    digest = hashlib.sha256(np.ascontiguousarray(params.detectors, np.float32).tobytes()
+                            + np.ascontiguousarray(params.thresholds, np.float32).tobytes()).hexdigest()
+    key = (digest, params.detectors.shape, model, tf)
+    if key not in _LOGOS:
+        found = logos.detector_logos(params)
+        head = f"{tf} · {model}" if tf and tf != model else model
+        title = f"{head} · detectors (top activating windows of random DNA)" if len(found) > 1 else head
+        if len(_LOGOS) >= LOGO_CACHE:
+            _LOGOS.pop(next(iter(_LOGOS)))
+        _LOGOS[key] = png_bytes(plot.detector_logos_figure(found, title=title, ncols=min(4, len(found))))
+    return _LOGOS[key]
