@@ -88,7 +88,7 @@ def test_tsv_and_parquet_outputs_hold_the_same_long_table(world, tmp_path, capfd
     pq = pd.read_parquet(tmp_path / "o.parquet")
     tsv = pd.read_csv(tmp_path / "o.tsv", sep="\t", dtype={"chrom": str})
     assert list(tsv.columns) == ["chrom", "pos", "id", "ref", "alt", "model", "tf", "ref_score", "alt_score", "delta",
-                                 "ref_pct", "alt_pct"]
+                                 "ref_pct", "alt_pct", "masked_by"]
     assert tsv.ref_pct.isna().all()  # a DeepBind db folder read directly has no null tables
     assert len(pq) == len(tsv) == 4 * (30 + 2 + 1 + 3 + 1)
     np.testing.assert_allclose(tsv.delta, pq.delta, atol=1e-6)
