@@ -88,9 +88,10 @@ def test_tsv_and_parquet_outputs_hold_the_same_long_table(world, tmp_path, capfd
     pq = pd.read_parquet(tmp_path / "o.parquet")
     tsv = pd.read_csv(tmp_path / "o.tsv", sep="\t", dtype={"chrom": str})
     assert list(tsv.columns) == ["chrom", "pos", "id", "ref", "alt", "model", "tf", "ref_score", "alt_score", "delta",
-                                 "ref_pct", "alt_pct"]
+                                 "ref_pct", "alt_pct", "skip"]
     assert tsv.ref_pct.isna().all()  # a DeepBind db folder read directly has no null tables
-    assert len(pq) == len(tsv) == 4 * (30 + 2 + 1 + 3 + 1)
+    assert len(pq) == len(tsv) == 4 * (30 + 2 + 1 + 3 + 1) + 1  # + one row for the skipped <DEL>
+    assert tsv[tsv.skip.notna()][["pos", "alt", "skip"]].values.tolist() == [[1001, "<DEL>", "symbolic"]]
     np.testing.assert_allclose(tsv.delta, pq.delta, atol=1e-6)
     assert (tsv.chrom.astype(str) == pq.chrom.astype(str)).all()
 

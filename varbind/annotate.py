@@ -25,8 +25,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import __version__, io, predict, pretrained
-from .annotate_output import AlleleScores, TableSink, VcfSink, info_values, long_table, output_kind
+from . import __version__, _fs, io, predict, pretrained
+from .annotate_output import (SKIP_DEF, AlleleScores, TableSink, VcfSink, info_values, long_table,
+                              output_kind)
 from .bank import ModelBank
 from .errors import ContigNotFoundError, InputFormatError
 from .pretrained import Panel
@@ -125,7 +126,10 @@ def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank
         ok = [s for s in sites if s.start >= 0 and len(s.ref) <= w]
         lo = min((s.start for s in ok), default=0) - w
         hi = max((s.start + len(s.ref) for s in ok), default=0) + w
-        span = fasta.codes(contig, lo, hi)
+        ambiguous: list[int] = []
+        span = fasta.codes(contig, lo, hi, ambiguous)
+        if ambiguous:
+            counts["iupac_window"] += _sites_near(ok, np.array(ambiguous, np.int64), w)
 
         def genome(a: int, b: int) -> np.ndarray:
             return span[a - lo : b - lo] if a >= lo and b <= hi else fasta.codes(contig, a, b)
@@ -144,6 +148,16 @@ def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank
     probs = None if deepfind is None else deepfind_probabilities(sites, win.site, win.allele, genome, deepfind,
                                                                  settings.device)
     return AlleleScores(win.site, win.allele, ref, alt, probs), win.skipped, counts
+
+
+def _sites_near(sites: Sequence[Site], positions: np.ndarray, window: int) -> int:
+    """How many sites have one of ``positions`` (sorted, 0-based) in their ``window``-base window."""
+    if not len(sites):
+        return 0
+    start = np.array([s.start - (window - len(s.ref)) // 2 for s in sites], np.int64)
+    first = np.searchsorted(positions, start)
+    hit = first < len(positions)
+    return int((positions[first[hit]] < start[hit] + window).sum())
 
 
 def region_chunks(items: Iterable[tuple[Any, Site]], region: int = REGION, size: int = CHUNK) -> Iterator[list]:
@@ -186,6 +200,8 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
     settings = settings or Settings()
     panel = resolve_panel(panel, ids)
     if isinstance(variants, pd.DataFrame):
+        if "pos" not in variants.columns and "start" in variants.columns:
+            raise InputFormatError("score_variants: the DataFrame needs a 1-based 'pos' column (it has 'start')")
         variants = variants[["chrom", "pos", "ref", "alt"]].itertuples(index=False)
     sites = [v if isinstance(v, Site) else Site(str(v[0]), int(v[1]) - 1, str(v[2]), tuple(str(v[3]).split(",")))
              for v in variants]
@@ -222,14 +238,25 @@ def _client(workers: int | None, address: str | None) -> Any:
         return _Local(), None
     from dask.distributed import Client, LocalCluster
 
+    quiet_dask()
     if address:
         client = Client(address)
         cluster = None
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
+                               dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     return client, cluster
+
+
+def quiet_dask() -> None:
+    """Keep Dask's INFO logs (cluster start/stop) and its "large graph" warning from the user: the
+    summary line says what happened. Only ``distributed``'s own loggers and that warning are touched."""
+    import warnings
+
+    for name in [n for n in logging.root.manager.loggerDict if n == "distributed" or n.startswith("distributed.")]:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*[Ll]arge graph.*")
 
 
 def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndarray] | None:
@@ -264,6 +291,11 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     panel = resolve_panel(panel, ids)
     tfs = pretrained.panel_tfs(panel)
     dfind = load_deepfind(panel, tss) if deepfind else None
+    _fs.refuse_overwriting_input(output, vcf, fasta)
+    if scores is not None:
+        _fs.refuse_overwriting_input(scores, vcf, fasta, output)
+        if Path(scores).resolve() == Path(output).resolve():
+            raise InputFormatError(f"--scores {scores}: the same file as the output")
     fasta_obj = _fasta(str(fasta))
     reader = io.open_vcf(vcf)
     contigs = io.ContigMap(fasta_obj.lengths)
@@ -284,7 +316,7 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     skipped: Counter = Counter()
     client, cluster = None, None
     try:
-        main = (VcfSink(output, reader, header_lines, dfind and dfind.model.config.feature_set)
+        main = (VcfSink(output, reader, header_lines, dfind and dfind.model.config.feature_set, [SKIP_DEF])
                 if kind in ("vcf", "vcf.gz", "bcf") else TableSink(output, kind))
         sinks.append(main)
         table_sink = main if isinstance(main, TableSink) else (TableSink(scores, "parquet") if scores else None)
@@ -292,7 +324,10 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
             sinks.append(table_sink)
         client, cluster = _client(workers, dask_address)
         in_flight = 2 * max(1, workers or len(getattr(client, "scheduler_info", dict)().get("workers", {})))
-        bank = client.scatter(panel.bank, broadcast=True) if client is not None and not isinstance(client, _Local) else panel.bank
+        bank, dfind_arg = panel.bank, dfind
+        if not isinstance(client, _Local):  # sent to every worker once, not with each chunk
+            bank = client.scatter(panel.bank, broadcast=True)
+            dfind_arg = client.scatter(dfind, broadcast=True) if dfind is not None else None
         from tqdm.auto import tqdm
 
         bar = tqdm(unit=" rec", disable=not progress, leave=False, dynamic_ncols=True)
@@ -314,9 +349,9 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
                                            "and --strict is set")
                 pct = percentiles(panel, allele_scores)
                 if table_sink is not None:
-                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct))
+                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct, skips))
                 if main is not table_sink:
-                    info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct)
+                    info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct, skips)
                     for (rec, _), values in zip(chunk, info):
                         main.write(rec, values)
                 bar.update(len(chunk))
@@ -329,7 +364,7 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
             mapped += contig is not None
             seen.add(chunk[0][1].chrom)
             sites = [s for _, s in chunk]
-            pending.append((chunk, client.submit(score_chunk, sites, str(fasta), contig, bank, settings, dfind,
+            pending.append((chunk, client.submit(score_chunk, sites, str(fasta), contig, bank, settings, dfind_arg,
                                                  pure=False)))
             drain(in_flight)
         drain(0)
@@ -351,10 +386,16 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
             cluster.close()
     summary = Summary(counts["records"], counts["alleles"], counts["annotated"], dict(sorted(skipped.items())),
                       counts["ref_mismatch"], counts["ref_alt_swap"], output, index)
-    log.info("%s", format_summary(summary))
-    if summary.records and summary.ref_mismatch > summary.records / 2:
-        log.warning("REF differs from the FASTA in %d of %d records: is the FASTA the genome build the VCF "
-                    "was called on? (varbind check %s --fasta %s)", summary.ref_mismatch, summary.records, vcf, fasta)
+    # kept under --quiet (WARNING) whenever an ALT was not scored: the output alone does not say how many
+    log.log(logging.WARNING if summary.skipped else logging.INFO, "%s", format_summary(summary))
+    differ = summary.ref_mismatch + summary.ref_alt_swap
+    if summary.records and differ > summary.records / 2:
+        log.warning("REF differs from the FASTA in %d of %d records (%d of them with REF/ALT swapped): is the "
+                    "FASTA the genome build the VCF was called on? (varbind check %s --fasta %s)",
+                    differ, summary.records, summary.ref_alt_swap, vcf, fasta)
+    if counts["iupac_window"]:
+        log.warning("%d sites have IUPAC ambiguity codes (R, Y, ...) of the FASTA in their window; they are "
+                    "scored as N", counts["iupac_window"])
     return summary
 
 
