@@ -257,6 +257,7 @@ def quiet_dask() -> None:
     for name in [n for n in logging.root.manager.loggerDict if n == "distributed" or n.startswith("distributed.")]:
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*[Ll]arge graph.*")
+    warnings.filterwarnings("ignore", message="Port .* is already in use", module="distributed")
 
 
 def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndarray] | None:

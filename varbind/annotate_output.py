@@ -147,6 +147,8 @@ def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: S
     each skipped ALT adds one row with its reason in ``skip`` (null model, NaN scores); ``skip`` is
     null on scored rows."""
     e, m = scores.ref.shape
+    tf_names = list(dict.fromkeys(tfs))  # a dictionary holds each TF once (several models may share one)
+    tf_index = np.array([tf_names.index(t) for t in tfs] or [0], np.int32)
     rows = np.repeat(np.arange(e), m)
     model = np.tile(np.arange(m, dtype=np.int32), e)
     chroms = sorted({sites[s].chrom for s in scores.site.tolist()})
@@ -162,7 +164,7 @@ def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: S
         "ref": pa.array(per_e(lambda st, a: st.ref)[rows] if e else [], pa.string()),
         "alt": pa.array(per_e(lambda st, a: st.alts[a])[rows] if e else [], pa.string()),
         "model": pa.DictionaryArray.from_arrays(model, pa.array(list(ids), pa.string())),
-        "tf": pa.DictionaryArray.from_arrays(model, pa.array(list(tfs), pa.string())),
+        "tf": pa.DictionaryArray.from_arrays(tf_index[model], pa.array(tf_names, pa.string())),
         "ref_score": pa.array(scores.ref.reshape(-1), pa.float32()),
         "alt_score": pa.array(scores.alt.reshape(-1), pa.float32()),
         "delta": pa.array((scores.alt - scores.ref).reshape(-1), pa.float32()),

@@ -170,22 +170,27 @@ def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[l
     while True:
         batch: list = []
         failed = False
+        bad = None
         with _captured_stderr() as msgs:
             try:
                 for rec in it:
-                    if _phantom(rec, path, n + len(batch) + 1):
+                    bad = _phantom(rec, path, n + len(batch) + 1)
+                    if bad == "blank":
+                        bad = None
                         continue
+                    if bad:
+                        break
                     batch.append(rec)
                     if len(batch) == size:
                         break
-            except InputFormatError:
-                raise
             except Exception:  # noqa: BLE001
                 failed = True
         n += len(batch)
         if failed or any(ln.startswith("[E::") for ln in msgs):
             raise InputFormatError(f"{path}: unreadable record after record {n}: "
                                    f"{_hts_message(msgs) or 'htslib could not parse it'}")
+        if bad:
+            raise InputFormatError(bad)
         for line in msgs:
             if line.startswith("[W::") and line not in seen_warn and len(seen_warn) < 20:
                 seen_warn.add(line)
@@ -197,21 +202,22 @@ def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[l
             return
 
 
-def _phantom(rec: Any, path: str, number: int) -> bool:
-    """True for the empty record htslib makes of a blank line (skipped); raises for a line that is
-    not tab-delimited. Both have no REF allele, and reading ``REF`` or ``ID`` of such a record
-    crashes cyvcf2 (a segmentation fault), so only ``CHROM``, ``start`` and ``end`` are looked at.
+def _phantom(rec: Any, path: str, number: int) -> str | None:
+    """``None`` for a usable record, ``"blank"`` for the empty record htslib makes of a blank line
+    (skipped), else why the record is unusable. A record without a REF allele crashes cyvcf2 when
+    its ``REF`` or ``ID`` is read (a segmentation fault), so only ``CHROM``, ``start`` and ``end``
+    are looked at here.
     """
     chrom = rec.CHROM
     if rec.end > rec.start and chrom and not any(c.isspace() for c in chrom):
-        return False
+        return None
     if not chrom:
         log.debug("%s: blank line after record %d skipped", path, number - 1)
-        return True
+        return "blank"
     if any(c.isspace() for c in chrom):
-        raise InputFormatError(f"{path}: record {number} is not tab-delimited (CHROM reads {chrom[:40]!r}); "
-                               "VCF fields must be separated by tabs")
-    raise InputFormatError(f"{path}: record {number} ({chrom}:{rec.start + 1}) has no REF allele")
+        return (f"{path}: record {number} is not tab-delimited (CHROM reads {chrom[:40]!r}); "
+                "VCF fields must be separated by tabs")
+    return f"{path}: record {number} ({chrom}:{rec.start + 1}) has no REF allele"
 
 
 def header_contigs(reader: Any) -> dict[str, int | None]:
