@@ -328,11 +328,7 @@ class VcfSink:
         if tmp_index is None:
             return None
         index = self.path + tmp_index[len(self.tmp):]
-        try:
-            os.replace(tmp_index, index)  # after the data, so the index is not older than it
-        except OSError as e:
-            Path(tmp_index).unlink(missing_ok=True)
-            raise _fs._error(index, e) from None
+        _fs.commit(tmp_index, index)  # after the data, so the index is not older than it
         return index
 
     def abort(self) -> None:
