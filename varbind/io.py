@@ -252,7 +252,7 @@ def vcf_writer(path: str, reader: Any) -> Any:
     """A cyvcf2 Writer with the reader's (amended) header; BGZF for ``.gz``, BCF for ``.bcf``."""
     import cyvcf2
 
-    mode = "wz" if path.endswith(".gz") else "wb" if path.endswith(".bcf") else "w"
+    mode = "wz" if path.endswith((".gz", ".bgz")) else "wb" if path.endswith(".bcf") else "w"
     return cyvcf2.Writer(path, reader, mode=mode)
 
 
