@@ -289,3 +289,12 @@ def test_annotate_summary_counts_match_the_vcf(world, tmp_path):
                               settings=annotate.Settings(window=41))
     assert (s.annotated, s.skipped) == (18, {"symbolic": 18})
     assert os.path.getsize(tmp_path / "o.vcf") > 0
+
+
+def test_models_verify_counts_every_edited_model(tmp_path, capfd):
+    path = _bundle(tmp_path)
+    assert main(["models", "verify", "--models", str(path)]) == 0
+    _edit_weights(path, "M2", 0.25)
+    _edit_weights(path, "M4", -0.25)
+    assert main(["models", "verify", "--models", str(path)]) == 2
+    assert "2 of 4 models differ from their catalogue sha256 (first: M2)" in capfd.readouterr().err
