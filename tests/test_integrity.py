@@ -298,3 +298,11 @@ def test_models_verify_counts_every_edited_model(tmp_path, capfd):
     _edit_weights(path, "M4", -0.25)
     assert main(["models", "verify", "--models", str(path)]) == 2
     assert "2 of 4 models differ from their catalogue sha256 (first: M2)" in capfd.readouterr().err
+
+
+def test_score_variants_says_when_alleles_were_not_scored(world, caplog):
+    g = world["g"]
+    df = annotate.score_variants([("c", 100, alt_of(g[99]), "A"), ("c", 200, g[199], alt_of(g[199]))],
+                                 str(world["fa"]), str(world["db"]), settings=annotate.Settings(window=41))
+    assert set(df.pos) == {200} and sum(df.attrs["skipped"].values()) == 1
+    assert "score_variants: 1 ALT alleles not scored (ref_" in caplog.text

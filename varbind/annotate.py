@@ -219,6 +219,9 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
 
     df = pa.concat_tables(tables).to_pandas() if tables else TABLE_SCHEMA.empty_table().to_pandas()
     df.attrs["skipped"] = dict(skipped)
+    if skipped:  # never an empty or short result without a word
+        log.warning("score_variants: %d ALT alleles not scored (%s); see df.attrs['skipped']", sum(skipped.values()),
+                    ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())))
     return df
 
 
