@@ -200,8 +200,6 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
     settings = settings or Settings()
     panel = resolve_panel(panel, ids)
     if isinstance(variants, pd.DataFrame):
-        if "pos" not in variants.columns and "start" in variants.columns:
-            raise InputFormatError("score_variants: the DataFrame needs a 1-based 'pos' column (it has 'start')")
         variants = variants[["chrom", "pos", "ref", "alt"]].itertuples(index=False)
     sites = [v if isinstance(v, Site) else Site(str(v[0]), int(v[1]) - 1, str(v[2]), tuple(str(v[3]).split(",")))
              for v in variants]
