@@ -21,6 +21,7 @@ def rehash(path: Path) -> None:
     b = bundle.read_bundle(path, verify=True)  # files against bundle.json, weights against the catalogue
     cat = pd.read_csv(path / bundle.CATALOGUE, sep="\t", dtype=str, keep_default_na=False)
     cat["weights_sha256"] = [bundle.weights_sha256(p) for p in b.params]
+    cat = cat[bundle.CATALOGUE_COLUMNS + [c for c in cat.columns if c not in bundle.CATALOGUE_COLUMNS]]  # as write_bundle
     text = cat.to_csv(sep="\t", index=False)
     manifest = json.loads((path / bundle.MANIFEST).read_text())
     manifest["files"][bundle.CATALOGUE] = bundle.hashlib.sha256(text.encode()).hexdigest()
