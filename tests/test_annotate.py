@@ -88,10 +88,11 @@ def test_tsv_and_parquet_outputs_hold_the_same_long_table(world, tmp_path, capfd
     pq = pd.read_parquet(tmp_path / "o.parquet")
     tsv = pd.read_csv(tmp_path / "o.tsv", sep="\t", dtype={"chrom": str})
     assert list(tsv.columns) == ["chrom", "pos", "id", "ref", "alt", "model", "tf", "ref_score", "alt_score", "delta",
-                                 "effect", "ref_pct", "alt_pct", "panel_effect", "masked_by"]
+                                 "effect", "ref_pct", "alt_pct", "panel_effect", "masked_by", "skip"]
     assert tsv.ref_pct.isna().all()  # a DeepBind db folder read directly has no null tables
     assert tsv.effect.isna().all() and tsv.panel_effect.isna().all()  # ... so no calibrated effect
-    assert len(pq) == len(tsv) == 4 * (30 + 2 + 1 + 3 + 1)
+    assert len(pq) == len(tsv) == 4 * (30 + 2 + 1 + 3 + 1) + 1  # + one row for the skipped <DEL>
+    assert tsv[tsv.skip.notna()][["pos", "alt", "skip"]].values.tolist() == [[1001, "<DEL>", "symbolic"]]
     np.testing.assert_allclose(tsv.delta, pq.delta, atol=1e-6)
     assert (tsv.chrom.astype(str) == pq.chrom.astype(str)).all()
 
@@ -285,6 +286,8 @@ def test_default_panel_reports_percentiles_that_follow_the_scores(tmp_path):
     out = tmp_path / "demo.tsv"
     annotate.annotate_vcf(str(demo / "variants.vcf"), str(demo / "ref.fa"), str(out), "default")
     t = pd.read_csv(out, sep="\t")
+    assert t[t.skip.notna()].ref_pct.isna().all()  # a skipped allele has a reason, no scores
+    t = t[t.skip.isna()]
     assert t.ref_pct.between(0, 100).all() and t.alt_pct.between(0, 100).all()
     moved = t[(t.delta.abs() > 1.0)]
     assert len(moved) > 50

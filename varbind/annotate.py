@@ -25,9 +25,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import __version__, io, masking, predict, pretrained, vcf_source
+from . import __version__, _fs, io, masking, predict, pretrained, vcf_source
 from .annotate_masking import masked_column
-from .annotate_output import AlleleScores, TableSink, VcfSink, info_values, long_table, output_kind
+from .annotate_output import (SKIP_DEF, AlleleScores, TableSink, VcfSink, info_values, long_table,
+                              output_kind)
 from .bank import ModelBank
 from .errors import ContigNotFoundError, InputFormatError
 from .pretrained import Panel
@@ -126,7 +127,10 @@ def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank
         ok = [s for s in sites if s.start >= 0 and len(s.ref) <= w]
         lo = min((s.start for s in ok), default=0) - w
         hi = max((s.start + len(s.ref) for s in ok), default=0) + w
-        span = fasta.codes(contig, lo, hi)
+        ambiguous: list[int] = []
+        span = fasta.codes(contig, lo, hi, ambiguous)
+        if ambiguous:
+            counts["iupac_window"] += _sites_near(ok, np.array(ambiguous, np.int64), w)
 
         def genome(a: int, b: int) -> np.ndarray:
             return span[a - lo : b - lo] if a >= lo and b <= hi else fasta.codes(contig, a, b)
@@ -145,6 +149,16 @@ def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank
     probs = None if deepfind is None else deepfind_probabilities(sites, win.site, win.allele, genome, deepfind,
                                                                  settings.device)
     return AlleleScores(win.site, win.allele, ref, alt, probs), win.skipped, counts
+
+
+def _sites_near(sites: Sequence[Site], positions: np.ndarray, window: int) -> int:
+    """How many sites have one of ``positions`` (sorted, 0-based) in their ``window``-base window."""
+    if not len(sites):
+        return 0
+    start = np.array([s.start - (window - len(s.ref)) // 2 for s in sites], np.int64)
+    first = np.searchsorted(positions, start)
+    hit = first < len(positions)
+    return int((positions[first[hit]] < start[hit] + window).sum())
 
 
 def region_chunks(items: Iterable[tuple[Any, Site]], region: int = REGION, size: int = CHUNK) -> Iterator[list]:
@@ -208,6 +222,9 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
 
     df = pa.concat_tables(tables).to_pandas() if tables else TABLE_SCHEMA.empty_table().to_pandas()
     df.attrs["skipped"] = dict(skipped)
+    if skipped:  # never an empty or short result without a word
+        log.warning("score_variants: %d ALT alleles not scored (%s); see df.attrs['skipped']", sum(skipped.values()),
+                    ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())))
     return df
 
 
@@ -227,12 +244,13 @@ def _client(workers: int | None, address: str | None) -> Any:
         return _Local(), None
     from dask.distributed import Client, LocalCluster
 
+    quiet_dask()
     if address:
         client = Client(address)
         cluster = None
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
+                               dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     return client, cluster
 
@@ -245,6 +263,17 @@ def masked_by(panel: Panel, sites: Sequence[Site], scores: AlleleScores, fasta_p
     fasta = _fasta(fasta_path)
     return masked_column(panel.bank, levels, sites, scores, lambda a, b: fasta.codes(contig, a, b), settings.window,
                          settings.ref_mismatch, fasta.lengths[contig], strand_merge=settings.strand_merge)
+
+
+def quiet_dask() -> None:
+    """Keep Dask's INFO logs (cluster start/stop) and its "large graph" warning from the user: the
+    summary line says what happened. Only ``distributed``'s own loggers and that warning are touched."""
+    import warnings
+
+    for name in [n for n in logging.root.manager.loggerDict if n == "distributed" or n.startswith("distributed.")]:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*[Ll]arge graph.*")
+    warnings.filterwarnings("ignore", message="Port .* is already in use", module="distributed")
 
 
 def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndarray] | None:
@@ -293,6 +322,11 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     panel = resolve_panel(panel, ids)
     tfs = pretrained.panel_tfs(panel)
     dfind = load_deepfind(panel, tss) if deepfind else None
+    _fs.refuse_overwriting_input(output, vcf, fasta)
+    if scores is not None:
+        _fs.refuse_overwriting_input(scores, vcf, fasta, output)
+        if Path(scores).resolve() == Path(output).resolve():
+            raise InputFormatError(f"--scores {scores}: the same file as the output")
     fasta_obj = _fasta(str(fasta))
     source = vcf_source.open_source(vcf, *vcf_source.resolve_regions(regions, regions_file))
     reader = source.reader
@@ -314,7 +348,8 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     skipped: Counter = Counter()
     client, cluster = None, None
     try:
-        main = (VcfSink(output, reader, header_lines, dfind and dfind.model.config.feature_set, panel.null is not None)
+        main = (VcfSink(output, reader, header_lines, dfind and dfind.model.config.feature_set, panel.null is not None,
+                        [SKIP_DEF])
                 if kind in ("vcf", "vcf.gz", "bcf") else TableSink(output, kind))
         sinks.append(main)
         table_sink = main if isinstance(main, TableSink) else (TableSink(scores, _table_kind(scores)) if scores else None)
@@ -323,7 +358,10 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
         levels = masking.null_levels(panel.bank, panel.null) if table_sink is not None else None
         client, cluster = _client(workers, dask_address)
         in_flight = 2 * max(1, workers or len(getattr(client, "scheduler_info", dict)().get("workers", {})))
-        bank = client.scatter(panel.bank, broadcast=True) if client is not None and not isinstance(client, _Local) else panel.bank
+        bank, dfind_arg = panel.bank, dfind
+        if not isinstance(client, _Local):  # sent to every worker once, not with each chunk
+            bank = client.scatter(panel.bank, broadcast=True)
+            dfind_arg = client.scatter(dfind, broadcast=True) if dfind is not None else None
         from .progress import Progress
 
         bar = Progress("annotate", source.total, "rec", bytes_total=source.bytes_total, enabled=progress)
@@ -348,9 +386,10 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
                 if table_sink is not None:
                     masked = masked_by(panel, chunk_sites, allele_scores, str(fasta), contigs(chunk_sites[0].chrom),
                                        settings, levels)
-                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct, effect, masked))
+                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct, effect, masked,
+                                                skips))
                 if main is not table_sink:
-                    info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct, effect)
+                    info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct, effect, skips)
                     for (rec, _), values in zip(chunk, info):
                         main.write(rec, values)
                 bar.update(len(chunk), source.position())
@@ -363,7 +402,7 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
             mapped += contig is not None
             seen.add(chunk[0][1].chrom)
             sites = [s for _, s in chunk]
-            pending.append((chunk, client.submit(score_chunk, sites, str(fasta), contig, bank, settings, dfind,
+            pending.append((chunk, client.submit(score_chunk, sites, str(fasta), contig, bank, settings, dfind_arg,
                                                  pure=False)))
             drain(in_flight)
         drain(0)
@@ -385,10 +424,16 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
             cluster.close()
     summary = Summary(counts["records"], counts["alleles"], counts["annotated"], dict(sorted(skipped.items())),
                       counts["ref_mismatch"], counts["ref_alt_swap"], output, index)
-    log.info("%s", format_summary(summary))
-    if summary.records and summary.ref_mismatch > summary.records / 2:
-        log.warning("REF differs from the FASTA in %d of %d records: is the FASTA the genome build the VCF "
-                    "was called on? (varbind check %s --fasta %s)", summary.ref_mismatch, summary.records, vcf, fasta)
+    # kept under --quiet (WARNING) whenever an ALT was not scored: the output alone does not say how many
+    log.log(logging.WARNING if summary.skipped else logging.INFO, "%s", format_summary(summary))
+    differ = summary.ref_mismatch + summary.ref_alt_swap
+    if summary.records and differ > summary.records / 2:
+        log.warning("REF differs from the FASTA in %d of %d records (%d of them with REF/ALT swapped): is the "
+                    "FASTA the genome build the VCF was called on? (varbind check %s --fasta %s)",
+                    differ, summary.records, summary.ref_alt_swap, vcf, fasta)
+    if counts["iupac_window"]:
+        log.warning("%d sites have IUPAC ambiguity codes (R, Y, ...) of the FASTA in their window; they are "
+                    "scored as N", counts["iupac_window"])
     return summary
 
 

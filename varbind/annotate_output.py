@@ -15,7 +15,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from . import io
+from . import _fs, io, readback
+from .variants import SKIP_REASONS
+from .errors import OutputError
 
 #: INFO fields added to the VCF; VARBIND's Description carries the split-vep ``Format:``
 VARBIND_FIELDS = ("Allele", "Model", "TF", "Ref", "Alt", "Delta", "Effect", "RefPct", "AltPct", "Consequence")
@@ -46,6 +48,9 @@ def info_defs(calibrated: bool = True) -> tuple[tuple[str, str, str, str], ...]:
 
 INFO_DEFS = info_defs(True)
 #: added when the panel has a DeepFind model (see :mod:`varbind.deepfind`)
+#: why an ALT was not scored (a key of :data:`varbind.variants.SKIP_REASONS`; . when it was)
+SKIP_DEF = ("VB_SKIP", "A", "String",
+            "varbind: why the ALT was not scored (" + ", ".join(SKIP_REASONS) + "); . for scored ALTs")
 DEEPFIND_DEF = ("VB_DEEPFIND", "A", "Float",
                 "varbind DeepFind: probability that the ALT is a deleterious promoter SNV ({features}; "
                 "51-bp window; . for alleles that are not SNVs)")
@@ -65,6 +70,7 @@ TABLE_SCHEMA = pa.schema([
     ("alt_pct", pa.float32()),
     ("panel_effect", pa.float32()),
     ("masked_by", pa.string()),  # varbind.annotate_masking: "site created but masked by a stronger site at ..."
+    ("skip", pa.string()),
 ])
 _UNSAFE = re.compile(r"[|,;=\s]")
 
@@ -129,14 +135,18 @@ def panel_effect(effect: np.ndarray | None, n: int) -> np.ndarray:
 
 def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
                 top_k: int, pct: tuple[np.ndarray, np.ndarray] | None = None,
-                effect: np.ndarray | None = None) -> list[tuple[str, ...] | None]:
-    """``(VARBIND, VB_MAXGAIN, VB_MAXLOSS, VB_PANEL[, VB_DEEPFIND])`` INFO values per site (``None``:
-    nothing scored).
+                effect: np.ndarray | None = None,
+                skips: dict[tuple[int, int], str] | None = None) -> list[tuple[str | None, ...] | None]:
+    """``(VARBIND, VB_MAXGAIN, VB_MAXLOSS, VB_PANEL[, VB_DEEPFIND][, VB_SKIP])`` INFO values per site
+    (``None``: nothing scored).
 
     Top-k models by ``|effect|`` (the calibrated effect ``(E, M)``; ties: panel order), or by raw
     ``|delta|`` when the panel has no null tables (``effect`` None or all NaN); VB_MAXGAIN/VB_MAXLOSS
     are the largest/smallest value on the same scale. Missing ALTs are ``.`` in the Number=A fields.
-    ``pct``: reference and alternate percentiles ``(E, M)`` each, or ``None``.
+    ``pct``: reference and alternate percentiles ``(E, M)`` each, or ``None``. With ``skips``
+    (``{(site, allele): reason}``) every tuple ends with the ``VB_SKIP`` value: the reason per ALT,
+    ``.`` for scored ones, ``None`` when no ALT of the site was skipped; a site with skipped ALTs
+    only gets ``None`` for the other fields.
     """
     ref_pct, alt_pct = pct if pct is not None else (np.full(scores.ref.shape, np.nan),) * 2
     out: list[tuple[str, ...] | None] = [None] * len(sites)
@@ -166,19 +176,35 @@ def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: 
         out[s] = (",".join(entries) or ".", ",".join(gain), ",".join(loss), ",".join(agg))
         if scores.deepfind is not None:
             out[s] += (",".join(dfind),)
+    if skips is None:
+        return out
+    reasons: dict[int, list[str]] = {}
+    for (s, a), reason in skips.items():
+        if a >= 0:  # ALT '.': no allele to carry the reason
+            reasons.setdefault(s, ["."] * len(sites[s].alts))[a] = reason
+    width = 5 if scores.deepfind is not None else 4
+    for s in range(len(sites)):
+        value = ",".join(reasons[s]) if s in reasons else None
+        if out[s] is not None:
+            out[s] = (*out[s], value)
+        elif value is not None:
+            out[s] = (None,) * width + (value,)
     return out
 
 
 def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
                pct: tuple[np.ndarray, np.ndarray] | None = None, effect: np.ndarray | None = None,
-               masked: np.ndarray | None = None) -> pa.Table:
+               masked: np.ndarray | None = None, skips: dict[tuple[int, int], str] | None = None) -> pa.Table:
     """One row per scored allele and model (see :data:`TABLE_SCHEMA`); ``pos`` is 1-based;
     ``ref_pct``/``alt_pct`` are NaN without ``pct``, ``effect`` (calibrated, ``(E, M)``) and
     ``panel_effect`` (the allele's mean effect, the same on each of its rows) NaN without ``effect``;
     ``masked_by`` holds ``masked`` (``(E, M)`` text, :func:`varbind.annotate_masking.masked_column`),
-    empty without it."""
+    empty without it. With ``skips`` (``{(site, allele): reason}``) each skipped ALT adds one row with
+    its reason in ``skip`` (null model, NaN scores); ``skip`` is null on scored rows."""
     e, m = scores.ref.shape
     eff = effect if effect is not None else np.full(scores.ref.shape, np.nan)
+    tf_names = list(dict.fromkeys(tfs))  # a dictionary holds each TF once (several models may share one)
+    tf_index = np.array([tf_names.index(t) for t in tfs] or [0], np.int32)
     rows = np.repeat(np.arange(e), m)
     model = np.tile(np.arange(m, dtype=np.int32), e)
     chroms = sorted({sites[s].chrom for s in scores.site.tolist()})
@@ -194,7 +220,7 @@ def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: S
         "ref": pa.array(per_e(lambda st, a: st.ref)[rows] if e else [], pa.string()),
         "alt": pa.array(per_e(lambda st, a: st.alts[a])[rows] if e else [], pa.string()),
         "model": pa.DictionaryArray.from_arrays(model, pa.array(list(ids), pa.string())),
-        "tf": pa.DictionaryArray.from_arrays(model, pa.array(list(tfs), pa.string())),
+        "tf": pa.DictionaryArray.from_arrays(tf_index[model], pa.array(tf_names, pa.string())),
         "ref_score": pa.array(scores.ref.reshape(-1), pa.float32()),
         "alt_score": pa.array(scores.alt.reshape(-1), pa.float32()),
         "delta": pa.array((scores.alt - scores.ref).reshape(-1), pa.float32()),
@@ -203,14 +229,39 @@ def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: S
         "alt_pct": pa.array((pct[1] if pct is not None else np.full(scores.ref.shape, np.nan)).reshape(-1), pa.float32()),
         "panel_effect": pa.array(np.repeat(panel_effect(effect, e), m), pa.float32()),
         "masked_by": pa.array(masked.reshape(-1) if masked is not None else np.full(e * m, "", object), pa.string()),
+        "skip": pa.nulls(e * m, pa.string()),
     }
-    return pa.table(cols, schema=TABLE_SCHEMA)
+    table = pa.table(cols, schema=TABLE_SCHEMA)
+    rows_skipped = sorted((s, a, r) for (s, a), r in (skips or {}).items() if a >= 0)
+    if not rows_skipped:
+        return table
+    n = len(rows_skipped)
+    nan = pa.array(np.full(n, np.nan, np.float32))
+    extra = pa.table({
+        "chrom": pa.array([sites[s].chrom for s, _, _ in rows_skipped]).dictionary_encode(),
+        "pos": pa.array([sites[s].start + 1 for s, _, _ in rows_skipped], pa.int64()),
+        "id": pa.array([sites[s].id for s, _, _ in rows_skipped], pa.string()),
+        "ref": pa.array([sites[s].ref for s, _, _ in rows_skipped], pa.string()),
+        "alt": pa.array([sites[s].alts[a] for s, a, _ in rows_skipped], pa.string()),
+        "model": pa.nulls(n, pa.dictionary(pa.int32(), pa.string())),
+        "tf": pa.nulls(n, pa.dictionary(pa.int32(), pa.string())),
+        "ref_score": nan, "alt_score": nan, "delta": nan, "effect": nan, "ref_pct": nan, "alt_pct": nan,
+        "panel_effect": nan, "masked_by": pa.array([""] * n, pa.string()),
+        "skip": pa.array([r for _, _, r in rows_skipped], pa.string()),
+    }, schema=TABLE_SCHEMA)
+    key = np.concatenate([np.repeat(scores.site.astype(np.int64) * 1_000_000 + scores.allele, m),
+                          np.array([s * 1_000_000 + a for s, a, _ in rows_skipped], np.int64)])
+    return _concat(table, extra).take(pa.array(np.argsort(key, kind="stable")))
+
+
+def _concat(a: pa.Table, b: pa.Table) -> pa.Table:
+    """Two tables of :data:`TABLE_SCHEMA` as one, dictionaries unified (writers need one per batch)."""
+    return pa.concat_tables([a, b]).unify_dictionaries().combine_chunks()
 
 
 def temp_path(final: str | os.PathLike) -> str:
-    """A hidden temporary name beside ``final`` that keeps its endings (``.vcf.gz`` ...)."""
-    final = Path(final)
-    return str(final.with_name(f".{final.name}.{os.getpid()}.tmp{''.join(final.suffixes[-2:])}"))
+    """A hidden temporary name beside ``final`` that keeps its endings (see :func:`varbind._fs.temp_path`)."""
+    return _fs.temp_path(final)
 
 
 def output_kind(path: str) -> str:
@@ -226,84 +277,120 @@ def output_kind(path: str) -> str:
 
 
 class TableSink:
-    """Long-format scores to TSV or Parquet, written to a temp file and renamed on :meth:`close`."""
+    """Long-format scores to TSV or Parquet, written to a temp file and renamed on :meth:`close`.
+
+    Every write and the close are checked (:class:`~varbind.errors.OutputError`, temp file removed).
+    """
 
     def __init__(self, path: str, kind: str):
-        self.path, self.kind, self.tmp = path, kind, temp_path(path)
-        if kind == "parquet":
-            import pyarrow.parquet as pq
+        self.path, self.kind, self.tmp = path, kind, _fs.new_temp(path)
+        try:
+            if kind == "parquet":
+                import pyarrow.parquet as pq
 
-            self._w: Any = pq.ParquetWriter(self.tmp, TABLE_SCHEMA, compression="zstd")
-        else:
-            import pyarrow.csv as pcsv
+                self._w: Any = pq.ParquetWriter(self.tmp, TABLE_SCHEMA, compression="zstd")
+            else:
+                import pyarrow.csv as pcsv
 
-            stream = pa.CompressedOutputStream(self.tmp, "gzip") if path.endswith(".gz") else pa.OSFile(self.tmp, "wb")
-            self._stream = stream
-            plain = pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
-                               for f in TABLE_SCHEMA])
-            self._plain = plain
-            # the header written here: pyarrow quotes column names ("chrom") whatever quoting_style says
-            stream.write(("\t".join(plain.names) + "\n").encode())
-            self._w = pcsv.CSVWriter(stream, plain, write_options=pcsv.WriteOptions(
-                include_header=False, delimiter="\t", quoting_style="none"))
+                stream = (pa.CompressedOutputStream(self.tmp, "gzip") if path.endswith(".gz")
+                          else pa.OSFile(self.tmp, "wb"))
+                self._stream = stream
+                plain = pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+                                   for f in TABLE_SCHEMA])
+                self._plain = plain
+                # the header written here: pyarrow quotes column names ("chrom") whatever quoting_style says
+                stream.write(("\t".join(plain.names) + "\n").encode())
+                self._w = pcsv.CSVWriter(stream, plain, write_options=pcsv.WriteOptions(
+                    include_header=False, delimiter="\t", quoting_style="none"))
+        except OSError as e:
+            self.abort()
+            raise _fs._error(path, e) from None
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        if self.kind == "parquet":
-            self._w.write_table(table)
-        else:
-            self._w.write_table(table.cast(self._plain))
+        try:
+            if self.kind == "parquet":
+                self._w.write_table(table)
+            else:
+                self._w.write_table(table.cast(self._plain))
+        except OSError as e:
+            self.abort()
+            raise _fs._error(self.path, e) from None
 
     def close(self) -> None:
-        self._w.close()
-        if self.kind != "parquet":
-            self._stream.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
         try:
             self._w.close()
-        except Exception:  # noqa: BLE001 - best effort on the way out
-            pass
-        Path(self.tmp).unlink(missing_ok=True)
+            if self.kind != "parquet":
+                self._stream.close()
+        except OSError as e:
+            self.abort()
+            raise _fs._error(self.path, e) from None
+        _fs.commit(self.tmp, self.path)
+
+    def abort(self) -> None:
+        for closer in ("_w", "_stream"):
+            try:
+                getattr(self, closer).close()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+        _fs.discard(self.tmp)
 
 
 class VcfSink:
     """The input's records with the INFO fields added, through a cyvcf2 Writer on a temp file;
-    ``.vcf.gz`` output is bgzipped and tabix-indexed (skipped with a warning when unsorted)."""
+    ``.vcf.gz`` output is bgzipped and tabix-indexed (skipped with a warning when unsorted).
+
+    htslib does not report a failed write through cyvcf2, so :meth:`close` reads the file back
+    (:func:`varbind.readback.count_vcf_records`) and refuses it unless it holds every record written.
+    """
 
     def __init__(self, path: str, reader: Any, header_lines: Sequence[str], deepfind_features: str | None = None,
-                 calibrated: bool = True):
+                 calibrated: bool = True, extra_defs: Sequence[tuple[str, str, str, str]] = ()):
         self.defs = list(info_defs(calibrated))
         if deepfind_features:
             key, number, type_, desc = DEEPFIND_DEF
             self.defs.append((key, number, type_, desc.format(features=deepfind_features)))
+        self.defs += list(extra_defs)
         for key, number, type_, desc in self.defs:
             io.add_info(reader, key, number, type_, desc)
         for line in header_lines:
             if not (line.startswith("##reference=") and "\n##reference=" in reader.raw_header):
                 io.add_header_line(reader, line)
-        self.path, self.tmp = path, temp_path(path)
-        self._w = io.vcf_writer(self.tmp, reader)
+        self.path, self.tmp = path, _fs.new_temp(path)
+        self.written = 0
+        try:
+            self._w = io.vcf_writer(self.tmp, reader)
+        except OSError as e:
+            _fs.discard(self.tmp)
+            raise _fs._error(path, e) from None
 
     def write(self, rec: Any, info: tuple[str, ...] | None) -> None:
         if info is not None:
             for (key, *_), value in zip(self.defs, info):
-                if key not in ("VB_DEEPFIND", "VB_PANEL") or value.strip(".,"):  # nothing known: field left out
+                if value is not None and (key not in ("VB_DEEPFIND", "VB_PANEL") or value.strip(".,")):  # nothing known: left out
                     io.set_info(rec, key, value)
         self._w.write_record(rec)
+        self.written += 1
 
     def close(self) -> str | None:
         self._w.close()
+        try:
+            got = readback.count_vcf_records(self.tmp)
+        except (OSError, ValueError, EOFError) as e:
+            got = f"unreadable ({e})"
+        if got != self.written:
+            self.abort()
+            raise OutputError(f"{self.path}: cannot write: the file holds {got} of the {self.written} records "
+                              "written (disk full or I/O error?); nothing was written under this name")
         tmp_index = io.index_vcf(self.tmp) if self.path.endswith((".gz", ".bgz", ".bcf")) else None
         for stale in (self.path + ".tbi", self.path + ".csi"):
             Path(stale).unlink(missing_ok=True)
-        os.replace(self.tmp, self.path)
+        _fs.commit(self.tmp, self.path)
         if tmp_index is None:
             return None
         index = self.path + tmp_index[len(self.tmp):]
-        os.replace(tmp_index, index)  # after the data, so the index is not older than it
+        _fs.commit(tmp_index, index)  # after the data, so the index is not older than it
         return index
 
     def abort(self) -> None:
@@ -311,5 +398,6 @@ class VcfSink:
             self._w.close()
         except Exception:  # noqa: BLE001
             pass
-        for p in (self.tmp, self.tmp + ".tbi", self.tmp + ".csi"):
+        for p in (self.tmp + ".tbi", self.tmp + ".csi"):
             Path(p).unlink(missing_ok=True)
+        _fs.discard(self.tmp)

@@ -30,6 +30,10 @@ log = logging.getLogger("varbind")
 #: the 28-byte empty block that ends every complete BGZF file
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 VCF_COLUMNS = ("#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
+#: IUPAC ambiguity codes (read as N, but worth a notice)
+_AMBIGUOUS = np.zeros(256, dtype=bool)
+for _c in "RYSWKMBDHVrysw kmbdhv".replace(" ", ""):
+    _AMBIGUOUS[ord(_c)] = True
 
 
 # ---------------------------------------------------------------- htslib's stderr
@@ -181,9 +185,16 @@ def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[l
     while True:
         batch: list = []
         failed = False
+        bad = None
         with _captured_stderr() as msgs:
             try:
                 for rec in it:
+                    bad = _phantom(rec, path, n + len(batch) + 1)
+                    if bad == "blank":
+                        bad = None
+                        continue
+                    if bad:
+                        break
                     batch.append(rec)
                     if len(batch) == size:
                         break
@@ -193,6 +204,8 @@ def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[l
         if failed or any(ln.startswith("[E::") for ln in msgs):
             raise InputFormatError(f"{path}: unreadable record after record {n}: "
                                    f"{_hts_message(msgs) or 'htslib could not parse it'}")
+        if bad:
+            raise InputFormatError(bad)
         for line in msgs:
             if "is not defined in the header" in line:  # htslib's tabix advice: harmless, contigs are checked
                 log.debug("htslib: %s", line.split("] ", 1)[-1])
@@ -204,6 +217,24 @@ def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[l
         yield batch
         if len(batch) < size:
             return
+
+
+def _phantom(rec: Any, path: str, number: int) -> str | None:
+    """``None`` for a usable record, ``"blank"`` for the empty record htslib makes of a blank line
+    (skipped), else why the record is unusable. A record without a REF allele crashes cyvcf2 when
+    its ``REF`` or ``ID`` is read (a segmentation fault), so only ``CHROM``, ``start`` and ``end``
+    are looked at here.
+    """
+    chrom = rec.CHROM
+    if rec.end > rec.start and chrom and not any(c.isspace() for c in chrom):
+        return None
+    if not chrom:
+        log.debug("%s: blank line after record %d skipped", path, number - 1)
+        return "blank"
+    if any(c.isspace() for c in chrom):
+        return (f"{path}: record {number} is not tab-delimited (CHROM reads {chrom[:40]!r}); "
+                "VCF fields must be separated by tabs")
+    return f"{path}: record {number} ({chrom}:{rec.start + 1}) has no REF allele"
 
 
 def header_contigs(reader: Any) -> dict[str, int | None]:
@@ -238,7 +269,7 @@ def vcf_writer(path: str, reader: Any) -> Any:
     """A cyvcf2 Writer with the reader's (amended) header; BGZF for ``.gz``, BCF for ``.bcf``."""
     import cyvcf2
 
-    mode = "wz" if path.endswith(".gz") else "wb" if path.endswith(".bcf") else "w"
+    mode = "wz" if path.endswith((".gz", ".bgz")) else "wb" if path.endswith(".bcf") else "w"
     return cyvcf2.Writer(path, reader, mode=mode)
 
 
@@ -296,10 +327,34 @@ class Fasta:
             if self._f is None:
                 raise InputFormatError(f"{self.path}: cannot open the FASTA ({_hts_message(msgs) or e})") from None
         self.lengths = dict(zip(self._f.references, self._f.lengths))
+        self._raw, self._fai = None, {}
+        self._check_index()
 
-    def codes(self, contig: str, start: int, end: int) -> np.ndarray:
+    def _check_index(self) -> None:
+        """Refuse a stale ``.fai`` or duplicate contig names (see :mod:`varbind.fasta_check`)."""
+        from . import fasta_check
+
+        fai = self.path + ".fai"
+        if not os.path.isfile(fai):
+            fasta_check.check_duplicates(self.path, list(self._f.references))
+            return
+        entries = fasta_check.read_fai(fai)
+        if sniff(self.path) == "plain":
+            fasta_check.check_layout(self.path, entries)
+            self._fai = {e.name: e for e in entries}
+        else:
+            fasta_check.check_duplicates(self.path, [e.name for e in entries])
+            data = os.path.getmtime(self.path)
+            if any(os.path.isfile(i) and os.path.getmtime(i) < data for i in (fai, self.path + ".gzi")):
+                raise fasta_check._reindex(self.path, "its index is older than the file")
+
+    def codes(self, contig: str, start: int, end: int, ambiguous: list | None = None) -> np.ndarray:
         """Codes (A0 C1 G2 T3, anything else 4 = N) of ``contig[start:end]``, 0-based half-open;
         positions outside the contig are N, so the result always has ``end - start`` codes.
+
+        ``ambiguous``: a list extended with the positions (0-based) of IUPAC ambiguity codes (R, Y,
+        ...; read as N). For a plain FASTA the line breaks of the span are checked against the
+        index (:func:`varbind.fasta_check.check_span`).
 
         Examples
         --------
@@ -314,11 +369,32 @@ class Fasta:
         lo, hi = max(start, 0), min(end, n)
         if hi > lo:
             seq = self._f.fetch(contig, lo, hi).encode("ascii", "replace")
-            out[lo - start : lo - start + len(seq)] = GENOME_CODES[np.frombuffer(seq, dtype=np.uint8)]
+            if len(seq) != hi - lo:
+                from .fasta_check import _reindex
+
+                raise _reindex(self.path, f"{contig}:{lo + 1}-{hi} gave {len(seq)} bases instead of {hi - lo}")
+            raw = np.frombuffer(seq, dtype=np.uint8)
+            out[lo - start : lo - start + len(seq)] = GENOME_CODES[raw]
+            if ambiguous is not None:
+                ambiguous.extend((lo + np.flatnonzero(_AMBIGUOUS[raw])).tolist())
+            entry = self._fai.get(contig)
+            if entry is not None:
+                self._check_span(entry, lo, hi)
         return out
+
+    def _check_span(self, entry: Any, lo: int, hi: int) -> None:
+        from .fasta_check import check_span
+
+        if self._raw is None:
+            self._raw = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+        first = entry.byte_of(lo)
+        self._raw.seek(first)
+        check_span(self._raw.read(entry.byte_of(hi - 1) + 1 - first), entry, lo, self.path)
 
     def close(self) -> None:
         self._f.close()
+        if self._raw is not None:
+            self._raw.close()
 
 
 def fasta_index_cache(path: str) -> Path:

@@ -280,13 +280,11 @@ def panel_tfs(panel: Panel) -> list[str]:
 
 
 def panel_sha256(panel: Panel) -> str:
-    """sha256 of the panel as used (:func:`varbind.bundle.models_sha256`, reading the catalogue's
-    per-model ``sha256`` column where it has one)."""
-    from .bundle import models_sha256
+    """sha256 of the panel as scored (:func:`varbind.bundle.panel_weights_sha256`): computed from
+    the weights in the bank, in bank order, never read from a catalogue."""
+    from .bundle import panel_weights_sha256
 
-    cat = panel.catalogue
-    known = dict(zip(cat.index.astype(str), cat["sha256"].astype(str))) if "sha256" in cat.columns else None
-    return models_sha256(panel.bank.ids, panel.bank.params, known)
+    return panel_weights_sha256(panel.bank.ids, panel.bank.params)
 
 
 def percentile(panel: Panel, scores: np.ndarray) -> np.ndarray:

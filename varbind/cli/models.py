@@ -149,7 +149,10 @@ def run_verify(args: argparse.Namespace) -> int:
         if kind != "bundle":
             print(f"varbind models: {path} is a DeepBind db folder: nothing to verify against", file=sys.stderr)
             continue
-        b = bundle.read_bundle(path)
+        info = bundle.read_manifest(path)
+        for name in info["files"]:  # every file against bundle.json
+            bundle._checked_bytes(path, info, name, True)
+        b = bundle.read_bundle(path, verify=False)  # then every model, all of them counted
         bad = bundle.verify_models(b)
         if bad:
             raise ChecksumError(f"{path}: {len(bad)} of {len(b.ids)} models differ from their catalogue sha256 "

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -129,19 +127,11 @@ def per_factor(order: list[int], factors: list[str], wanted: list[str], top: int
 
 
 def _save(path: str, write) -> None:
-    """Write through a temporary file in the target folder, renamed on success."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".varbind-", suffix=target.suffix)
-    os.close(fd)
-    try:
+    """Write through a temporary file in the target folder, renamed on success (:mod:`varbind._fs`)."""
+    from .._fs import atomic_path
+
+    with atomic_path(path) as tmp:
         write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _summary(mm: mutmap.MutationMap, rows: list[int], names: dict[str, str], out,
