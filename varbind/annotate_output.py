@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from . import io
+from . import io, vcf_policy
 
 #: INFO fields added to the VCF; VARBIND's Description carries the split-vep ``Format:``
 VARBIND_FIELDS = ("Allele", "Model", "TF", "Ref", "Alt", "Delta", "RefPct", "AltPct", "Consequence")
@@ -207,9 +207,12 @@ class TableSink:
 
 class VcfSink:
     """The input's records with the INFO fields added, through a cyvcf2 Writer on a temp file;
-    ``.vcf.gz`` output is bgzipped and tabix-indexed (skipped with a warning when unsorted)."""
+    ``.vcf.gz`` output is bgzipped and tabix-indexed (skipped with a warning when unsorted).
+    A record the Writer cannot write is handled by :func:`varbind.vcf_policy.write` (``source``:
+    the input's name for its messages)."""
 
-    def __init__(self, path: str, reader: Any, header_lines: Sequence[str], deepfind_features: str | None = None):
+    def __init__(self, path: str, reader: Any, header_lines: Sequence[str], deepfind_features: str | None = None,
+                 source: str = "VCF"):
         self.defs = list(INFO_DEFS)
         if deepfind_features:
             key, number, type_, desc = DEEPFIND_DEF
@@ -220,6 +223,8 @@ class VcfSink:
             if not (line.startswith("##reference=") and "\n##reference=" in reader.raw_header):
                 io.add_header_line(reader, line)
         self.path, self.tmp = path, temp_path(path)
+        self.source, self.written, self.contigs = source, 0, set(io.header_contigs(reader))
+        self._pending: list = []  # written in groups, htslib's messages caught (vcf_policy.write_all)
         self._w = io.vcf_writer(self.tmp, reader)
 
     def write(self, rec: Any, info: tuple[str, ...] | None) -> None:
@@ -227,9 +232,17 @@ class VcfSink:
             for (key, *_), value in zip(self.defs, info):
                 if key != "VB_DEEPFIND" or value.strip(".,"):  # no SNV ALT: no VB_DEEPFIND
                     io.set_info(rec, key, value)
-        self._w.write_record(rec)
+        self._pending.append(rec)
+        if len(self._pending) == 256:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        vcf_policy.write_all(self._w, pending, self.written + 1, self.source, self.contigs, self.tmp.endswith(".bcf"))
+        self.written += len(pending)
 
     def close(self) -> str | None:
+        self._flush()
         self._w.close()
         tmp_index = io.index_vcf(self.tmp) if self.path.endswith((".gz", ".bgz", ".bcf")) else None
         for stale in (self.path + ".tbi", self.path + ".csi"):
