@@ -170,6 +170,8 @@ def write(folder: Path = FOLDER) -> list[Case]:
     add("truncated.vcf.gz", data[: len(data) * 2 // 3], "refuse", "truncated bgzip")
     add("truncated_gzip.vcf.gz", gzip.compress(valid.read_bytes(), mtime=0)[:-200], "refuse", "valid_")
     add("corrupt_block.vcf.gz", corrupt_bgzf(header() + rows * 300, folder), "refuse", "after record")
+    add("corrupt_first_block.vcf.gz", corrupt_bgzf(header() + rows * 300, folder, block=0), "refuse",
+        "unreadable compressed file")
     add("not_a_vcf.vcf.gz", gzip.compress(b"hello\tworld\n" * 10, mtime=0), "refuse", "not a VCF")
     # cyvcf2's phantom records (issue 16 item 1)
     add("blank_line.vcf", header() + rows + [""], "issue16")
@@ -180,8 +182,8 @@ def write(folder: Path = FOLDER) -> list[Case]:
     return cases
 
 
-def corrupt_bgzf(lines: list[str], folder: Path) -> bytes:
-    """A bgzipped VCF of many BGZF blocks with bytes of a middle block's deflate data zeroed."""
+def corrupt_bgzf(lines: list[str], folder: Path, block: int | None = None) -> bytes:
+    """A bgzipped VCF of many BGZF blocks with bytes of one block's deflate data zeroed (default: a middle one)."""
     src = folder / ".corrupt_src.vcf"
     _text(src, lines)
     dst = folder / ".corrupt_src.vcf.gz"
@@ -194,7 +196,7 @@ def corrupt_bgzf(lines: list[str], folder: Path) -> bytes:
         offsets.append(i)
         i += int.from_bytes(data[i + 16 : i + 18], "little") + 1
     assert len(offsets) >= 3, "the corrupt-block input needs several BGZF blocks"
-    mid = offsets[len(offsets) // 2]
+    mid = offsets[len(offsets) // 2 if block is None else block]
     data[mid + 40 : mid + 60] = bytes(20)
     return bytes(data)
 
