@@ -272,11 +272,15 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     except vcf_policy.Undeclared as e:
         if strict:
             raise InputFormatError(f"{vcf}: {e}; refused as --strict is set") from None
+        if str(vcf) == "-":  # a stream cannot be read again
+            raise InputFormatError(f"stdin: {e}; declare it in the header, or give the file's name so that "
+                                   "varbind can declare it") from None
         first = e
     lines = vcf_policy.undeclared_lines(str(vcf))
     what = vcf_policy.names(lines)
+    shown = ", ".join(what[:10]) + (f", ... ({len(what)} in all)" if len(what) > 10 else "")
     (log.info if all(w.startswith("contig/") for w in what) else log.warning)(
-        "%s: %s; declared in the output header as htslib reads them: %s", vcf, first, ", ".join(what) or "none")
+        "%s: %s; declared in the output header as htslib reads them: %s", vcf, first, shown or "none")
     try:
         return _annotate_vcf(vcf, fasta, output, panel, declared=lines, **kw)
     except vcf_policy.Undeclared as e:
@@ -341,8 +345,8 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
                 if strict and skips:
                     (i, _), reason = next(iter(skips.items()))
                     s = chunk_sites[i]
-                    raise InputFormatError(f"{vcf}: {s.chrom}:{s.start + 1}: not annotated ({SKIP_REASONS[reason]}) "
-                                           "and --strict is set")
+                    raise InputFormatError(f"{vcf}: {s.chrom}:{s.start + 1}: not annotated "
+                                           f"({SKIP_REASONS[reason]}) and --strict is set")
                 pct = percentiles(panel, allele_scores)
                 if table_sink is not None:
                     table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct))

@@ -238,7 +238,8 @@ class VcfSink:
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
-        vcf_policy.write_all(self._w, pending, self.written + 1, self.source, self.contigs, self.tmp.endswith(".bcf"))
+        vcf_policy.write_all(self._w, pending, self.written + 1, self.source, self.contigs,
+                             self.tmp.endswith(".bcf"))
         self.written += len(pending)
 
     def close(self) -> str | None:
