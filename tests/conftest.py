@@ -73,3 +73,17 @@ def saved_figures(monkeypatch):
     yield figs
     for f in figs:
         plt.close(f)
+
+
+#: counts of the no-traceback tests (tests/test_no_traceback.py), printed in the terminal summary
+NO_TRACEBACK_COUNTS: dict = {}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the corpus and fuzzer counts of ``test_no_traceback.py`` (shown under ``-q`` too)."""
+    if not NO_TRACEBACK_COUNTS:
+        return
+    terminalreporter.write_sep("-", "varbind annotate: adversarial inputs")
+    for name, c in NO_TRACEBACK_COUNTS.items():
+        terminalreporter.write_line(f"{name}: {c['files']} files, {c['accepted']} accepted ({c['records']} records "
+                                    f"in = out), {c['refused']} refused, tracebacks = {c['tracebacks']}")

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import __version__, _fs, io, masking, predict, pretrained, vcf_source
+from . import __version__, _fs, io, masking, predict, pretrained, vcf_policy, vcf_source
 from .annotate_masking import masked_column
 from .annotate_output import (SKIP_DEF, AlleleScores, TableSink, VcfSink, info_values, long_table,
                               output_kind)
@@ -313,11 +313,45 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     ``regions_file`` (``-R``: TSV or BED) restrict it as in bcftools (see :mod:`varbind.vcf_source`).
     ``progress`` shows a bar on a terminal, log lines every 30 s otherwise.
 
+    A record using a contig, FILTER, INFO or FORMAT tag its header does not declare passes through
+    unchanged with the declaration added to the output header (the run starts again once with the
+    declarations the whole input needs; see :mod:`varbind.vcf_policy`); with ``strict`` such a
+    record, a tag name that is not valid VCF, or an allele that cannot be scored stops the run.
+
     Raises
     ------
     InputFormatError, RefMismatchError, ContigNotFoundError
         For unusable input (no contig of the VCF in the FASTA: probably another genome build).
     """
+    kw = dict(ids=ids, settings=settings, top_k=top_k, scores=scores, strict=strict, workers=workers,
+              dask_address=dask_address, command=command, progress=progress, deepfind=deepfind, tss=tss,
+              regions=regions, regions_file=regions_file)
+    try:
+        return _annotate_vcf(vcf, fasta, output, panel, **kw)
+    except vcf_policy.Undeclared as e:
+        if strict:
+            raise InputFormatError(f"{vcf}: {e}; refused as --strict is set") from None
+        if str(vcf) == "-":  # a stream cannot be read again
+            raise InputFormatError(f"stdin: {e}; declare it in the header, or give the file's name so that "
+                                   "varbind can declare it") from None
+        first = e
+    lines = vcf_policy.undeclared_lines(str(vcf))
+    what = vcf_policy.names(lines)
+    shown = ", ".join(what[:10]) + (f", ... ({len(what)} in all)" if len(what) > 10 else "")
+    (log.info if all(w.startswith("contig/") for w in what) else log.warning)(
+        "%s: %s; declared in the output header as htslib reads them: %s", vcf, first, shown or "none")
+    try:
+        return _annotate_vcf(vcf, fasta, output, panel, declared=lines, **kw)
+    except vcf_policy.Undeclared as e:
+        raise InputFormatError(f"{vcf}: {e}, and declaring it did not help") from None
+
+
+def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Panel, *,
+                  ids: Sequence[str] | None = None, settings: Settings | None = None, top_k: int = 5,
+                  scores: str | None = None, strict: bool = False, workers: int | None = None,
+                  dask_address: str | None = None, command: str = "", progress: bool = False,
+                  deepfind: bool = True, tss: str | None = None, regions: str | Sequence | None = None,
+                  regions_file: str | None = None, declared: Sequence[str] = ()) -> Summary:
     settings = settings or Settings()
     panel = resolve_panel(panel, ids)
     tfs = pretrained.panel_tfs(panel)
@@ -330,6 +364,9 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     fasta_obj = _fasta(str(fasta))
     source = vcf_source.open_source(vcf, *vcf_source.resolve_regions(regions, regions_file))
     reader = source.reader
+    vcf_policy.declare(reader, declared)
+    if strict:
+        vcf_policy.check_strict(reader, str(vcf))
     contigs = io.ContigMap(fasta_obj.lengths)
     header = io.header_contigs(reader)
     if header and not any(contigs(c) for c in header):
@@ -349,7 +386,7 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     client, cluster = None, None
     try:
         main = (VcfSink(output, reader, header_lines, dfind and dfind.model.config.feature_set, panel.null is not None,
-                        [SKIP_DEF])
+                        [SKIP_DEF], source=str(vcf))
                 if kind in ("vcf", "vcf.gz", "bcf") else TableSink(output, kind))
         sinks.append(main)
         table_sink = main if isinstance(main, TableSink) else (TableSink(scores, _table_kind(scores)) if scores else None)
@@ -379,8 +416,8 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
                 if strict and skips:
                     (i, _), reason = next(iter(skips.items()))
                     s = chunk_sites[i]
-                    raise InputFormatError(f"{s.chrom}:{s.start + 1}: not annotated ({SKIP_REASONS[reason]}) "
-                                           "and --strict is set")
+                    raise InputFormatError(f"{vcf}: {s.chrom}:{s.start + 1}: not annotated "
+                                           f"({SKIP_REASONS[reason]}) and --strict is set")
                 pct = percentiles(panel, allele_scores)
                 effect = effects(panel, allele_scores)
                 if table_sink is not None:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from . import _fs, io, readback
+from . import _fs, io, readback, vcf_policy
 from .variants import SKIP_REASONS
 from .errors import OutputError
 
@@ -341,12 +341,14 @@ class VcfSink:
     """The input's records with the INFO fields added, through a cyvcf2 Writer on a temp file;
     ``.vcf.gz`` output is bgzipped and tabix-indexed (skipped with a warning when unsorted).
 
-    htslib does not report a failed write through cyvcf2, so :meth:`close` reads the file back
+    A record the Writer cannot write is handled by :func:`varbind.vcf_policy.write` (``source``:
+    the input's name for its messages). htslib does not report a failed write through cyvcf2, so :meth:`close` reads the file back
     (:func:`varbind.readback.count_vcf_records`) and refuses it unless it holds every record written.
     """
 
     def __init__(self, path: str, reader: Any, header_lines: Sequence[str], deepfind_features: str | None = None,
-                 calibrated: bool = True, extra_defs: Sequence[tuple[str, str, str, str]] = ()):
+                 calibrated: bool = True, extra_defs: Sequence[tuple[str, str, str, str]] = (),
+                 source: str = "VCF"):
         self.defs = list(info_defs(calibrated))
         if deepfind_features:
             key, number, type_, desc = DEEPFIND_DEF
@@ -358,7 +360,8 @@ class VcfSink:
             if not (line.startswith("##reference=") and "\n##reference=" in reader.raw_header):
                 io.add_header_line(reader, line)
         self.path, self.tmp = path, _fs.new_temp(path)
-        self.written = 0
+        self.source, self.written, self.contigs = source, 0, set(io.header_contigs(reader))
+        self._pending: list = []  # written in groups, htslib's messages caught (vcf_policy.write_all)
         try:
             self._w = io.vcf_writer(self.tmp, reader)
         except OSError as e:
@@ -370,10 +373,18 @@ class VcfSink:
             for (key, *_), value in zip(self.defs, info):
                 if value is not None and (key not in ("VB_DEEPFIND", "VB_PANEL") or value.strip(".,")):  # nothing known: left out
                     io.set_info(rec, key, value)
-        self._w.write_record(rec)
-        self.written += 1
+        self._pending.append(rec)
+        if len(self._pending) == 256:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        vcf_policy.write_all(self._w, pending, self.written + 1, self.source, self.contigs,
+                             self.tmp.endswith(".bcf"))
+        self.written += len(pending)
 
     def close(self) -> str | None:
+        self._flush()
         self._w.close()
         try:
             got = readback.count_vcf_records(self.tmp)

@@ -11,11 +11,13 @@ written to a VCF, which is 1-based.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import logging
 import os
 import sys
 import tempfile
+import zlib
 from collections.abc import Container, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -123,7 +125,7 @@ def check_vcf_header(path: str | os.PathLike) -> list[str]:
                     return lines
                 if not line.startswith("##"):
                     break
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise InputFormatError(f"{path}: unreadable compressed file ({e})") from None
     if not lines:
         raise InputFormatError(f"{path}: empty file (not a VCF)")
@@ -270,7 +272,14 @@ def vcf_writer(path: str, reader: Any) -> Any:
     import cyvcf2
 
     mode = "wz" if path.endswith((".gz", ".bgz")) else "wb" if path.endswith(".bcf") else "w"
-    return cyvcf2.Writer(path, reader, mode=mode)
+    with _captured_stderr():
+        try:
+            return cyvcf2.Writer(path, reader, mode=mode)
+        except OSError:
+            pass
+    folder = Path(path).parent
+    code = errno.ENOENT if not folder.is_dir() else errno.EACCES if not os.access(folder, os.W_OK) else errno.EIO
+    raise OSError(code, f"cannot write the output here ({os.strerror(code)})", str(folder))
 
 
 def set_info(rec: Any, key: str, value: str) -> None:

@@ -1,9 +1,9 @@
 """The ``varbind`` command line: thin sub-commands that read, call the API and write.
 
 Each sub-command lives in its own module of this package and exposes ``register(subparsers)``,
-which adds its parser and sets ``func(args) -> int``. Errors derived from
-:class:`~varbind.errors.VarbindError` (and unreadable files) reach the user as one line on stderr
-and exit code 2; ``--debug`` shows the traceback instead.
+which adds its parser and sets ``func(args) -> int``. :func:`main` is the one error boundary: every
+exception that reaches it becomes one line on stderr and exit code 2 (:func:`error_line`; bugs of
+varbind say "internal error, please report" and the version); ``--debug`` shows the traceback.
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def build_parser(argv: list[str] | None = None, *, full: bool = True) -> argpars
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 2 unusable input, 1 other failure)."""
+    """Run the command line; returns the exit code (0 ok, 2 any error, 3 nothing annotated, 130 interrupted)."""
     parser = build_parser(argv, full=False)
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -87,16 +87,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except VarbindError as e:
-        if args.debug:
-            raise
-        print(f"varbind {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        if args.debug:
-            raise
-        print(f"varbind {args.command}: error: {e.filename or ''}: {e.strerror}", file=sys.stderr)
-        return 2
     except BrokenPipeError:
         # e.g. `varbind score ... | head`: the reader left; not an error of ours
         sys.stderr.close()
@@ -104,3 +94,39 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"varbind {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - the one error boundary: a line and exit code 2, never a traceback
+        if args.debug:
+            raise
+        print(f"varbind {args.command}: error: {error_line(e)}", file=sys.stderr)
+        return 2
+
+
+def error_line(e: BaseException) -> str:
+    """The one line a user sees for an exception that reached :func:`main`.
+
+    Errors varbind raises on bad input (:class:`~varbind.errors.VarbindError`) and operating-system
+    errors (missing file, permission, disk full...) are said as they are; anything else is a bug of
+    varbind and says so, with the version to report.
+
+    Examples
+    --------
+    >>> error_line(FileNotFoundError(2, "No such file or directory", "x.vcf"))
+    'x.vcf: No such file or directory'
+    >>> line = error_line(ZeroDivisionError("division by zero"))
+    >>> line.startswith(f"internal error, please report (varbind {__version__}, ")
+    True
+    >>> line.endswith("ZeroDivisionError: division by zero")
+    True
+    (True, True)
+    """
+    if isinstance(e, VarbindError):
+        text = str(e)
+    elif isinstance(e, OSError):
+        where = e.filename if e.filename is not None else ""
+        text = (f"{where}: {e.strerror}" if where else e.strerror) if e.strerror else str(e) or type(e).__name__
+    elif isinstance(e, MemoryError):
+        text = "out of memory"
+    else:
+        text = (f"internal error, please report (varbind {__version__}, run with --debug for the traceback): "
+                f"{type(e).__name__}: {e}")
+    return " ".join(text.split())  # one line, whatever the message holds

@@ -47,7 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "VB_DEEPFIND comes from the scores-only DeepFind model")
     p.add_argument("--no-deepfind", dest="deepfind", action="store_false",
                    help="do not add VB_DEEPFIND even when the panel ships a DeepFind model")
-    p.add_argument("--strict", action="store_true", help="stop with an error at the first allele that cannot be scored")
+    p.add_argument("--strict", action="store_true",
+                   help="stop with an error at the first allele that cannot be scored, and refuse records using "
+                   "undeclared contigs/tags or invalid tag names (passed through otherwise)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     p.set_defaults(func=run)
 
