@@ -18,7 +18,7 @@ Examples
 --------
 >>> panel = load_panel("default", tf=["GABPA"])
 >>> panel.bank.ids[:3], panel.catalogue.at["D00409.004", "data_type"]
-(['D00408.004', 'D00409.003', 'D00409.004'], 'ChIP-seq')
+(['D00409.003', 'D00409.004', 'vbt_chip_GABPA'], 'ChIP-seq')
 """
 from __future__ import annotations
 
