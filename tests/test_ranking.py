@@ -93,6 +93,18 @@ def test_mutmap_top_does_not_depend_on_a_models_raw_scale(panels, capfd):
     v = tops[3].model.tolist().index(victim) if victim in tops[3].model.tolist() else None
     if v is not None:
         assert tops[3].variant_delta[v] == pytest.approx(100 * tops[1].variant_delta[v], rel=1e-3)
+    # the test can fail: ranked by raw |delta|, the scaled model jumps to the top of the big panel
+    from varbind import mutmap, regions
+
+    seq = regions.fetch_region(str(DEMO / "ref.fa"), regions.parse_region("chr1:286-325"))
+    ranks = {}
+    for name, models in (("plain", plain), ("big", big)):
+        panel = pretrained.load_panel(models)
+        mm = mutmap.mutation_map(seq, panel.bank)
+        spread = percentiles.null_spread(panel.null, panel.bank.ids)
+        ranks[name] = (mutmap.rank_models(mm).tolist(), mutmap.rank_models(mm, spread=spread).tolist())
+    assert ranks["plain"][1] == ranks["big"][1]
+    assert ranks["big"][0][0] == list(pretrained.load_panel(big).bank.ids).index(victim) != ranks["plain"][0][0]
 
 
 def _ets_in(names) -> bool:

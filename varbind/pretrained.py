@@ -18,7 +18,7 @@ Examples
 --------
 >>> panel = load_panel("default", tf=["GABPA"])
 >>> panel.bank.ids[:3], panel.catalogue.at["D00409.004", "data_type"]
-(['D00408.004', 'D00409.003', 'D00409.004'], 'ChIP-seq')
+(['D00409.003', 'D00409.004', 'vbt_chip_GABPA'], 'ChIP-seq')
 """
 from __future__ import annotations
 
@@ -178,11 +178,12 @@ def select(catalogue: pd.DataFrame, ids: Sequence[str] | None = None, tf: Sequen
                 raise ModelNotFoundError(f"no model of family or class {f!r} in this selection")
         chosen = [i for i in chosen if any(f.lower() in text[i] for f in family)]
     if min_quality is not None:
+        import pandas as pd
+
         from .panel_sets import with_quality
 
-        q = with_quality(catalogue.loc[chosen])["quality"]
-        q = np.asarray([float(v) if str(v).strip() else np.nan for v in q], dtype=np.float64)
-        chosen = [i for i, v in zip(chosen, q) if not v < min_quality]
+        q = pd.to_numeric(with_quality(catalogue.loc[chosen])["quality"], errors="coerce").to_numpy(np.float64)
+        chosen = [i for i, v in zip(chosen, q) if not v < min_quality]  # NaN (unknown) is kept
     if not chosen:
         raise ModelNotFoundError("the selection holds no model")
     return chosen
@@ -232,7 +233,6 @@ def load_panel(source: str | os.PathLike = DEFAULT, *, ids: Sequence[str] | None
     ModelSourceError, PanelNotInstalledError, ChecksumError, BundleFormatError, ModelNotFoundError
     """
     from .bank import ModelBank
-
     from .panel_sets import is_set
 
     if is_set(source):
