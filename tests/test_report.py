@@ -153,6 +153,7 @@ def test_cli_writes_one_section_per_variant_from_args_and_vcf(tmp_path):
     assert rc == 0
     text = out.read_text()
     assert [html.unescape(m) for m in re.findall(r'<h1>([^<]+)</h1>', text)] == ["chr1:1,103 C>T", "chr1:304 G>C", "chr1:705 C>A"]
+    assert "· ID ets_loss" in text and "· ID gcbox_loss" in text  # the VCF IDs are in the headers
     assert not [p for p in tmp_path.iterdir() if p.name != "r.html"]  # no temporary file left
 
 

@@ -125,7 +125,7 @@ TEMPLATE = """<!DOCTYPE html>
 <h1>{{ v.name }}</h1>
 <div class="note">Transcription-factor binding evidence from varbind (DeepBind-style models)</div>
 <table class="meta">
-<tr><th>Variant</th><td>{{ v.v.chrom }}:{{ v.v.pos }}:{{ v.v.ref }}:{{ v.v.alt }} (1-based position, as in a VCF)</td></tr>
+<tr><th>Variant</th><td>{{ v.v.chrom }}:{{ v.v.pos }}:{{ v.v.ref }}:{{ v.v.alt }} (1-based position, as in a VCF){% if v.v.id not in ('', '.') %} · ID {{ v.v.id }}{% endif %}</td></tr>
 <tr><th>Genome build</th><td>{{ meta.build }} · reference {{ meta.fasta }}</td></tr>
 <tr><th>Scored window</th><td>{{ v.window }}</td></tr>
 <tr><th>Model panel</th><td>{{ meta.panel }} ({{ meta.n_models }} models){% if meta.null_built %} · null distributions scored for this report (the source ships none){% endif %}</td></tr>
