@@ -289,6 +289,16 @@ def test_tert_summary_names_an_ets_tf_and_the_nearest_gene(tert_page):
         assert float(t.at[a["data-model"], "effect"]) > 0
     if TSS.is_file():
         assert rep.evidence[0].tss.gene == "TERT" and rep.evidence[0].tss.distance < 0  # upstream of TERT
+    df = rep.evidence[0].deepfind
+    if df is not None:  # its held-out AUC is the one metrics.json beside the model records
+        import json
+
+        from varbind import deepfind
+
+        metrics = json.loads((deepfind.find_model(df.panel, df.kind, df.feature_set).parent / "metrics.json").read_text())
+        want = [r["test"]["auc"] for r in metrics["results"]
+                if r["classifier"] == df.kind and r["feature_set"] == df.feature_set]
+        assert 0 <= df.probability <= 1 and [df.test_auc] == want and f"{df.test_auc:.3f}" in rep.html
 
 
 @pytest.mark.data
