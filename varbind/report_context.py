@@ -16,6 +16,9 @@ from .pretrained import Panel
 
 log = logging.getLogger("varbind")
 
+#: the panel whose shipped DeepFind model a report uses when its own panel has none
+FALLBACK_PANEL = "deepbind"
+
 
 class Deepfind(NamedTuple):
     """The DeepFind probability of a variant and what the shipped classifier scored on held-out data."""
@@ -25,6 +28,8 @@ class Deepfind(NamedTuple):
     feature_set: str
     test_auc: float | None
     test_chromosomes: list[str]
+    panel: str = ""
+    n_models: int = 0
 
 
 class Tss(NamedTuple):
@@ -39,21 +44,30 @@ class Tss(NamedTuple):
 
 
 def load_deepfind(panel: Panel, tss: str | None):
-    """The panel's shipped DeepFind model (:class:`varbind.annotate_deepfind.DeepFind`), or ``None``
-    when none ships for it or it does not fit the selection (said on the page, logged at debug level)."""
-    from . import deepfind, deepfind_data
+    """The DeepFind model for a report (:class:`varbind.annotate_deepfind.DeepFind`), or ``None``.
+
+    The panel's own shipped model when there is one and it fits the selection; else the one of
+    :data:`FALLBACK_PANEL` on that panel's own models (DeepFind is a classifier with its own inputs,
+    whatever panel the report ranks; the page names the panel it read). ``None`` when neither is
+    there (said on the page, logged at debug level).
+    """
+    from . import deepfind, deepfind_data, pretrained
     from .annotate_deepfind import DeepFind
     from .errors import VarbindError
 
-    path = deepfind.find_model(panel.name, "mlp", deepfind.FEATURE_SETS[-1] if tss else "scores")
-    if path is None:
-        return None
-    try:
-        model = deepfind.load(path, bank=panel.bank)
-    except (VarbindError, ValueError) as e:
-        log.debug("DeepFind model %s does not fit this selection: %s", path, e)
-        return None
-    return DeepFind(model, deepfind_data.read_tss(tss) if tss else None, str(path))
+    feature_set = deepfind.FEATURE_SETS[-1] if tss else "scores"
+    for name in dict.fromkeys([panel.name, FALLBACK_PANEL]):
+        path = deepfind.find_model(name, "mlp", feature_set)
+        if path is None:
+            continue
+        try:
+            bank = panel.bank if name == panel.name else pretrained.load_panel(name).bank
+            model = deepfind.load(path, bank=bank)
+        except (VarbindError, ValueError) as e:
+            log.debug("DeepFind model %s not usable here: %s", path, e)
+            continue
+        return DeepFind(model, deepfind_data.read_tss(tss) if tss else None, str(path))
+    return None
 
 
 def deepfind_probability(df, v: regions.Variant, fasta: str | os.PathLike) -> Deepfind | None:
@@ -89,7 +103,8 @@ def deepfind_probability(df, v: regions.Variant, fasta: str | os.PathLike) -> De
         for r in m.get("results", []):
             if r.get("classifier") == kind and r.get("feature_set") == feature_set:
                 auc = r.get("test", {}).get("auc")
-    return Deepfind(float(p), kind, feature_set, auc, chroms)
+    panel = Path(df.path).parent.name  # pretrained/deepfind/<panel>/<model>
+    return Deepfind(float(p), kind, feature_set, auc, chroms, panel, len(df.model.config.model_ids))
 
 
 def nearest_tss(path: str | os.PathLike, v: regions.Variant) -> Tss | None:

@@ -19,7 +19,7 @@ import pandas as pd
 #: (lower bound of |calibrated effect|, word), first match wins
 EFFECT_WORDS = ((5.0, "very strong"), (3.0, "strong"), (1.5, "moderate"), (0.0, "weak"))
 #: (lower bound of the percentile, what a score there suggests), first match wins
-PCT_WORDS = ((99.0, "likely binding site"), (95.0, "possible site"), (0.0, "no site"))
+PCT_WORDS = ((99.0, "likely binding site"), (95.0, "possible site"), (0.0, "weak or no site"))
 #: the strongest changes whose TF families the summary counts
 N_FAMILY = 10
 #: table columns: (column, header, kind)
@@ -71,7 +71,7 @@ def pct_word(pct: float) -> str:
     Examples
     --------
     >>> pct_word(99.6), pct_word(50.0)
-    ('likely binding site', 'no site')
+    ('likely binding site', 'weak or no site')
     """
     if not math.isfinite(pct):
         return "no null distribution"

@@ -125,7 +125,7 @@ TEMPLATE = """<!DOCTYPE html>
 <h1>{{ v.name }}</h1>
 <div class="note">Transcription-factor binding evidence from varbind (DeepBind-style models)</div>
 <table class="meta">
-<tr><th>Variant</th><td>{{ v.v.chrom }}:{{ v.v.pos }}:{{ v.v.ref }}:{{ v.v.alt }} (1-based position, as in a VCF)</td></tr>
+<tr><th>Variant</th><td>{{ v.v.chrom }}:{{ v.v.pos }}:{{ v.v.ref }}:{{ v.v.alt }} (1-based position, as in a VCF){% if v.v.id not in ('', '.') %} · ID {{ v.v.id }}{% endif %}</td></tr>
 <tr><th>Genome build</th><td>{{ meta.build }} · reference {{ meta.fasta }}</td></tr>
 <tr><th>Scored window</th><td>{{ v.window }}</td></tr>
 <tr><th>Model panel</th><td>{{ meta.panel }} ({{ meta.n_models }} models){% if meta.null_built %} · null distributions scored for this report (the source ships none){% endif %}</td></tr>
@@ -166,7 +166,7 @@ percentile {{ v.top.ref_pct }} → {{ v.top.alt_pct }} ({{ v.top.ref_pct_word }}
 <ul>
 {% if v.deepfind %}
 <li id="deepfind-{{ v.index }}"><b>DeepFind probability {{ v.deepfind.probability|num(2) }}</b>
-({{ v.deepfind.kind }} classifier on {{ 'the panel scores, distance to the nearest TSS and transversion' if v.deepfind.feature_set != 'scores' else 'the panel scores only (give a TSS table to add the distance feature)' }}).
+({{ v.deepfind.kind }} classifier on the scores of {% if v.deepfind.panel %}the {{ v.deepfind.panel }} panel's {{ v.deepfind.n_models }} models{% else %}its panel{% endif %}{{ ', the distance to the nearest TSS and transversion' if v.deepfind.feature_set != 'scores' else ' only (give a TSS table to add the distance feature)' }}).
 It estimates how much this promoter SNV resembles simulated (deleterious-like) variants rather than common derived
 alleles; 0.5 is the point where the balanced-trained classifier favours neither.
 {% if v.deepfind.test_auc %}On held-out chromosomes {{ v.deepfind.test_chromosomes|join(', ') }} its AUC is

@@ -101,9 +101,9 @@ def run(args: argparse.Namespace) -> int:
 
         if find_chromium() is None:  # say so before the scoring, not after
             raise BrowserError("--format pdf needs Chromium (Debian: apt-get install chromium; or set VARBIND_CHROMIUM)")
-    variants = _variants(args)
-    rep = report.variant_report(variants, args.fasta, args.models, ids=common.selected_ids(args), tf=args.tf,
-                                family=args.family, tss=args.tss, top=args.top, window=args.window,
+    variants = [report.check_variant(v, args.fasta) for v in _variants(args)]  # before loading any model
+    panel = common.load_panel(args)  # --models and every selection flag, as in the other commands
+    rep = report.variant_report(variants, args.fasta, panel, tss=args.tss, top=args.top, window=args.window,
                                 flank=args.flank)
     report.write_report(rep, args.output, fmt)
     log.info("wrote %s (%d variant%s, panel %s)", args.output, len(variants), "s" * (len(variants) != 1), rep.panel)
