@@ -16,12 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Command-line clients the tests drive for real (bcftools, tabix, vcf-validator from Debian's vcftools).
+# Command-line clients the tests drive for real (bcftools, tabix, vcf-validator from Debian's vcftools; chromium).
 tools:
 	@if command -v bcftools >/dev/null && command -v vcf-validator >/dev/null && command -v tabix >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bcftools tabix vcftools >/dev/null; \
 	else echo "note: bcftools/tabix/vcftools missing and not root; the tests that drive them will skip"; fi
+	@# headless Chromium: the report tests load the HTML page in it; `varbind report --format pdf` prints with it
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation fonts-dejavu-core >/dev/null; \
+	else echo "note: chromium missing and not root; the report browser tests will skip"; fi
 
 # The main job on the embedded example (a synthetic genome with planted TF sites, examples/demo/):
 # annotate its VCF with the default panel, then draw the mutation map of the ETS site it breaks.
@@ -29,7 +34,7 @@ demo: $(STAMP)
 	@mkdir -p out
 	$(VENV)/bin/varbind annotate examples/demo/variants.vcf --fasta examples/demo/ref.fa \
 		-o out/demo.vcf.gz --scores out/demo_scores.parquet
-	$(VENV)/bin/varbind mutmap chr1:286-325 --fasta examples/demo/ref.fa --tf ELF2 ELK1 GABPA --top 3 \
+	$(VENV)/bin/varbind mutmap chr1:286-325 --fasta examples/demo/ref.fa --tf ELF1,ELK1,GABPA --top 3 \
 		--vcf examples/demo/variants.vcf -o out/demo_mutmap.png
 	@echo "demo outputs: out/demo.vcf.gz (INFO/VARBIND, VB_MAXGAIN, VB_MAXLOSS, VB_DEEPFIND), out/demo_scores.parquet, out/demo_mutmap.png"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Build the shipped default panel ``pretrained/default/`` reproducibly.
+"""Build the shipped JASPAR panel ``pretrained/jaspar/`` reproducibly (the ``default`` panel up to 2026-11).
 
-    PYTHONPATH=. python scripts/build_panel.py [--shared ../shared] [--out pretrained/default]
+    PYTHONPATH=. python scripts/build_panel.py [--shared ../shared] [--out pretrained/jaspar]
 
 Contents: the JASPAR 2024 CORE vertebrate matrices (latest version of each, from the ``pyjaspar``
 package) as log-odds PWM models (:mod:`varbind.jaspar`), then every varbind-trained CNN found in
@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from varbind import bundle, jaspar, percentiles, pretrained  # noqa: E402
 from varbind.bank import ModelBank  # noqa: E402
-from varbind.sequence import _LUT  # noqa: E402
+from varbind.bases import GENOME_CODES  # noqa: E402
 
 GENOME = "data/genome/hg19_sparse.fa.gz"
 BACKGROUND_CACHE = REPO / "pretrained" / "null_background.json"
@@ -49,7 +49,7 @@ def genome_dinucleotides(path: Path) -> np.ndarray:
             data, carry = data[:cut], data[cut:]
             data = re.sub(rb">[^\n]*\n", b"N", data).replace(b"\n", b"")  # never join across contigs
             runs = b"N".join(real.findall(data))
-            counts += percentiles.dinucleotide_counts(_LUT[np.frombuffer(runs, dtype=np.uint8)])
+            counts += percentiles.dinucleotide_counts(GENOME_CODES[np.frombuffer(runs, dtype=np.uint8)])
     return counts
 
 
@@ -91,7 +91,7 @@ def trained_bundles(root: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
-    ap.add_argument("--out", type=Path, default=REPO / "pretrained" / "default")
+    ap.add_argument("--out", type=Path, default=REPO / "pretrained" / "jaspar")
     ap.add_argument("--trained", type=Path, default=REPO / "pretrained" / "trained")
     ap.add_argument("--refit-background", action="store_true",
                     help="refit the null set's dinucleotide model on the genome (default: use the cached fit)")
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     import pyjaspar
 
     bundle.write_bundle(
-        args.out, ids, params, cat, name="default", version="2024.1",
+        args.out, ids, params, cat, name="jaspar", version="2024.1",
         provenance={"built_by": "scripts/build_panel.py", "pyjaspar": pyjaspar.__version__,
                     "release": jaspar.RELEASE, "parts": sources},
         null=null,

@@ -47,7 +47,7 @@ def context_features(data) -> np.ndarray:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", default="default")
+    p.add_argument("--models", default="jaspar")
     p.add_argument("--dataset", required=True)
     p.add_argument("--extra")
     p.add_argument("--device", default=None)

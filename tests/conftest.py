@@ -51,3 +51,39 @@ def device(request) -> str:
 
 def random_seqs(rng: np.random.Generator, lengths, alphabet: str = "ACGT") -> list[str]:
     return ["".join(rng.choice(list(alphabet), size=int(n))) for n in lengths]
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """Every matplotlib Figure saved during the test (e.g. by the CLI), kept open to read what was drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.figure
+    import matplotlib.pyplot as plt
+
+    figs = []
+    original = matplotlib.figure.Figure.savefig
+
+    def keep(self, *a, **kw):
+        figs.append(self)
+        return original(self, *a, **kw)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", keep)
+    yield figs
+    for f in figs:
+        plt.close(f)
+
+
+#: counts of the no-traceback tests (tests/test_no_traceback.py), printed in the terminal summary
+NO_TRACEBACK_COUNTS: dict = {}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the corpus and fuzzer counts of ``test_no_traceback.py`` (shown under ``-q`` too)."""
+    if not NO_TRACEBACK_COUNTS:
+        return
+    terminalreporter.write_sep("-", "varbind annotate: adversarial inputs")
+    for name, c in NO_TRACEBACK_COUNTS.items():
+        terminalreporter.write_line(f"{name}: {c['files']} files, {c['accepted']} accepted ({c['records']} records "
+                                    f"in = out), {c['refused']} refused, tracebacks = {c['tracebacks']}")

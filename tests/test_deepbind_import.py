@@ -77,8 +77,8 @@ def assert_nothing_imported(data_dir: Path) -> None:
 def test_import_small_db_folder_and_tarball_score_like_the_db(deepbind_src, tmp_path, data_dir):
     db = small_db(deepbind_src, tmp_path / "db")
     path = deepbind_import.import_deepbind(tarball(db, tmp_path / "db.tgz"), null_size=300)
-    assert path == data_dir / "panels" / "deepbind"
-    panel = pretrained.load_panel("deepbind")
+    assert path == data_dir / "panels" / "deepbind-import"
+    panel = pretrained.load_panel("deepbind-import")
     assert panel.bank.ids == SMALL and len(panel.catalogue) == 5  # deprecated rows skipped
     assert set(panel.catalogue["source"]) == {deepbind_import.SOURCE}
     seqs = ["ACGTTGCATTAGGCATCAGTTCACGATCCG", "GGGCGCGCATATNNTTTTACAGGTTGGCACCAATG"]
@@ -88,9 +88,9 @@ def test_import_small_db_folder_and_tarball_score_like_the_db(deepbind_src, tmp_
     assert panel.null.quantiles.shape == (5, 1001) and panel.null.provenance["n"] == 300
     assert np.isfinite(pretrained.percentile(panel, predict.score(panel.bank, seqs))).all()
     # same null set definition as the shipped panel
-    shipped = pretrained.load_panel("default", ids=["MA0139.2"]).null.provenance
+    shipped = pretrained.load_panel("jaspar", ids=["MA0139.2"]).null.provenance
     assert panel.null.provenance["dinucleotide_counts"] == shipped["dinucleotide_counts"]
-    assert [p.name for p in (data_dir / "panels").iterdir()] == ["deepbind"]  # no temporary leftovers
+    assert [p.name for p in (data_dir / "panels").iterdir()] == ["deepbind-import"]  # no temporary leftovers
 
 
 @pytest.mark.parametrize("kind", ["abs", "dotdot", "symlink", "hardlink", "fifo"])
@@ -122,12 +122,12 @@ def test_corrupt_archive_and_malformed_models_are_clear_errors(deepbind_src, tmp
 def test_a_failed_reimport_keeps_the_previous_panel(deepbind_src, tmp_path, data_dir):
     db = small_db(deepbind_src, tmp_path / "db")
     deepbind_import.import_deepbind(db, null_size=100)
-    before = (data_dir / "panels" / "deepbind" / "models.safetensors").read_bytes()
+    before = (data_dir / "panels" / "deepbind-import" / "models.safetensors").read_bytes()
     (db / "params" / "D00001.001.txt").write_text("# deepbind 0.1\nreverse_complement = 1\n")
     with pytest.raises(ParamsFormatError):
         deepbind_import.import_deepbind(db, null_size=100)
-    assert (data_dir / "panels" / "deepbind" / "models.safetensors").read_bytes() == before
-    assert [p.name for p in (data_dir / "panels").iterdir()] == ["deepbind"]
+    assert (data_dir / "panels" / "deepbind-import" / "models.safetensors").read_bytes() == before
+    assert [p.name for p in (data_dir / "panels").iterdir()] == ["deepbind-import"]
 
 
 def test_download_from_a_file_url_checks_the_sha256(deepbind_src, tmp_path, data_dir, capsys):
@@ -139,7 +139,7 @@ def test_download_from_a_file_url_checks_the_sha256(deepbind_src, tmp_path, data
     sha = hashlib.sha256(tgz.read_bytes()).hexdigest()
     assert main(["models", "download", "deepbind", "--url", url, "--sha256", sha]) == 0
     assert "imported 5 models" in capsys.readouterr().err
-    assert main(["models", "list", "--models", "deepbind", "--format", "tsv"]) == 0
+    assert main(["models", "list", "--models", "deepbind-import", "--format", "tsv"]) == 0
     out = capsys.readouterr().out
     assert pd.read_csv(io.StringIO(out), sep="\t")["id"].tolist() == SMALL
     rc = main(["models", "download", "deepbind", "--url", url])
@@ -151,8 +151,8 @@ def test_imported_927_models_reproduce_the_deepbind_executable(deepbind_src, dat
     deepbind_import.import_deepbind(deepbind_src, null_size=200)
     ref = deepbind_src / "reference"
     ids = (ref / "all.ids").read_text().split()
-    panel = pretrained.load_panel("deepbind", ids=ids)
-    assert len(pretrained.load_catalogue("deepbind")[1]) == 927
+    panel = pretrained.load_panel("deepbind-import", ids=ids)
+    assert len(pretrained.load_catalogue("deepbind-import")[1]) == 927
     seqs = [line.strip() for line in (ref / "sequences.txt").read_text().splitlines() if line.strip()]
     got = predict.score(panel.bank, seqs, mode="deepbind")
     want = pd.read_csv(ref / "scores_deepbind_v0.1.tsv.gz", sep="\t")

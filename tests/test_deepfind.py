@@ -265,14 +265,16 @@ SHIPPED = REPO / "pretrained" / "deepfind"
 def panel_banks(deepbind_bank):
     from varbind import pretrained
 
-    return {"deepbind": deepbind_bank, "default": pretrained.load_panel("default").bank}
+    return {"deepbind": deepbind_bank, "jaspar": pretrained.load_panel("jaspar").bank,
+            "default": pretrained.load_panel("default").bank}
 
 
-def test_shipped_default_model_loads_its_panel_itself():
+@pytest.mark.parametrize("panel", ["jaspar", "default"])
+def test_shipped_model_loads_its_panel_itself(panel):
     """No bank given: predict_variants loads the panel the model names, checked by sha256."""
-    folder = deepfind.find_model("default")
+    folder = deepfind.find_model(panel)
     if folder is None:
-        pytest.skip("no shipped DeepFind model for the default panel")
+        pytest.skip(f"no shipped DeepFind model for the {panel} panel")
     model = deepfind.load(folder)
     rng = np.random.default_rng(1)
     ref = rng.integers(0, 4, size=(3, 51)).astype(np.uint8)
@@ -287,7 +289,7 @@ def test_shipped_default_model_loads_its_panel_itself():
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("panel", ["deepbind", "default"])
+@pytest.mark.parametrize("panel", ["deepbind", "jaspar", "default"])
 @pytest.mark.parametrize("kind", deepfind.KINDS)
 def test_shipped_model_reproduces_its_examples(shared_dir, panel_banks, panel, kind):
     """Training-time (GPU) probabilities of held-out SNVs, reproduced on the CPU from the genome.

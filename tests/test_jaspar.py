@@ -89,7 +89,7 @@ def test_threshold_keeps_every_placement_above_zero():
 
 def test_shipped_panel_holds_every_latest_jaspar_2024_core_vertebrate_matrix(matrices):
     every, _ = matrices
-    panel = pretrained.load_panel("default")
+    panel = pretrained.load_panel("jaspar")
     cat = panel.catalogue
     pwm = cat[cat["model_type"] == "pwm"]
     assert sorted(pwm.index) == sorted(m.matrix_id for m in every) and len(pwm) == 879

@@ -170,17 +170,39 @@ def test_cli_table_equals_api(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("model\ttf\tref_score")
 
 
-def test_cli_region_variant_figure(tmp_path):
+def test_cli_region_variant_figure(tmp_path, saved_figures):
+    """The figure the CLI saves draws the API's numbers: wild-type and mutant deltas over the flank,
+    the variant boxed on its mutant cell (wild type) and on the reversion (mutant)."""
     db = _db(tmp_path)
     fa = tmp_path / "ref.fa"
-    fa.write_text(">chr1\n" + _seq(120, 9).replace("N", "A") + "\n")
+    genome = _seq(120, 9).replace("N", "A")
+    fa.write_text(">chr1\n" + genome + "\n")
     pos = 61
-    ref = fa.read_text().split("\n")[1][pos - 1]
+    ref = genome[pos - 1]
     alt = "A" if ref != "A" else "C"
     fig = tmp_path / "v.png"
-    rc = main(["mutmap", "1:20-100", "--fasta", str(fa), "--models", str(db), "--top", "1",
-               "--variant", f"chr1:{pos}:{ref}:{alt}", "-o", str(fig), "--quiet"])
-    assert rc == 0 and fig.stat().st_size > 10_000 and fig.read_bytes()[:4] == b"\x89PNG"
+    rc = main(["mutmap", "1:20-100", "--fasta", str(fa), "--models", str(db), "--ids", "X00002.001",
+               "--variant", f"chr1:{pos}:{ref}:{alt}", "--flank", "10", "-o", str(fig), "--quiet"])
+    assert rc == 0 and fig.exists()
+    bank = ModelBank.from_params([params.read(db / "params" / "X00002.001.txt")], ["X00002.001"])
+    region = genome[19:100]
+    wt = mutmap.mutation_map(region, bank)
+    mut = mutmap.mutation_map(mutmap.substitute(region, pos - 20, ref, alt), bank)
+    heat = [a for a in saved_figures[0].axes if a.images]
+    assert len(heat) == 2
+    lo, hi = pos - 20 - 10, pos - 20 + 11  # 0-based offsets of the flank in the region
+    for ax, mm in zip(heat, (wt, mut)):
+        np.testing.assert_allclose(np.ma.filled(ax.images[0].get_array().astype(float), np.nan),
+                                   mm.deltas[0, :, lo:hi], atol=1e-5)
+        assert ax.get_xlim() == (pos - 10 - 0.5, pos + 10 + 0.5)
+        lo_c, hi_c = ax.images[0].get_clim()
+        want = np.abs(np.concatenate([wt.deltas[0, :, lo:hi], mut.deltas[0, :, lo:hi]], axis=1)).max()
+        assert lo_c == -hi_c and hi_c == pytest.approx(want, rel=1e-5)
+    (box_wt,), (box_mut,) = heat[0].patches, heat[1].patches
+    assert box_wt.get_xy() == (pos - 0.5, "ACGT".index(alt) - 0.5)
+    assert box_mut.get_xy() == (pos - 0.5, "ACGT".index(ref) - 0.5)
+    change = float(mut.ref[0] - wt.ref[0])
+    assert f"(Δ {change:+.2f})" in heat[1].logo_ax.get_title(loc="left")
 
 
 @pytest.mark.parametrize("argv,msg", [
@@ -239,15 +261,15 @@ def test_tert_c228t_c250t_create_ets_sites():
 
 
 @pytest.mark.data
-def test_tert_mutations_raise_the_ets_models_of_the_default_panel():
-    """The shipped panel too: at C228T and C250T no ETS-family model (JASPAR PWMs, varbind's GABPA/ELK1
+def test_tert_mutations_raise_the_ets_models_of_the_jaspar_panel():
+    """The shipped JASPAR panel too: at C228T and C250T no ETS-family model (JASPAR PWMs, varbind's GABPA/ELK1
     CNNs) loses, most gain (a max-pooled PWM whose best site lies elsewhere in the region stays put),
     both CNNs gain, and percentiles move up with the scores."""
     if not GENOME.exists():
         pytest.skip(f"needs {GENOME} (the ../shared data folder)")
     from varbind import pretrained
 
-    panel = pretrained.load_panel("default", tf=["GABPA", "ELK1", "ELK4", "ETS1"])
+    panel = pretrained.load_panel("jaspar", tf=["GABPA", "ELK1", "ELK4", "ETS1"])
     assert {"vbt_chip_GABPA", "vbt_chip_ELK1"} <= set(panel.bank.ids) and len(panel.bank) >= 6
     mm = mutmap.mutation_map("chr5:1295104-1295362", panel.bank, fasta=GENOME)
     for pos in (1295228, 1295250):

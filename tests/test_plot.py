@@ -12,7 +12,6 @@ import pytest  # noqa: E402
 
 from varbind import logos, mutmap, params, plot, regions  # noqa: E402
 from varbind.bank import ModelBank  # noqa: E402
-from varbind.cli import main  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +99,3 @@ def test_detector_logo_recovers_a_planted_motif():
     fig = plot.detector_logos_figure(found, title="planted")
     assert len([a for a in fig.axes if a.axison]) == 2
     plt.close(fig)
-
-
-def test_cli_logo_from_a_params_file(tmp_path):
-    f = tmp_path / "M1.txt"
-    params.write(params.random_params(detector_len=6, num_detectors=3, seed=4), f)
-    out = tmp_path / "logo.svg"
-    assert main(["logo", str(f), "-o", str(out), "--sites", "100"]) == 0
-    assert out.read_text().lstrip().startswith("<?xml") and "M1" in out.read_text()

@@ -12,7 +12,7 @@ import pytest
 from varbind import bundle, percentiles, predict, pretrained
 from varbind.bank import ModelBank
 from varbind.cli import main
-from varbind.errors import BundleFormatError, ChecksumError, ModelNotFoundError, ModelSourceError, PanelNotInstalledError
+from varbind.errors import BundleFormatError, ChecksumError, ModelNotFoundError, ModelSourceError
 from varbind.params import format_params, random_params
 
 
@@ -116,17 +116,19 @@ def test_a_failed_write_leaves_the_old_bundle_and_no_temporary_folder(written, m
     assert sorted(p.name for p in written.parent.iterdir()) == ["b"]
 
 
-def test_default_panel_is_broad_verified_and_has_null_tables():
-    panel = pretrained.load_panel()
-    assert panel.name == "default" and len(panel.bank) == len(panel.catalogue) >= 879
-    assert pretrained.count_tfs(panel.catalogue) >= 600
+@pytest.mark.parametrize("name, n, tfs", [("default", 714, 530), ("jaspar", 879, 600)])
+def test_shipped_panels_are_broad_verified_and_have_null_tables(name, n, tfs):
+    panel = pretrained.load_panel() if name == "default" else pretrained.load_panel(name)
+    assert panel.name == name and len(panel.bank) == len(panel.catalogue) >= n
+    assert pretrained.count_tfs(panel.catalogue) >= tfs
     assert panel.null is not None and panel.null.ids == panel.bank.ids
     assert np.all(np.diff(panel.null.quantiles, axis=1) >= 0)
-    assert bundle.verify_models(bundle.read_bundle(pretrained.shipped_dir() / "default")) == []
+    for part in {b for b in panel.catalogue["bundle"]} if "bundle" in panel.catalogue else {name}:
+        assert bundle.verify_models(bundle.read_bundle(pretrained.shipped_dir() / part)) == []
 
 
 def test_shipped_null_quantiles_are_reproducible_from_their_provenance():
-    panel = pretrained.load_panel("default", ids=["MA0139.2", "MA0079.5", "MA0004.1"])
+    panel = pretrained.load_panel("all", ids=["MA0139.2", "MA0079.5", "MA0004.1", "D00409.004", "D00210.001_minus"])
     prov = panel.null.provenance
     seqs = percentiles.background_sequences(np.array(prov["dinucleotide_counts"]), prov["n"], prov["length"], prov["seed"])
     scores = predict.score(panel.bank, seqs, mode="global")
@@ -152,7 +154,7 @@ def test_background_sequences_keep_the_dinucleotide_composition():
 
 
 def test_selection_by_tf_family_and_ids():
-    cat = pretrained.load_catalogue("default")[1]
+    cat = pretrained.load_catalogue("jaspar")[1]
     jun = pretrained.select(cat, tf=["jun"])
     assert jun and all("JUN" in pretrained.tf_names(cat.at[i, "tf"]) for i in jun)
     assert any("::" in cat.at[i, "tf"] for i in jun)  # dimers match by either part
@@ -164,14 +166,13 @@ def test_selection_by_tf_family_and_ids():
     with pytest.raises(ModelNotFoundError, match="no model for TF 'NOTATF'"):
         pretrained.select(cat, tf=["notatf"])
     with pytest.raises(ModelNotFoundError, match="'MA9999.9' is not in this panel"):
-        pretrained.load_panel("default", ids=["MA9999.9"])
+        pretrained.load_panel("jaspar", ids=["MA9999.9"])
 
 
 def test_sources_resolve_and_name_the_install_command(tmp_path, monkeypatch):
     monkeypatch.setenv("VARBIND_DATA_DIR", str(tmp_path / "data"))
     assert pretrained.data_dir() == tmp_path / "data"
-    with pytest.raises(PanelNotInstalledError, match="varbind models download deepbind"):
-        pretrained.load_panel("deepbind")
+    assert pretrained.resolve("deepbind")[1] == pretrained.shipped_dir() / "deepbind"  # ships: no install
     with pytest.raises(ModelSourceError, match="unknown panel 'nope'"):
         pretrained.load_panel("nope")
     with pytest.raises(ModelSourceError, match="neither a varbind bundle"):
@@ -188,20 +189,20 @@ def run(argv, capsys):
     return rc, out, err
 
 
-def test_cli_models_list_tsv_counts_600_tfs(capsys):
+def test_cli_models_list_tsv_counts_530_tfs_of_700_cnns(capsys):
     rc, out, err = run(["models", "list", "--format", "tsv"], capsys)
     assert rc == 0, err
     cat = pd.read_csv(io.StringIO(out), sep="\t", dtype=str, keep_default_na=False)
-    assert {"id", "tf", "family", "species", "source", "data_type", "detector_len", "sha256"} <= set(cat.columns)
-    assert pretrained.count_tfs(cat) >= 600 and len(cat) >= 879
+    assert {"id", "tf", "family", "species", "source", "data_type", "detector_len", "sha256", "quality"} <= set(cat.columns)
+    assert pretrained.count_tfs(cat) >= 530 and len(cat) >= 700 and set(cat["model_type"]) == {"cnn"}
     assert f"{pretrained.count_tfs(cat)} distinct TFs" in err
 
 
 def test_cli_models_list_filters_and_show(capsys):
-    rc, out, _ = run(["models", "list", "--tf", "CTCF", "--family", "zinc"], capsys)
+    rc, out, _ = run(["models", "list", "--models", "jaspar", "--tf", "CTCF", "--family", "zinc"], capsys)
     assert rc == 0 and out.splitlines()[0].split()[:2] == ["id", "tf"] and "MA0139.2" in out
     assert all(" CTCF " in line for line in out.splitlines()[1:])
-    rc, out, _ = run(["models", "show", "MA0139.2"], capsys)
+    rc, out, _ = run(["models", "show", "MA0139.2", "--models", "jaspar"], capsys)
     assert rc == 0 and "1 detectors x 15 bp, max pooling, linear output, both strands" in out
     assert "null quantiles" in out and "PMID:17512414" in out
     rc, _, err = run(["models", "show", "NOPE"], capsys)

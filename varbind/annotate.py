@@ -24,10 +24,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import __version__, io, pretrained
+from . import __version__, _fs, io, masking, pretrained, vcf_policy, vcf_source
 from . import annotate_pipeline as pipeline
 from . import annotate_stream
-from .annotate_output import AlleleScores, TableSink, VcfSink, info_values, long_table, output_kind
+from .annotate_masking import masked_column
+from .annotate_output import (SKIP_DEF, AlleleScores, TableSink, VcfSink, info_values, long_table,
+                              output_kind)
 from .bank import ModelBank
 from .errors import ContigNotFoundError, InputFormatError
 from .pretrained import Panel
@@ -80,6 +82,7 @@ def resolve_panel(source: str | ModelBank | Panel, ids: Sequence[str] | None = N
 
 
 _fasta = pipeline.fasta
+_sites_near = pipeline.sites_near
 
 
 def fit_threads_to_worker() -> int | None:
@@ -150,7 +153,8 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
     Returns
     -------
     DataFrame
-        Columns ``chrom pos id ref alt model tf ref_score alt_score delta``; skipped alleles are not in
+        Columns ``chrom pos id ref alt model tf ref_score alt_score delta effect ref_pct alt_pct
+        panel_effect``; skipped alleles are not in
         it, they are counted by reason in ``df.attrs["skipped"]``.
     """
     settings = settings or Settings()
@@ -161,20 +165,25 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
              for v in variants]
     contigs = io.ContigMap(_fasta(str(fasta)).lengths)
     tables, skipped = [], Counter()
+    levels = masking.null_levels(panel.bank, panel.null)
     chunks = region_chunks((None, s) for s in sorted(sites, key=lambda s: (s.chrom, s.start)))
     for task in annotate_stream.tasks(chunks, pipeline.task_size(settings.device)):
         task_sites = [([s for _, s in chunk], contigs(chunk[0][1].chrom)) for chunk in task]
-        for (chunk_sites, _), (scores, skips, _) in zip(task_sites, pipeline.score_task(
+        for (chunk_sites, contig), (scores, skips, _) in zip(task_sites, pipeline.score_task(
                 task_sites, str(fasta), panel.bank, settings)):
             skipped.update(skips.values())
             tables.append(long_table(scores, chunk_sites, panel.bank.ids, pretrained.panel_tfs(panel),
-                                     percentiles(panel, scores)))
+                                     percentiles(panel, scores), effects(panel, scores),
+                                     masked_by(panel, chunk_sites, scores, str(fasta), contig, settings, levels)))
     import pyarrow as pa
 
     from .annotate_output import TABLE_SCHEMA
 
     df = pa.concat_tables(tables).to_pandas() if tables else TABLE_SCHEMA.empty_table().to_pandas()
     df.attrs["skipped"] = dict(skipped)
+    if skipped:  # never an empty or short result without a word
+        log.warning("score_variants: %d ALT alleles not scored (%s); see df.attrs['skipped']", sum(skipped.values()),
+                    ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())))
     return df
 
 
@@ -194,12 +203,13 @@ def _client(workers: int | None, address: str | None) -> Any:
         return _Local(), None
     from dask.distributed import Client, LocalCluster
 
+    quiet_dask()
     if address:
         client = Client(address)
         cluster = None
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
+                               dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     return client, cluster
 
@@ -212,6 +222,14 @@ def _joined(parts: list[AlleleScores], n_sites: list[int], n_models: int) -> All
     return AlleleScores(cat([p.site + o for p, o in zip(parts, offsets)], (0,)).astype(np.int64),
                         cat([p.allele for p in parts], (0,)).astype(np.int64),
                         cat([p.ref for p in parts], (0, n_models)), cat([p.alt for p in parts], (0, n_models)), deepfind)
+
+
+def _joined_skips(parts: list[dict[tuple[int, int], str]], n_sites: list[int]) -> dict[tuple[int, int], str]:
+    """Skipped alleles of consecutive chunks as one ``{(site, allele): reason}``, sites counted across them."""
+    out: dict[tuple[int, int], str] = {}
+    for part, offset in zip(parts, np.cumsum([0] + n_sites[:-1]).tolist()):
+        out.update({(s + offset, a): reason for (s, a), reason in part.items()})
+    return out
 
 
 def _dask_task_size(device, workers: int) -> int:
@@ -236,6 +254,27 @@ def _pct_function(panel: Panel, full: bool):
     return of
 
 
+def masked_by(panel: Panel, sites: Sequence[Site], scores: AlleleScores, fasta_path: str, contig: str | None,
+              settings: Settings, levels: masking.NullLevels) -> np.ndarray | None:
+    """The ``masked_by`` column of a chunk's table rows (:mod:`varbind.annotate_masking`)."""
+    if contig is None or not len(scores.site):
+        return None
+    fasta = _fasta(fasta_path)
+    return masked_column(panel.bank, levels, sites, scores, lambda a, b: fasta.codes(contig, a, b), settings.window,
+                         settings.ref_mismatch, fasta.lengths[contig], strand_merge=settings.strand_merge)
+
+
+def quiet_dask() -> None:
+    """Keep Dask's INFO logs (cluster start/stop) and its "large graph" warning from the user: the
+    summary line says what happened. Only ``distributed``'s own loggers and that warning are touched."""
+    import warnings
+
+    for name in [n for n in logging.root.manager.loggerDict if n == "distributed" or n.startswith("distributed.")]:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*[Ll]arge graph.*")
+    warnings.filterwarnings("ignore", message="Port .* is already in use", module="distributed")
+
+
 def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndarray] | None:
     """Reference and alternate score percentiles in each model's null distribution (``None``
     when the panel ships no null tables)."""
@@ -244,32 +283,89 @@ def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndar
     return pretrained.percentile(panel, scores.ref), pretrained.percentile(panel, scores.alt)
 
 
+def effects(panel: Panel, scores: AlleleScores) -> np.ndarray | None:
+    """Calibrated effects ``(E, M)`` of the scored alleles (:func:`varbind.pretrained.calibrated_effect`),
+    ``None`` when the panel ships no null tables."""
+    if panel.null is None or not len(scores.site):
+        return None
+    return pretrained.calibrated_effect(panel, scores.ref, scores.alt)
+
+
 def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Panel, *,
                  ids: Sequence[str] | None = None, settings: Settings | None = None, top_k: int = 5,
                  scores: str | None = None, strict: bool = False, workers: int | None = None,
                  dask_address: str | None = None, command: str = "", progress: bool = False,
-                 deepfind: bool = True, tss: str | None = None) -> Summary:
+                 deepfind: bool = True, tss: str | None = None, regions: str | Sequence | None = None,
+                 regions_file: str | None = None) -> Summary:
     """Annotate a VCF/BCF with the panel's scores; write VCF (``.vcf``/``.vcf.gz``/``.bcf``), TSV or Parquet.
 
-    VCF output keeps every record and adds INFO ``VARBIND`` (top-``top_k`` models by ``|delta|`` per
-    ALT, ``Allele|Model|TF|Ref|Alt|Delta``), ``VB_MAXGAIN`` and ``VB_MAXLOSS`` (Number=A); ``scores``
-    (Parquet) and TSV/Parquet outputs hold every model's scores in long format. Outputs are written to
+    VCF output keeps every record and adds INFO ``VARBIND`` (top-``top_k`` models by ``|effect|``, the
+    calibrated effect, per ALT, ``Allele|Model|TF|Ref|Alt|Delta|Effect|...``), ``VB_MAXGAIN``,
+    ``VB_MAXLOSS`` (largest/smallest effect) and ``VB_PANEL`` (mean effect) (Number=A); ``scores``
+    (Parquet or TSV) and TSV/Parquet outputs hold every model's scores in long format. Outputs are written to
     temporary files and renamed on success. When the panel ships a DeepFind model (``deepfind``) the
     VCF also gets ``VB_DEEPFIND`` (Number=A): with ``tss`` (a TSS table, see
     :func:`varbind.deepfind_data.read_tss`) the model of scores + TSS distance + transversion,
     otherwise the scores-only model.
+
+    ``vcf`` may be ``-`` (stdin). ``regions`` (``"chr1:100-200,chr2"``, 1-based, or spans) and
+    ``regions_file`` (``-R``: TSV or BED) restrict it as in bcftools (see :mod:`varbind.vcf_source`).
+    ``progress`` shows a bar on a terminal, log lines every 30 s otherwise.
+
+    A record using a contig, FILTER, INFO or FORMAT tag its header does not declare passes through
+    unchanged with the declaration added to the output header (the run starts again once with the
+    declarations the whole input needs; see :mod:`varbind.vcf_policy`); with ``strict`` such a
+    record, a tag name that is not valid VCF, or an allele that cannot be scored stops the run.
 
     Raises
     ------
     InputFormatError, RefMismatchError, ContigNotFoundError
         For unusable input (no contig of the VCF in the FASTA: probably another genome build).
     """
+    kw = dict(ids=ids, settings=settings, top_k=top_k, scores=scores, strict=strict, workers=workers,
+              dask_address=dask_address, command=command, progress=progress, deepfind=deepfind, tss=tss,
+              regions=regions, regions_file=regions_file)
+    try:
+        return _annotate_vcf(vcf, fasta, output, panel, **kw)
+    except vcf_policy.Undeclared as e:
+        if strict:
+            raise InputFormatError(f"{vcf}: {e}; refused as --strict is set") from None
+        if str(vcf) == "-":  # a stream cannot be read again
+            raise InputFormatError(f"stdin: {e}; declare it in the header, or give the file's name so that "
+                                   "varbind can declare it") from None
+        first = e
+    lines = vcf_policy.undeclared_lines(str(vcf))
+    what = vcf_policy.names(lines)
+    shown = ", ".join(what[:10]) + (f", ... ({len(what)} in all)" if len(what) > 10 else "")
+    (log.info if all(w.startswith("contig/") for w in what) else log.warning)(
+        "%s: %s; declared in the output header as htslib reads them: %s", vcf, first, shown or "none")
+    try:
+        return _annotate_vcf(vcf, fasta, output, panel, declared=lines, **kw)
+    except vcf_policy.Undeclared as e:
+        raise InputFormatError(f"{vcf}: {e}, and declaring it did not help") from None
+
+
+def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Panel, *,
+                  ids: Sequence[str] | None = None, settings: Settings | None = None, top_k: int = 5,
+                  scores: str | None = None, strict: bool = False, workers: int | None = None,
+                  dask_address: str | None = None, command: str = "", progress: bool = False,
+                  deepfind: bool = True, tss: str | None = None, regions: str | Sequence | None = None,
+                  regions_file: str | None = None, declared: Sequence[str] = ()) -> Summary:
     settings = settings or Settings()
     panel = resolve_panel(panel, ids)
     tfs = pretrained.panel_tfs(panel)
     dfind = load_deepfind(panel, tss) if deepfind else None
+    _fs.refuse_overwriting_input(output, vcf, fasta)
+    if scores is not None:
+        _fs.refuse_overwriting_input(scores, vcf, fasta, output)
+        if Path(scores).resolve() == Path(output).resolve():
+            raise InputFormatError(f"--scores {scores}: the same file as the output")
     fasta_obj = _fasta(str(fasta))
-    reader = io.open_vcf(vcf)
+    source = vcf_source.open_source(vcf, *vcf_source.resolve_regions(regions, regions_file))
+    reader = source.reader
+    vcf_policy.declare(reader, declared)
+    if strict:
+        vcf_policy.check_strict(reader, str(vcf))
     contigs = io.ContigMap(fasta_obj.lengths)
     header = io.header_contigs(reader)
     if header and not any(contigs(c) for c in header):
@@ -288,19 +384,24 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     skipped: Counter = Counter()
     client, cluster = None, None
     try:
-        main = (VcfSink(output, reader, header_lines, dfind and dfind.model.config.feature_set)
+        main = (VcfSink(output, reader, header_lines, dfind and dfind.model.config.feature_set, panel.null is not None,
+                        [SKIP_DEF], source=str(vcf))
                 if kind in ("vcf", "vcf.gz", "bcf") else TableSink(output, kind))
         sinks.append(main)
-        table_sink = main if isinstance(main, TableSink) else (TableSink(scores, "parquet") if scores else None)
+        table_sink = main if isinstance(main, TableSink) else (TableSink(scores, _table_kind(scores)) if scores else None)
         if table_sink is not None and table_sink is not main:
             sinks.append(table_sink)
+        levels = masking.null_levels(panel.bank, panel.null) if table_sink is not None else None
         client, cluster = _client(workers, dask_address)
         local = isinstance(client, _Local)
         n_workers = max(1, workers or len(getattr(client, "scheduler_info", dict)().get("workers", {})))
-        bank = panel.bank if local else client.scatter(panel.bank, broadcast=True)
-        from tqdm.auto import tqdm
+        bank, dfind_arg = panel.bank, dfind
+        if not local:  # sent to every worker once, not with each task
+            bank = client.scatter(panel.bank, broadcast=True)
+            dfind_arg = client.scatter(dfind, broadcast=True) if dfind is not None else None
+        from .progress import Progress
 
-        bar = tqdm(unit=" rec", disable=not progress, leave=False, dynamic_ncols=True)
+        bar = Progress("annotate", source.total, "rec", bytes_total=source.bytes_total, enabled=progress)
         mapped, seen = 0, set()
         pct_of = _pct_function(panel, table_sink is not None)
 
@@ -312,29 +413,34 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
                 if strict and skips:
                     (i, _), reason = next(iter(skips.items()))
                     s = chunk[i][1]
-                    raise InputFormatError(f"{s.chrom}:{s.start + 1}: not annotated ({SKIP_REASONS[reason]}) "
-                                           "and --strict is set")
+                    raise InputFormatError(f"{vcf}: {s.chrom}:{s.start + 1}: not annotated "
+                                           f"({SKIP_REASONS[reason]}) and --strict is set")
             if table_sink is not None:
-                for chunk, (allele_scores, _, _), pct in zip(task, results, pct_of([r[0] for r in results])):
+                for chunk, (allele_scores, skips, _), pct in zip(task, results, pct_of([r[0] for r in results])):
                     chunk_sites = [s for _, s in chunk]
-                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct))
+                    effect = effects(panel, allele_scores)
+                    masked = masked_by(panel, chunk_sites, allele_scores, str(fasta), contigs(chunk_sites[0].chrom),
+                                       settings, levels)
+                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct, effect, masked,
+                                                skips))
                     if main is not table_sink:
-                        info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct)
+                        info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct, effect, skips)
                         for (rec, _), values in zip(chunk, info):
                             main.write(rec, values)
             else:  # the task's chunks as one batch (INFO values do not depend on the batch)
                 records = [item for chunk in task for item in chunk]
-                allele_scores = _joined([r[0] for r in results], [len(chunk) for chunk in task], len(panel.bank))
+                n_sites = [len(chunk) for chunk in task]
+                allele_scores = _joined([r[0] for r in results], n_sites, len(panel.bank))
                 info = info_values(allele_scores, [s for _, s in records], panel.bank.ids, tfs, top_k,
-                                   pct_of([allele_scores])[0])
+                                   pct_of([allele_scores])[0], effects(panel, allele_scores),
+                                   _joined_skips([r[1] for r in results], n_sites))
                 for (rec, _), values in zip(records, info):
                     main.write(rec, values)
-            bar.update(sum(len(chunk) for chunk in task))
+            bar.update(sum(len(chunk) for chunk in task), source.position())
 
         def chunks() -> Iterator[list]:
             nonlocal mapped
-            records = ((rec, Site(*io.site_of(rec))) for batch in io.read_batches(reader, 4096, str(vcf))
-                       for rec in batch)
+            records = ((rec, Site(*io.site_of(rec))) for batch in source.batches(4096) for rec in batch)
             for chunk in region_chunks(records):
                 counts["records"] += len(chunk)
                 counts["alleles"] += sum(max(len(s.alts), 1) for _, s in chunk)
@@ -344,8 +450,8 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
 
         size = pipeline.task_size(settings.device) if local else _dask_task_size(settings.device, n_workers)
         annotate_stream.run(annotate_stream.tasks(chunks(), size), lambda chunk: contigs(chunk[0][1].chrom),
-                            str(fasta), bank, settings, dfind, write, client=None if local else client,
-                            in_flight=2 * n_workers)
+                            str(fasta), bank, settings, dfind if local else dfind_arg, write,
+                            client=None if local else client, in_flight=2 * n_workers)
         bar.close()
         if counts["records"] and not mapped:
             raise ContigNotFoundError(_build_message(sorted(seen), fasta_obj))
@@ -364,11 +470,25 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
             cluster.close()
     summary = Summary(counts["records"], counts["alleles"], counts["annotated"], dict(sorted(skipped.items())),
                       counts["ref_mismatch"], counts["ref_alt_swap"], output, index)
-    log.info("%s", format_summary(summary))
-    if summary.records and summary.ref_mismatch > summary.records / 2:
-        log.warning("REF differs from the FASTA in %d of %d records: is the FASTA the genome build the VCF "
-                    "was called on? (varbind check %s --fasta %s)", summary.ref_mismatch, summary.records, vcf, fasta)
+    # kept under --quiet (WARNING) whenever an ALT was not scored: the output alone does not say how many
+    log.log(logging.WARNING if summary.skipped else logging.INFO, "%s", format_summary(summary))
+    differ = summary.ref_mismatch + summary.ref_alt_swap
+    if summary.records and differ > summary.records / 2:
+        log.warning("REF differs from the FASTA in %d of %d records (%d of them with REF/ALT swapped): is the "
+                    "FASTA the genome build the VCF was called on? (varbind check %s --fasta %s)",
+                    differ, summary.records, summary.ref_alt_swap, vcf, fasta)
+    if counts["iupac_window"]:
+        log.warning("%d sites have IUPAC ambiguity codes (R, Y, ...) of the FASTA in their window; they are "
+                    "scored as N", counts["iupac_window"])
     return summary
+
+
+def _table_kind(path: str) -> str:
+    """``parquet`` or ``tsv`` for a ``scores`` file (``.parquet``/``.pq``, ``.tsv``/``.tsv.gz``)."""
+    kind = output_kind(path) if path.endswith((".parquet", ".pq", ".tsv", ".tsv.gz")) else None
+    if kind is None:
+        raise InputFormatError(f"--scores {path}: must be a .parquet, .tsv or .tsv.gz file")
+    return kind
 
 
 def _build_message(vcf_contigs: Sequence[str], fasta: io.Fasta) -> str:

@@ -64,12 +64,24 @@ def prepare(sites: Sequence[Site], fasta_path: str, contig: str | None, settings
     if contig is not None:
         fa = fasta(fasta_path)
         length = fa.lengths[contig]
-        genome = SitesGenome(fa, contig, [s for s in sites if s.start >= 0 and len(s.ref) <= settings.window],
-                             max(settings.window, 128))  # DeepFind's windows (51 bp) too
+        ok = [s for s in sites if s.start >= 0 and len(s.ref) <= settings.window]
+        genome = SitesGenome(fa, contig, ok, max(settings.window, 128))  # DeepFind's windows (51 bp) too
+        if genome.ambiguous:
+            counts["iupac_window"] += sites_near(ok, np.array(genome.ambiguous, np.int64), settings.window)
     win = build_windows(sites, genome, settings.window, settings.ref_mismatch, length, counts)
     dfw = None if deepfind is None or not len(win.site) else deepfind_windows(sites, win.site, win.allele, genome,
                                                                               deepfind)
     return Prepared(win, dfw, counts, genome)
+
+
+def sites_near(sites: Sequence[Site], positions: np.ndarray, window: int) -> int:
+    """How many sites have one of ``positions`` (sorted, 0-based) in their ``window``-base window."""
+    if not len(sites):
+        return 0
+    start = np.array([s.start - (window - len(s.ref)) // 2 for s in sites], np.int64)
+    first = np.searchsorted(positions, start)
+    hit = first < len(positions)
+    return int((positions[first[hit]] < start[hit] + window).sum())
 
 
 class SitesGenome:
@@ -77,7 +89,8 @@ class SitesGenome:
     sites: the stretches within ``margin`` bases of a site are fetched once (a chunk's sites can be
     spread over a megabase, their windows cover a fraction of it). A request inside one stretch is a
     slice of it; a wider one (a chunk's SNVs read as one span) gets the stretches it covers and N
-    between them, which is never read: every window lies within ``margin`` of its site."""
+    between them, which is never read: every window lies within ``margin`` of its site. ``ambiguous``:
+    the sorted positions of the IUPAC ambiguity codes (R, Y, ...) in the stretches (read as N)."""
 
     GAP = 4096  # stretches closer than this are fetched as one
 
@@ -92,7 +105,8 @@ class SitesGenome:
                 merged.append([a, b])
         self.lo = np.array([a for a, _ in merged], np.int64)
         self.hi = np.array([b for _, b in merged], np.int64)
-        self.codes = [fa.codes(contig, int(a), int(b)) for a, b in merged]
+        self.ambiguous: list[int] = []
+        self.codes = [fa.codes(contig, int(a), int(b), self.ambiguous) for a, b in merged]
 
     def __call__(self, a: int, b: int) -> np.ndarray:
         i = int(np.searchsorted(self.lo, a, "right")) - 1

@@ -24,6 +24,8 @@ log = logging.getLogger("varbind")
 
 #: tasks waiting between two stages
 DEPTH = 2
+#: seconds to wait for the other stages to stop after an error in one
+JOIN_AFTER_ERROR = 2.0
 _END = object()
 
 
@@ -131,6 +133,7 @@ def run(task_iter: Iterator[list[list]], contig_of: Callable[[list], str | None]
             pipe.put(done, _END)
 
         threads = [pipe.thread(submit, done)]
+    finished = False
     try:
         while True:
             item = pipe.get(done)
@@ -143,9 +146,13 @@ def run(task_iter: Iterator[list[list]], contig_of: Callable[[list], str | None]
             t = time.perf_counter()
             write(task, results)
             busy["write"] += time.perf_counter() - t
+        finished = True
     finally:
         pipe.stop.set()
+        # after an error (a signal too) a stage busy in a long call is not waited for: it stops at its
+        # next queue operation, and the process may end before (the threads are daemons)
+        deadline = None if finished else time.monotonic() + JOIN_AFTER_ERROR
         for th in threads:
-            th.join()
+            th.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
     log.debug("annotate stages, busy seconds: reading + windows %.2f, scoring %.2f, writing %.2f; wall %.2f",
               busy["read"], busy["score"], busy["write"], time.perf_counter() - t0)

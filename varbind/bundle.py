@@ -17,16 +17,18 @@ A bundle folder holds
 The sha256 of one model (catalogue column ``sha256``) is the sha256 of the ASCII text of its
 DeepBind v0.1 parameter file as :func:`varbind.params.format_params` writes it from the float32
 weights stored in the bundle (every number as ``%.9e``). It identifies a model's weights whatever
-the container; :func:`verify_models` recomputes it. Nothing here uses pickle.
+the container; :func:`verify_models` recomputes it. Column ``weights_sha256`` is the sha256 of
+the model's float32 buffers as stored (:func:`weights_sha256`: fast), checked for every model
+loaded; the hash of a panel as scored (:func:`panel_weights_sha256`, recorded as
+``##varbind_panel_sha256``) is computed from the weights in memory, never read from a file.
+Nothing here uses pickle.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import shutil
 import struct
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -42,7 +44,7 @@ _FLAGS = ("reverse_complement", "has_avg_pooling")
 #: catalogue columns every bundle has (in this order; missing ones are written empty)
 CATALOGUE_COLUMNS = [
     "id", "tf", "family", "tf_class", "species", "source", "experiment", "data_type",
-    "model_type", "detector_len", "sha256", "test_metric", "test_value",
+    "model_type", "detector_len", "sha256", "test_metric", "test_value", "weights_sha256",
 ]
 
 
@@ -67,6 +69,43 @@ def model_sha256(p: DeepBindParams) -> str:
     True
     """
     return hashlib.sha256(format_params(as_float32(p)).encode("ascii")).hexdigest()
+
+
+def weights_sha256(p: DeepBindParams) -> str:
+    """sha256 (hex) of a model's weights as scored: the two flags, then each array's shape and
+    float32 little-endian bytes, in the bundle's order. Fast (no text formatting).
+
+    Examples
+    --------
+    >>> from varbind.params import random_params
+    >>> p = random_params(num_detectors=2, detector_len=3, seed=0)
+    >>> weights_sha256(p) == weights_sha256(as_float32(p))
+    True
+    """
+    h = hashlib.sha256(b"varbind-weights-1\0" + bytes([int(bool(p.reverse_complement)), int(bool(p.has_avg_pooling))]))
+    for k in _ARRAYS:
+        arr = np.ascontiguousarray(getattr(p, k), dtype="<f4")
+        h.update(np.asarray(arr.shape, "<i8").tobytes())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def panel_weights_sha256(ids: Sequence[str], params: Sequence[DeepBindParams]) -> str:
+    """sha256 of a set of models as scored: over ``ID<TAB>weights sha256`` lines in the given order.
+
+    Computed from the weights themselves, so edited weights always change it.
+
+    Examples
+    --------
+    >>> from varbind.params import random_params
+    >>> a, b = random_params(detector_len=3, seed=0), random_params(detector_len=3, seed=1)
+    >>> panel_weights_sha256(["x", "y"], [a, b]) == panel_weights_sha256(["y", "x"], [b, a])
+    False
+    """
+    h = hashlib.sha256()
+    for model_id, p in zip(ids, params):
+        h.update(f"{model_id}\t{weights_sha256(p)}\n".encode())
+    return h.hexdigest()
 
 
 def models_sha256(ids: Sequence[str], params: Sequence[DeepBindParams], known: Mapping[str, str] | None = None) -> str:
@@ -136,7 +175,7 @@ def write_bundle(
     tensors: dict[str, np.ndarray] = {}
     meta: dict[str, str] = {}
     cat = catalogue.copy()
-    shas = []
+    shas, wshas = [], []
     for model_id, p in zip(ids, params):
         if "/" in model_id or not model_id.strip():
             raise BundleFormatError(f"{path}: model id {model_id!r} must be non-empty and hold no '/'")
@@ -146,15 +185,17 @@ def write_bundle(
         for k in _FLAGS:
             meta[f"{model_id}/{k}"] = "1" if getattr(p32, k) else "0"
         shas.append(model_sha256(p32))
+        wshas.append(weights_sha256(p32))
     cat["sha256"] = shas
+    cat["weights_sha256"] = wshas
     cat["detector_len"] = [p.detector_len for p in params]
     for col in CATALOGUE_COLUMNS:
         if col not in cat.columns:
             cat[col] = ""
     cat = cat[CATALOGUE_COLUMNS + [c for c in cat.columns if c not in CATALOGUE_COLUMNS]]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    from ._fs import atomic_dir
+
+    with atomic_dir(path) as tmp:
         (tmp / MODELS).write_bytes(_safetensors_bytes(tensors, meta))
         cat.to_csv(tmp / CATALOGUE, sep="\t", index=False)
         files = [MODELS, CATALOGUE]
@@ -175,18 +216,6 @@ def write_bundle(
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=False) + "\n")
         for f in [*files, MANIFEST]:
             os.chmod(tmp / f, 0o644)
-        os.chmod(tmp, 0o755)
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 
@@ -301,6 +330,8 @@ def read_bundle(path: str | os.PathLike, ids: list[str] | None = None, *, verify
         except KeyError as e:
             raise BundleFormatError(f"{path / MODELS}: model {model_id!r} lacks {e.args[0]!r}") from None
         params.append(DeepBindParams(**flags, **arrays).validate(f"{path / MODELS}:{model_id}"))
+    if verify or allow_bare:
+        _verify_weights(path, ids, params, catalogue)
     null = None
     if NULL in info["files"]:
         null = load_null(_checked_bytes(path, info, NULL, verify), path / NULL, ids)
@@ -308,6 +339,32 @@ def read_bundle(path: str | os.PathLike, ids: list[str] | None = None, *, verify
     return Bundle(ids, params, catalogue, null, info)
 
 
+def _verify_weights(path: Path, ids: Sequence[str], params: Sequence[DeepBindParams], catalogue) -> None:
+    """Each model's weights against its catalogue hash: ``weights_sha256`` (fast) where the
+    catalogue has it, else the DeepBind-text ``sha256`` (bundles built before the column existed).
+
+    Raises
+    ------
+    ChecksumError
+        Naming the first model whose weights differ (edited after the bundle was built).
+    """
+    for col, fn in (("weights_sha256", weights_sha256), ("sha256", model_sha256)):
+        if col in catalogue.columns and all(catalogue[col].astype(str).str.len() == 64):
+            want = catalogue[col].astype(str).tolist()
+            for model_id, p, w in zip(ids, params, want):
+                got = fn(p)
+                if got != w:
+                    raise ChecksumError(f"{path / MODELS}: model {model_id!r}: weights sha256 {got[:16]}... differ "
+                                        f"from {w[:16]}... in {CATALOGUE} ({col}); the weights were changed after "
+                                        "the bundle was built")
+            return
+    raise ChecksumError(f"{path / CATALOGUE}: no per-model sha256 to check the weights against")
+
+
 def verify_models(bundle: Bundle) -> list[str]:
-    """IDs whose weights' sha256 differs from the catalogue's ``sha256`` (empty when all match)."""
-    return [i for i, p in zip(bundle.ids, bundle.params) if model_sha256(p) != bundle.catalogue.at[i, "sha256"]]
+    """IDs whose weights differ from the catalogue's ``sha256`` (or ``weights_sha256``, where the
+    catalogue has it); empty when all match. Slow (the DeepBind text of every model)."""
+    cat = bundle.catalogue
+    fast = "weights_sha256" in cat.columns
+    return [i for i, p in zip(bundle.ids, bundle.params)
+            if model_sha256(p) != cat.at[i, "sha256"] or (fast and weights_sha256(p) != cat.at[i, "weights_sha256"])]

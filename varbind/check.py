@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import io
+from . import io, vcf_source
 from .variants import allele_reason, encode_allele
 
 #: chromosome 1 length -> build name (UCSC / GRC / T2T, human and mouse)
@@ -85,8 +85,10 @@ def is_normalised(ref: str, alt: str) -> bool:
     return True
 
 
-def check_vcf(vcf: str, fasta: str, max_records: int | None = None) -> CheckReport:
-    """Check a VCF against a FASTA (the first ``max_records`` records, default all).
+def check_vcf(vcf: str, fasta: str, max_records: int | None = None, *, regions: str | None = None,
+              regions_file: str | None = None) -> CheckReport:
+    """Check a VCF (a file or ``-`` for stdin) against a FASTA (the first ``max_records`` records,
+    default all; ``regions``/``regions_file`` as in :func:`varbind.annotate.annotate_vcf`).
 
     Raises
     ------
@@ -94,13 +96,13 @@ def check_vcf(vcf: str, fasta: str, max_records: int | None = None) -> CheckRepo
         For an unusable VCF or FASTA.
     """
     fa = io.Fasta(fasta)
-    reader = io.open_vcf(vcf)
-    header = io.header_contigs(reader)
-    cmap = io.ContigMap(fa.lengths)
+    source = vcf_source.open_source(vcf, *vcf_source.resolve_regions(regions, regions_file))
+    header = io.header_contigs(source.reader)
+    cmap = io.ContigMap(fa.lengths, quiet=True)  # the report's contig table says it all
     per_contig: Counter = Counter()
     classes: Counter = Counter()
     n = checked = mismatch = swap = multi = unnorm = 0
-    for batch in io.read_batches(reader, 4096, str(vcf)):
+    for batch in source.batches(4096):
         for rec in batch:
             chrom, start, ref, alts, _ = io.site_of(rec)
             n += 1
@@ -154,7 +156,52 @@ def format_report(r: CheckReport) -> str:
     out.append(f"unnormalised\t{r.unnormalised}")
     for k, v in r.classes.items():
         out.append(f"ALT {k}\t{v}")
-    mapped = sum(row.records for row in r.contigs if row.fasta)
-    if r.records and not mapped:
-        out.append("WARNING: no record's contig is in the FASTA: the genome build probably differs")
     return "\n".join(out) + "\n"
+
+
+class Verdict(NamedTuple):
+    """``status`` is ``OK``, ``WARN`` (annotation works, but read the warnings) or ``FAIL``
+    (annotation would score nothing); ``line`` is the one-line verdict."""
+
+    status: str
+    line: str
+    warnings: list[str]
+
+
+#: REF mismatch rate above which the check warns (a VCF of the FASTA's build has next to none)
+MISMATCH_WARN = 0.01
+
+
+def verdict(r: CheckReport) -> Verdict:
+    """The report's verdict and its warnings (what ``varbind check`` writes to stderr)."""
+    warnings: list[str] = []
+    mapped = sum(row.records for row in r.contigs if row.fasta)
+    missing = [row for row in r.contigs if row.fasta is None and row.records]
+    differ = [row.vcf for row in r.contigs if row.fasta and row.vcf_length and row.fasta_length
+              and row.vcf_length != row.fasta_length]
+    rate = r.ref_mismatch / r.ref_checked if r.ref_checked else 0.0
+    if missing:
+        names = ", ".join(row.vcf for row in missing[:3]) + (", ..." if len(missing) > 3 else "")
+        warnings.append(f"{sum(row.records for row in missing)} records on {len(missing)} contigs not in the "
+                        f"FASTA ({names}) will be skipped")
+    if differ:
+        warnings.append(f"##contig lengths differ from the FASTA on {len(differ)} contigs ({', '.join(differ[:3])}"
+                        f"{', ...' if len(differ) > 3 else ''}): probably another build")
+    if r.build_vcf and r.build_fasta and r.build_vcf != r.build_fasta:
+        warnings.append(f"the VCF's ##contig lengths say {r.build_vcf}, the FASTA is {r.build_fasta}")
+    if rate > MISMATCH_WARN:
+        warnings.append(f"REF differs from the FASTA in {r.ref_mismatch} of {r.ref_checked} records ({rate:.1%})"
+                        + (f", {r.ref_alt_swap} of them REF/ALT swapped" if r.ref_alt_swap else ""))
+    fail = None
+    if r.records == 0:
+        fail = "no records"
+    elif not mapped:
+        fail = "no record's contig is in the FASTA: the genome build probably differs"
+    elif r.ref_checked and r.ref_mismatch == r.ref_checked:
+        fail = f"REF differs from the FASTA in every record checked ({r.ref_checked}): another genome build?"
+    if fail:
+        return Verdict("FAIL", f"verdict: FAIL: {fail}", warnings)
+    if warnings:
+        return Verdict("WARN", f"verdict: WARN: {r.records} records; {len(warnings)} warning(s) on stderr; "
+                       "annotate will run, skipping what the warnings say", warnings)
+    return Verdict("OK", f"verdict: OK: {r.records} records, contigs and REF alleles match the FASTA", warnings)

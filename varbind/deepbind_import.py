@@ -5,26 +5,57 @@ archive holding one anywhere inside (the DeepBind v0.1 release has it at ``deepb
 ``db.tsv`` labelled ``deprecated`` are skipped; every other row must have its params file. Archives
 are extracted safely: a member with an absolute path, a ``..`` component, a link or a device is
 refused (:class:`~varbind.errors.ArchiveError`), nothing is extracted outside a private temporary
-folder. The bundle is written to a temporary folder and renamed into place only when complete, so
+folder, and the archive's size is capped (:data:`MAX_MEMBERS` members, :data:`MAX_MEMBER_BYTES` per
+member, :data:`MAX_TOTAL_BYTES` in all; :class:`~varbind.errors.LimitExceededError`). The panel name
+is a name, never a path (:func:`check_panel_name`). The bundle is written to a temporary folder and renamed into place only when complete, so
 an error leaves no half-imported panel. The bundle carries null-distribution quantiles computed on
 the same null set as the shipped default panel (see :mod:`varbind.percentiles`).
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from .errors import ArchiveError, ModelSourceError
+from .errors import ArchiveError, LimitExceededError, ModelSourceError
 
-NAME = "deepbind"
+#: default panel name of an import (``deepbind`` itself names the shipped bundle of the 927 models)
+NAME = "deepbind-import"
 SOURCE = "DeepBind v0.1 (Alipanahi et al. 2015)"
 #: the public DeepBind v0.11 release for Linux (holds deepbind/db/{db.tsv,params/})
 RELEASE_URL = "http://tools.genes.toronto.edu/deepbind/deepbind-v0.11-linux.tgz"
 #: sha256 of that file; ``None`` until confirmed, so the downloader asks the user for one
 RELEASE_SHA256: str | None = None
+#: most members an archive may hold (the DeepBind release has about 1,000)
+MAX_MEMBERS = 20_000
+#: largest member extracted (its biggest file is a few MB)
+MAX_MEMBER_BYTES = 256 << 20
+#: most bytes extracted from one archive in all (the release expands to about 100 MB)
+MAX_TOTAL_BYTES = 1 << 30
+_PANEL_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def check_panel_name(name: str) -> str:
+    """``name`` when it is a valid panel name: letters, digits, ``. _ -``, not starting with ``.``.
+
+    A panel name is a folder name under the data folder, never a path.
+
+    Raises
+    ------
+    ModelSourceError
+
+    Examples
+    --------
+    >>> check_panel_name("deepbind-2015")
+    'deepbind-2015'
+    """
+    if not _PANEL_NAME.fullmatch(name or "") or name.startswith(".") or len(name) > 100:
+        raise ModelSourceError(f"invalid panel name {name!r}: use letters, digits, '.', '_' and '-' only "
+                               "(not starting with '.'; a name, not a path)")
+    return name
 
 
 def catalogue_from_db(table):
@@ -45,8 +76,9 @@ def catalogue_from_db(table):
         "data_type": col("Experiment"),
         "model_type": "cnn",
         "detector_len": "",
+        "type": col("Type"),
         "molecule": ["RNA" if t == "RBP" else "DNA" for t in col("Type")],
-        "cite": col("Cite"),
+        "citation": col("Cite"),
     })
 
 
@@ -62,18 +94,44 @@ def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
         raise ArchiveError(f"{archive}: refusing special member {member.name!r} (not a file or folder)")
 
 
-def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
+def _limited(archive: Path, tar: tarfile.TarFile, max_members: int, max_member: int, max_total: int) -> list:
+    """The members of ``tar``, read one header at a time, with the limits checked on the way."""
+    members, total = [], 0
+    for m in tar:
+        if len(members) == max_members:
+            raise LimitExceededError(f"{archive}: more than {max_members} members; refusing to extract it")
+        if m.size > max_member:
+            raise LimitExceededError(f"{archive}: member {m.name!r} is {m.size} bytes, above the limit of "
+                                     f"{max_member}; refusing to extract it")
+        total += m.size
+        if total > max_total:
+            raise LimitExceededError(f"{archive}: expands to more than {max_total} bytes; refusing to extract it")
+        members.append(m)
+    return members
+
+
+def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike, *, max_members: int | None = None,
+                 max_member_bytes: int | None = None, max_total_bytes: int | None = None) -> Path:
     """Extract a tar archive into ``dest`` after checking every member (see the module docstring).
+
+    The limits default to :data:`MAX_MEMBERS`, :data:`MAX_MEMBER_BYTES` and :data:`MAX_TOTAL_BYTES`;
+    they are checked on the members' declared sizes before anything is written, and again on the
+    bytes actually copied.
 
     Raises
     ------
     ArchiveError
         For an unreadable archive or an unsafe member; nothing is extracted then.
+    LimitExceededError
+        For an archive above a limit; nothing is extracted then.
     """
     archive, dest = Path(archive), Path(dest)
+    max_members = MAX_MEMBERS if max_members is None else max_members
+    max_member = MAX_MEMBER_BYTES if max_member_bytes is None else max_member_bytes
+    max_total = MAX_TOTAL_BYTES if max_total_bytes is None else max_total_bytes
     try:
         with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
+            members = _limited(archive, tar, max_members, max_member, max_total)
             for m in members:
                 _check_member(m, archive)
             root = dest.resolve()
@@ -81,6 +139,7 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
                 target = (dest / m.name).resolve()
                 if target != root and root not in target.parents:
                     raise ArchiveError(f"{archive}: refusing member that escapes the target folder: {m.name!r}")
+            copied = 0
             for m in members:
                 target = dest / m.name
                 if m.isdir():
@@ -89,7 +148,12 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 src = tar.extractfile(m)
                 with src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
+                    for block in iter(lambda: src.read(1 << 20), b""):
+                        copied += len(block)
+                        if copied > max_total:
+                            raise LimitExceededError(f"{archive}: expands to more than {max_total} bytes; "
+                                                     "refusing to extract it")
+                        out.write(block)
     except (tarfile.TarError, EOFError, OSError) as e:
         if isinstance(e, FileNotFoundError) and not archive.exists():
             raise ModelSourceError(f"{archive}: no such file or folder") from None
@@ -127,14 +191,19 @@ def _db_models(db: Path):
 
 
 def _background() -> dict:
-    """The null-set definition of the shipped default panel (so percentiles mean the same)."""
-    from .bundle import read_manifest
-    from .pretrained import DEFAULT, shipped_dir
+    """The null-set definition of the shipped panels (so percentiles mean the same)."""
+    import json
 
-    null = read_manifest(shipped_dir() / DEFAULT).get("null")
-    if not null or "dinucleotide_counts" not in null:
-        raise ModelSourceError("the shipped default panel has no null-set definition; reinstall varbind")
-    return {k: v for k, v in null.items() if k not in ("mode", "strand_merge")}
+    from .pretrained import shipped_dir
+
+    file = shipped_dir() / "null_background.json"
+    try:
+        null = json.loads(file.read_text())
+    except (OSError, ValueError):
+        null = None
+    if not isinstance(null, dict) or "dinucleotide_counts" not in null:
+        raise ModelSourceError(f"{file}: the shipped null-set definition is missing or unreadable; reinstall varbind")
+    return null
 
 
 def import_deepbind(source: str | os.PathLike, *, name: str = NAME, data_dir: str | os.PathLike | None = None,
@@ -162,8 +231,20 @@ def import_deepbind(source: str | os.PathLike, *, name: str = NAME, data_dir: st
     from .percentiles import null_table
     from .pretrained import data_dir as _data_dir
 
+    from .bundle import is_bundle
+
+    check_panel_name(name)
+
+    from .panel_sets import SETS
+    from .pretrained import shipped_dir
+
+    if name in SETS or (shipped_dir() / name).is_dir():
+        raise ModelSourceError(f"panel name {name!r} is taken by a panel shipped with varbind; choose another --name")
     source = Path(source)
     dest = Path(data_dir) if data_dir is not None else _data_dir()
+    target = dest / "panels" / name
+    if target.exists() and not is_bundle(target):  # never replace what an import did not make
+        raise ModelSourceError(f"{target} exists and is not a varbind bundle; remove it or choose another --name")
     (dest / "panels").mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".import-", dir=dest / "panels"))
     try:
@@ -180,7 +261,7 @@ def import_deepbind(source: str | os.PathLike, *, name: str = NAME, data_dir: st
         null = null_table(ModelBank.from_params(params, ids), background, device=device, progress=progress)
         provenance = {"source": SOURCE, "from": str(source), "licence": "BSD-3 (DeepBind LICENSE.TXT)",
                       "skipped_deprecated": True}
-        return write_bundle(dest / "panels" / name, ids, params, cat, name=name, version="0.1",
+        return write_bundle(target, ids, params, cat, name=name, version="0.1",
                             provenance=provenance, null=null)
     finally:
         shutil.rmtree(work, ignore_errors=True)

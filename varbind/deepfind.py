@@ -292,16 +292,16 @@ def save(model: DeepFindModel, path: str | os.PathLike) -> Path:
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    from . import _fs
+
     if model.config.kind == "mlp":
         state = {k: v.detach().cpu().contiguous() for k, v in model.mlp.state_dict().items()}
-        save_file(state, str(path / "mlp.safetensors.tmp"))
-        os.chmod(path / "mlp.safetensors.tmp", 0o644)  # safetensors creates it private
-        os.replace(path / "mlp.safetensors.tmp", path / "mlp.safetensors")
+        with _fs.atomic_path(path / "mlp.safetensors") as tmp:
+            save_file(state, tmp)
+            os.chmod(tmp, 0o644)  # safetensors creates it private
     else:
-        (path / "lightgbm.txt.tmp").write_text(model.booster.model_to_string())
-        os.replace(path / "lightgbm.txt.tmp", path / "lightgbm.txt")
-    (path / "config.json.tmp").write_text(json.dumps(asdict(model.config), indent=1) + "\n")
-    os.replace(path / "config.json.tmp", path / "config.json")
+        _fs.write_text(path / "lightgbm.txt", model.booster.model_to_string())
+    _fs.write_text(path / "config.json", json.dumps(asdict(model.config), indent=1) + "\n")
     return path
 
 

@@ -236,13 +236,14 @@ def save_dataset(data: DeepFindData, path: str | os.PathLike) -> None:
     """Write ``data`` as one compressed npz (no pickle), e.g. to train where pysam is absent."""
     import json
 
+    from ._fs import atomic_open
+
     v = data.variants
-    tmp = f"{path}.tmp.npz"
-    np.savez_compressed(tmp, chrom=v["chrom"].to_numpy(str), pos=v["pos"].to_numpy(np.int64),
-                        ref=v["ref"].to_numpy(str), alt=v["alt"].to_numpy(str), label=v["label"].to_numpy(np.int8),
-                        windows=data.windows, alt_codes=data.alt_codes, tss_distance=data.tss_distance,
-                        transversion=data.transversion, counts=np.array(json.dumps(data.counts)))
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as tmp:
+        np.savez_compressed(tmp, chrom=v["chrom"].to_numpy(str), pos=v["pos"].to_numpy(np.int64),
+                            ref=v["ref"].to_numpy(str), alt=v["alt"].to_numpy(str), label=v["label"].to_numpy(np.int8),
+                            windows=data.windows, alt_codes=data.alt_codes, tss_distance=data.tss_distance,
+                            transversion=data.transversion, counts=np.array(json.dumps(data.counts)))
 
 
 def load_dataset_npz(path: str | os.PathLike) -> DeepFindData:

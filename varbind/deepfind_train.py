@@ -24,14 +24,7 @@ import numpy as np
 import torch
 
 from .deepfind import MLP, DeepFindConfig, DeepFindModel
-
-
-def auc(y: np.ndarray, p: np.ndarray) -> float:
-    """Area under the ROC curve (NaN when only one class is present)."""
-    from sklearn.metrics import roc_auc_score
-
-    y = np.asarray(y)
-    return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
+from .train.metrics import auc
 
 
 def average_precision(y: np.ndarray, p: np.ndarray) -> float:

@@ -84,3 +84,16 @@ class BundleFormatError(ModelSourceError):
 
 class PanelNotInstalledError(ModelSourceError):
     """A named panel (e.g. ``deepbind``) is not in the user's data folder yet."""
+
+
+class OutputError(VarbindError):
+    """An output cannot be written (full disk, read-only folder, output equal to an input ...);
+    nothing partial is left under its name (see :mod:`varbind._fs`)."""
+
+
+class StaleIndexError(InputFormatError):
+    """A FASTA's ``.fai``/``.gzi`` index does not describe the file any more (edited after indexing)."""
+
+
+class LimitExceededError(VarbindError, ValueError):
+    """An input is larger than a limit varbind enforces (archive size, member count, params values)."""

@@ -11,28 +11,31 @@ written to a VCF, which is 1-based.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Container, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import InputFormatError
+from .bases import GENOME_CODES
 
 log = logging.getLogger("varbind")
 
 #: the 28-byte empty block that ends every complete BGZF file
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 VCF_COLUMNS = ("#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
-_GENOME_LUT = np.full(256, 4, dtype=np.uint8)
-for _i, _c in enumerate("ACGT"):
-    _GENOME_LUT[ord(_c)] = _GENOME_LUT[ord(_c.lower())] = _i
-_GENOME_LUT[ord("U")] = _GENOME_LUT[ord("u")] = 3
+#: IUPAC ambiguity codes (read as N, but worth a notice)
+_AMBIGUOUS = np.zeros(256, dtype=bool)
+for _c in "RYSWKMBDHVrysw kmbdhv".replace(" ", ""):
+    _AMBIGUOUS[ord(_c)] = True
 
 
 # ---------------------------------------------------------------- htslib's stderr
@@ -122,15 +125,19 @@ def check_vcf_header(path: str | os.PathLike) -> list[str]:
                     return lines
                 if not line.startswith("##"):
                     break
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise InputFormatError(f"{path}: unreadable compressed file ({e})") from None
     if not lines:
         raise InputFormatError(f"{path}: empty file (not a VCF)")
     raise InputFormatError(f"{path}: no '#CHROM' header line before the records")
 
 
-def open_vcf(path: str | os.PathLike) -> Any:
+def open_vcf(path: str | os.PathLike, fd: int | None = None) -> Any:
     """Open a VCF/BCF (plain, gzip, bgzip) for streaming, after :func:`check_vcf_header`.
+
+    ``path`` ``-`` reads stdin (its header is checked once htslib has read it); ``fd``, an open
+    descriptor of ``path``, is read instead of opening the file again (its offset then tells how
+    far reading has got).
 
     Returns
     -------
@@ -139,17 +146,31 @@ def open_vcf(path: str | os.PathLike) -> Any:
     import cyvcf2
 
     path = str(path)
-    if not Path(path).is_file():
-        raise FileNotFoundError(2, "No such file or directory", path)
-    check_vcf_header(path)
+    stdin = path == "-"
+    if not stdin:
+        if not Path(path).is_file():
+            raise FileNotFoundError(2, "No such file or directory", path)
+        check_vcf_header(path)
     with _captured_stderr() as msgs:
         try:
-            reader = cyvcf2.VCF(path, lazy=True, threads=None)
+            reader = cyvcf2.VCF(path if fd is None else fd, lazy=True, threads=None)
         except Exception:  # noqa: BLE001 - cyvcf2 raises bare Exception/OSError
             reader = None
     if reader is None:
-        raise InputFormatError(f"{path}: cannot parse the VCF header ({_hts_message(msgs) or 'htslib'})")
+        what = "stdin" if stdin else path
+        raise InputFormatError(f"{what}: cannot parse the VCF header ({_hts_message(msgs) or 'htslib'})"
+                               + (": is it a VCF or BCF?" if stdin else ""))
+    if stdin:
+        _check_header_lines(reader.raw_header.splitlines(), "stdin")
     return reader
+
+
+def _check_header_lines(lines: list[str], what: str) -> None:
+    """The checks of :func:`check_vcf_header` on a header htslib has already read."""
+    chrom = [ln for ln in lines if ln.startswith("#CHROM")]
+    if not chrom or tuple(chrom[0].rstrip("\r\n").split("\t"))[:8] != VCF_COLUMNS:
+        raise InputFormatError(f"{what}: malformed #CHROM line (expected the tab-separated "
+                               f"columns {' '.join(VCF_COLUMNS)})")
 
 
 def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[list]:
@@ -166,9 +187,16 @@ def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[l
     while True:
         batch: list = []
         failed = False
+        bad = None
         with _captured_stderr() as msgs:
             try:
                 for rec in it:
+                    bad = _phantom(rec, path, n + len(batch) + 1)
+                    if bad == "blank":
+                        bad = None
+                        continue
+                    if bad:
+                        break
                     batch.append(rec)
                     if len(batch) == size:
                         break
@@ -178,9 +206,13 @@ def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[l
         if failed or any(ln.startswith("[E::") for ln in msgs):
             raise InputFormatError(f"{path}: unreadable record after record {n}: "
                                    f"{_hts_message(msgs) or 'htslib could not parse it'}")
+        if bad:
+            raise InputFormatError(bad)
         for line in msgs:
             if not line.startswith("["):  # another thread's output (the capture is process-wide): pass it on
                 print(line, file=sys.stderr)
+            elif "is not defined in the header" in line:  # htslib's tabix advice: harmless, contigs are checked
+                log.debug("htslib: %s", line.split("] ", 1)[-1])
             elif line.startswith("[W::") and line not in seen_warn and len(seen_warn) < 20:
                 seen_warn.add(line)
                 log.info("htslib: %s", line.split("] ", 1)[-1])
@@ -189,6 +221,24 @@ def read_batches(reader: Any, size: int = 4096, path: str = "VCF") -> Iterator[l
         yield batch
         if len(batch) < size:
             return
+
+
+def _phantom(rec: Any, path: str, number: int) -> str | None:
+    """``None`` for a usable record, ``"blank"`` for the empty record htslib makes of a blank line
+    (skipped), else why the record is unusable. A record without a REF allele crashes cyvcf2 when
+    its ``REF`` or ``ID`` is read (a segmentation fault), so only ``CHROM``, ``start`` and ``end``
+    are looked at here.
+    """
+    chrom = rec.CHROM
+    if rec.end > rec.start and chrom and not any(c.isspace() for c in chrom):
+        return None
+    if not chrom:
+        log.debug("%s: blank line after record %d skipped", path, number - 1)
+        return "blank"
+    if any(c.isspace() for c in chrom):
+        return (f"{path}: record {number} is not tab-delimited (CHROM reads {chrom[:40]!r}); "
+                "VCF fields must be separated by tabs")
+    return f"{path}: record {number} ({chrom}:{rec.start + 1}) has no REF allele"
 
 
 def header_contigs(reader: Any) -> dict[str, int | None]:
@@ -223,8 +273,15 @@ def vcf_writer(path: str, reader: Any) -> Any:
     """A cyvcf2 Writer with the reader's (amended) header; BGZF for ``.gz``, BCF for ``.bcf``."""
     import cyvcf2
 
-    mode = "wz" if path.endswith(".gz") else "wb" if path.endswith(".bcf") else "w"
-    return cyvcf2.Writer(path, reader, mode=mode)
+    mode = "wz" if path.endswith((".gz", ".bgz")) else "wb" if path.endswith(".bcf") else "w"
+    with _captured_stderr():
+        try:
+            return cyvcf2.Writer(path, reader, mode=mode)
+        except OSError:
+            pass
+    folder = Path(path).parent
+    code = errno.ENOENT if not folder.is_dir() else errno.EACCES if not os.access(folder, os.W_OK) else errno.EIO
+    raise OSError(code, f"cannot write the output here ({os.strerror(code)})", str(folder))
 
 
 def set_info(rec: Any, key: str, value: str) -> None:
@@ -277,12 +334,38 @@ class Fasta:
             with _captured_stderr() as msgs:
                 self._f = pysam.FastaFile(self.path)
         except (OSError, ValueError) as e:
-            raise InputFormatError(f"{self.path}: cannot open the FASTA ({_hts_message(msgs) or e})") from None
+            self._f = _cached_index_fasta(self.path)  # no .fai and none can be written beside the FASTA
+            if self._f is None:
+                raise InputFormatError(f"{self.path}: cannot open the FASTA ({_hts_message(msgs) or e})") from None
         self.lengths = dict(zip(self._f.references, self._f.lengths))
+        self._raw, self._fai = None, {}
+        self._check_index()
 
-    def codes(self, contig: str, start: int, end: int) -> np.ndarray:
+    def _check_index(self) -> None:
+        """Refuse a stale ``.fai`` or duplicate contig names (see :mod:`varbind.fasta_check`)."""
+        from . import fasta_check
+
+        fai = self.path + ".fai"
+        if not os.path.isfile(fai):
+            fasta_check.check_duplicates(self.path, list(self._f.references))
+            return
+        entries = fasta_check.read_fai(fai)
+        if sniff(self.path) == "plain":
+            fasta_check.check_layout(self.path, entries)
+            self._fai = {e.name: e for e in entries}
+        else:
+            fasta_check.check_duplicates(self.path, [e.name for e in entries])
+            data = os.path.getmtime(self.path)
+            if any(os.path.isfile(i) and os.path.getmtime(i) < data for i in (fai, self.path + ".gzi")):
+                raise fasta_check._reindex(self.path, "its index is older than the file")
+
+    def codes(self, contig: str, start: int, end: int, ambiguous: list | None = None) -> np.ndarray:
         """Codes (A0 C1 G2 T3, anything else 4 = N) of ``contig[start:end]``, 0-based half-open;
         positions outside the contig are N, so the result always has ``end - start`` codes.
+
+        ``ambiguous``: a list extended with the positions (0-based) of IUPAC ambiguity codes (R, Y,
+        ...; read as N). For a plain FASTA the line breaks of the span are checked against the
+        index (:func:`varbind.fasta_check.check_span`).
 
         Examples
         --------
@@ -297,11 +380,70 @@ class Fasta:
         lo, hi = max(start, 0), min(end, n)
         if hi > lo:
             seq = self._f.fetch(contig, lo, hi).encode("ascii", "replace")
-            out[lo - start : lo - start + len(seq)] = _GENOME_LUT[np.frombuffer(seq, dtype=np.uint8)]
+            if len(seq) != hi - lo:
+                from .fasta_check import _reindex
+
+                raise _reindex(self.path, f"{contig}:{lo + 1}-{hi} gave {len(seq)} bases instead of {hi - lo}")
+            raw = np.frombuffer(seq, dtype=np.uint8)
+            out[lo - start : lo - start + len(seq)] = GENOME_CODES[raw]
+            if ambiguous is not None:
+                ambiguous.extend((lo + np.flatnonzero(_AMBIGUOUS[raw])).tolist())
+            entry = self._fai.get(contig)
+            if entry is not None:
+                self._check_span(entry, lo, hi)
         return out
+
+    def _check_span(self, entry: Any, lo: int, hi: int) -> None:
+        from .fasta_check import check_span
+
+        if self._raw is None:
+            self._raw = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+        first = entry.byte_of(lo)
+        self._raw.seek(first)
+        check_span(self._raw.read(entry.byte_of(hi - 1) + 1 - first), entry, lo, self.path)
 
     def close(self) -> None:
         self._f.close()
+        if self._raw is not None:
+            self._raw.close()
+
+
+def fasta_index_cache(path: str) -> Path:
+    """Where the index of a FASTA whose own folder is read-only is kept: the user's cache folder
+    (``$XDG_CACHE_HOME/varbind/fai``, else ``~/.cache/varbind/fai``), one name per file version."""
+    import hashlib
+
+    st = os.stat(path)
+    key = hashlib.sha1(f"{Path(path).resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "varbind" / "fai"
+    return root / f"{Path(path).name}.{key}"
+
+
+def _cached_index_fasta(path: str) -> Any:
+    """The FASTA opened with an index built in :func:`fasta_index_cache` (``samtools faidx
+    --fai-idx``), when there is no ``.fai`` beside it (a read-only folder); ``None`` if that fails too."""
+    import pysam
+
+    if os.path.exists(path + ".fai"):
+        return None
+    base = fasta_index_cache(path)
+    fai, gzi = f"{base}.fai", f"{base}.gzi"
+    bgzf = sniff(path) == "bgzf"
+    try:
+        base.parent.mkdir(parents=True, exist_ok=True)
+        if not os.path.exists(fai):
+            tmp = f"{base}.{os.getpid()}.tmp"
+            with _captured_stderr():
+                pysam.faidx(path, "--fai-idx", tmp + ".fai", *(["--gzi-idx", tmp + ".gzi"] if bgzf else []))
+            if bgzf:
+                os.replace(tmp + ".gzi", gzi)
+            os.replace(tmp + ".fai", fai)
+        with _captured_stderr():
+            f = pysam.FastaFile(path, filepath_index=fai, filepath_index_compressed=gzi if bgzf else None)
+    except (OSError, ValueError, pysam.utils.SamtoolsError):
+        return None
+    log.info("%s: its folder is read-only; its index is kept in %s", path, fai)
+    return f
 
 
 # ---------------------------------------------------------------- contig aliasing
@@ -321,9 +463,26 @@ def alias_candidates(name: str) -> list[str]:
     return [base, "chr" + base]
 
 
+def match_contig(contig: str, names: Container[str]) -> tuple[str | None, list[str]]:
+    """The one contig-alias policy of varbind: ``contig`` itself when ``names`` has it, else its one
+    alias in ``names`` (:func:`alias_candidates`); ``None`` when none or several are there. Returns
+    ``(match, aliases found)``.
+
+    Examples
+    --------
+    >>> match_contig("1", {"chr1", "chr2"}), match_contig("MT", {"chrM", "M"}), match_contig("7", {"chr1"})
+    (('chr1', ['chr1']), (None, ['M', 'chrM']), (None, []))
+    """
+    if contig in names:
+        return contig, [contig]
+    hits = [c for c in alias_candidates(contig) if c in names and c != contig]
+    return (hits[0] if len(hits) == 1 else None), hits
+
+
 class ContigMap:
     """Maps VCF contig names to FASTA contig names: exact match first, else the one unambiguous
-    alias; each alias (and each missing contig) is logged once.
+    alias. The first alias is logged (the naming schemes differ), the others only at debug level;
+    the first three missing contigs are warned about, the others only at debug level.
 
     Examples
     --------
@@ -332,9 +491,18 @@ class ContigMap:
     ('chr1', 'chrX', 'chrM', 'chr1', None)
     """
 
-    def __init__(self, fasta_contigs: Sequence[str]):
+    def __init__(self, fasta_contigs: Sequence[str], quiet: bool = False):
         self.fasta = set(fasta_contigs)
         self.cache: dict[str, str | None] = {}
+        self._said = {"alias": 0, "missing": 0}
+        self.quiet = quiet  # everything at debug level (a caller that reports the mapping itself)
+
+    def _say(self, what: str, level: int, msg: str, *args) -> None:
+        """The first message of each kind at ``level``, the rest at debug: one line, not one per contig."""
+        if self._said[what] or self.quiet:
+            level = logging.DEBUG
+        self._said[what] += 1
+        log.log(level, msg, *args)
 
     def __call__(self, contig: str) -> str | None:
         if contig in self.cache:
@@ -342,13 +510,16 @@ class ContigMap:
         if contig in self.fasta:
             found = contig
         else:
-            hits = [c for c in alias_candidates(contig) if c in self.fasta and c != contig]
-            found = hits[0] if len(hits) == 1 else None
+            found, hits = match_contig(contig, self.fasta)
             if found:
-                log.info("contig %s read as %s in the FASTA", contig, found)
+                self._say("alias", logging.INFO, "contig %s read as %s in the FASTA", contig, found)
             elif hits:
                 log.warning("contig %s: ambiguous in the FASTA (%s); its records are skipped", contig, ", ".join(hits))
+            elif self._said["missing"] < 3 and not self.quiet:
+                self._said["missing"] += 1
+                log.warning("contig %s is not in the FASTA; its records are skipped%s", contig,
+                            "" if self._said["missing"] < 3 else " (further missing contigs: --debug lists them)")
             else:
-                log.warning("contig %s is not in the FASTA; its records are skipped", contig)
+                log.debug("contig %s is not in the FASTA; its records are skipped", contig)
         self.cache[contig] = found
         return found

@@ -6,6 +6,11 @@ contributes its best-scoring window if the detector fires there (``conv + thresh
 ``top`` such windows are aligned and counted, and the counts become an information-content matrix.
 When fewer than ``min_sites`` windows activate the detector, the logo falls back to the detector's
 weights, centred per position (letters above zero favour binding, below zero disfavour it).
+
+A position weight matrix (a JASPAR model, :mod:`varbind.jaspar`) is not a learned detector: its logo
+is its matrix. :func:`pwm_logo` turns the log-odds weights back into the base probabilities they
+were made from (``p = 0.25 * 2**w``) and draws their information content, in the matrix's own
+(JASPAR) orientation, as the JASPAR website does.
 """
 from __future__ import annotations
 
@@ -29,9 +34,9 @@ class DetectorLogo(NamedTuple):
     matrix : pandas.DataFrame (m, 4)
         Columns ``A C G T``; information content in bits (``kind == "sites"``) or centred weights
         (``kind == "weights"``).
-    kind : {"sites", "weights"}
+    kind : {"sites", "weights", "pwm"}
     n_sites : int
-        Activating windows found (with ``kind == "weights"``: the too few that were found).
+        Activating windows found (with ``kind == "weights"``: the too few that were found; 0 for a PWM).
     """
 
     matrix: object
@@ -117,3 +122,65 @@ def detector_logos(
         info = logomaker.transform_matrix(frame, from_type="counts", to_type="information", pseudocount=0.5)
         out.append(DetectorLogo(info, "sites", len(keep)))
     return out
+
+
+def is_pwm(params: DeepBindParams, atol: float = 1e-3) -> bool:
+    """Whether ``params`` is a position weight matrix as :func:`varbind.jaspar.pwm_params` builds it:
+    one detector, max pooling, linear output of weight 1 cancelling the threshold, and log2-odds
+    weights whose probabilities ``0.25 * 2**w`` sum to 1 at every position.
+
+    Examples
+    --------
+    >>> from varbind.jaspar import log_odds, pwm_params
+    >>> from varbind.params import random_params
+    >>> is_pwm(pwm_params(log_odds(np.eye(4) * 10))), is_pwm(random_params(detector_len=4, seed=0))
+    (True, False)
+    """
+    if params.num_detectors != 1 or params.has_avg_pooling or params.num_hidden:
+        return False
+    if not (np.allclose(params.weights1, 1.0) and np.allclose(params.biases1, -params.thresholds)):
+        return False
+    probs = 0.25 * np.exp2(np.asarray(params.detectors[0], dtype=np.float64))
+    return bool(np.allclose(probs.sum(axis=0), 1.0, atol=atol))
+
+
+def pwm_probabilities(params: DeepBindParams):
+    """The base probabilities ``(m, 4)`` (columns A C G T, rows = positions 1..m) behind a PWM's weights."""
+    import pandas as pd
+
+    probs = 0.25 * np.exp2(np.asarray(params.detectors[0], dtype=np.float64)).T
+    return pd.DataFrame(probs / probs.sum(axis=1, keepdims=True), columns=BASES, index=np.arange(1, len(probs) + 1))
+
+
+def pwm_logo(params: DeepBindParams) -> DetectorLogo:
+    """The information-content logo of a PWM (:func:`is_pwm`), positions 1..m in its own orientation.
+
+    Height of base ``b`` at position ``j``: ``p[j, b] * (2 - H_j)`` bits, ``H_j`` the Shannon entropy.
+
+    Examples
+    --------
+    >>> from varbind.jaspar import log_odds, pwm_params
+    >>> lg = pwm_logo(pwm_params(log_odds(np.array([[90.0, 0], [0, 0], [0, 90], [0, 0]]))))
+    >>> lg.kind, lg.matrix.index.tolist(), "".join(lg.matrix.idxmax(axis=1))
+    ('pwm', [1, 2], 'AG')
+    """
+    probs = pwm_probabilities(params)
+    p = probs.to_numpy()
+    entropy = -(p * np.log2(np.where(p > 0, p, 1.0))).sum(axis=1, keepdims=True)
+    return DetectorLogo(probs * (2.0 - entropy), "pwm", 0)
+
+
+def reverse_complement_matrix(matrix):
+    """The logo matrix ``(m, 4)`` of the other strand: positions reversed, A<->T and C<->G swapped.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = pd.DataFrame([[1.0, 0, 0, 0], [0, 0, 1.0, 0]], columns=BASES)      # "AG"
+    >>> "".join(reverse_complement_matrix(m).idxmax(axis=1))
+    'CT'
+    """
+    import pandas as pd
+
+    values = np.asarray(matrix, dtype=np.float64)[::-1, ::-1]  # ACGT reversed is TGCA: the complement
+    return pd.DataFrame(values.copy(), columns=BASES, index=np.asarray(matrix.index))

@@ -212,8 +212,16 @@ def select(mm: MutationMap, ids) -> MutationMap:
                        importance=mm.importance[rows])
 
 
-def rank_models(mm: MutationMap, *, at: int | None = None) -> np.ndarray:
-    """Model rows ordered by the largest |delta| in the map (or at 0-based sequence offset ``at``).
+def rank_models(mm: MutationMap, *, at: int | None = None, spread: np.ndarray | None = None,
+                delta: np.ndarray | None = None) -> np.ndarray:
+    """Model rows ordered by effect size, largest first (ties: panel order).
+
+    The size is the largest |delta| over the map (or over the three substitutions at 0-based
+    sequence offset ``at``), or, with ``delta`` ``(M,)`` (one variant's score change per model),
+    ``|delta|`` itself. With ``spread`` ``(M,)``, each model's null spread
+    (:func:`varbind.percentiles.null_spread`), deltas are divided by it first: the calibrated
+    effect, comparable between models (a model whose raw scale is 100 times larger keeps its rank).
+    A model with a NaN spread ranks after every model with one.
 
     Examples
     --------
@@ -221,14 +229,24 @@ def rank_models(mm: MutationMap, *, at: int | None = None) -> np.ndarray:
     >>> mm = MutationMap("ACG", ["a", "b"], np.zeros(2, np.float32), d, importance(d))
     >>> rank_models(mm).tolist(), rank_models(mm, at=2).tolist()
     ([1, 0], [0, 1])
+    >>> rank_models(mm, spread=np.array([0.1, 10.0])).tolist(), rank_models(mm, delta=np.array([0.5, -1.0])).tolist()
+    ([0, 1], [1, 0])
     """
-    d = np.abs(np.nan_to_num(mm.deltas))
-    d = d[:, :, at] if at is not None else d.reshape(len(mm.ids), -1)
-    return np.argsort(-d.max(axis=1), kind="stable")
+    if delta is not None:
+        size = np.abs(np.asarray(delta, dtype=np.float64))
+    else:
+        d = np.abs(np.nan_to_num(mm.deltas.astype(np.float64)))
+        d = d[:, :, at] if at is not None else d.reshape(len(mm.ids), -1)
+        size = d.max(axis=1)
+    if spread is not None:
+        spread = np.asarray(spread, dtype=np.float64)
+        size = np.where(np.isnan(spread), -1.0, size / np.where(np.isnan(spread), 1.0, spread))
+    return np.argsort(-np.nan_to_num(size, nan=-1.0), kind="stable")
 
 
-def mutation_table(mm: MutationMap, tf: dict[str, str] | None = None):
-    """One row per (position, alternative base, model): ``chrom, pos, ref, alt, model, tf, delta``.
+def mutation_table(mm: MutationMap, tf: dict[str, str] | None = None, spread: np.ndarray | None = None):
+    """One row per (position, alternative base, model): ``chrom, pos, ref, alt, model, tf, delta``,
+    and ``effect`` (delta / the model's null spread ``spread`` ``(M,)``) when ``spread`` is given.
 
     ``pos`` is 1-based (a genome position for a region); ``tf`` maps model IDs to factor names.
     Returns a ``pandas.DataFrame`` ordered by position, alternative base, then model.
@@ -242,7 +260,7 @@ def mutation_table(mm: MutationMap, tf: dict[str, str] | None = None):
     nm = len(mm.ids)
     tf = tf or {}
     letters = np.array(list(BASES))
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "chrom": mm.chrom or "sequence",
         "pos": np.repeat(mm.start + 1 + p, nm),
         "ref": np.repeat(np.array(list(mm.seq))[p], nm),
@@ -251,6 +269,9 @@ def mutation_table(mm: MutationMap, tf: dict[str, str] | None = None):
         "tf": np.tile(np.array([tf.get(i, "") for i in mm.ids], dtype=object), len(p)),
         "delta": mm.deltas[:, b, p].T.reshape(-1),
     })
+    if spread is not None:
+        table["effect"] = (mm.deltas[:, b, p] / np.asarray(spread, dtype=np.float64)[:, None]).T.reshape(-1)
+    return table
 
 
 def substitute(seq: str, offset: int, ref: str, alt: str) -> str:

@@ -19,6 +19,11 @@ from .errors import ParamsFormatError
 HEADER = "# deepbind 0.1"
 _INT_KEYS = ("reverse_complement", "num_detectors", "detector_len", "has_avg_pooling", "num_hidden")
 _ARRAY_KEYS = ("detectors", "thresholds", "weights1", "biases1", "weights2", "biases2")
+#: largest architecture accepted (the published DeepBind models have <= 16 detectors of <= 24 bp
+#: and <= 32 hidden units); bounds what a file may make varbind allocate
+MAX_DIMS = {"num_detectors": 4096, "detector_len": 1024, "num_hidden": 4096}
+#: largest params file read (a file within MAX_DIMS written as %.9e is far smaller)
+MAX_FILE_BYTES = 64 << 20
 
 
 @dataclass(eq=False)
@@ -152,7 +157,8 @@ def parse(text: str, path: str = "<string>") -> DeepBindParams:
             raise ParamsFormatError(path, key, f"not an integer: {values[key].strip()[:40]!r}") from None
         if ints[key] < 0 or (key in ("reverse_complement", "has_avg_pooling") and ints[key] > 1):
             raise ParamsFormatError(path, key, f"out of range: {ints[key]}")
-    arrays = {key: _parse_array(values[key], path, key) for key in _ARRAY_KEYS}
+        if ints[key] > MAX_DIMS.get(key, ints[key]):
+            raise ParamsFormatError(path, key, f"{ints[key]} is above varbind's limit of {MAX_DIMS[key]}")
     d, m, h = ints["num_detectors"], ints["detector_len"], ints["num_hidden"]
     avg = bool(ints["has_avg_pooling"])
     n_in = d * (2 if avg else 1)
@@ -164,9 +170,12 @@ def parse(text: str, path: str = "<string>") -> DeepBindParams:
         "weights2": h,
         "biases2": 1 if h else 0,
     }
-    for key, size in sizes.items():
-        if arrays[key].size != size:
-            raise ParamsFormatError(path, key, f"has {arrays[key].size} values, expected {size}")
+    for key, size in sizes.items():  # the declared sizes, checked before any number is converted
+        text = values[key].strip()
+        n = text.count(",") + 1 if text else 0
+        if n != size:
+            raise ParamsFormatError(path, key, f"has {n} values, expected {size}")
+    arrays = {key: _parse_array(values[key], path, key) for key in _ARRAY_KEYS}
     return DeepBindParams(
         reverse_complement=bool(ints["reverse_complement"]),
         has_avg_pooling=avg,
@@ -183,6 +192,10 @@ def read(path: str | os.PathLike) -> DeepBindParams:
     """Read a DeepBind v0.1 parameter file (see :func:`parse`)."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ParamsFormatError(str(path), None, f"{size} bytes, above varbind's limit of {MAX_FILE_BYTES} "
+                                    "for a params file")
         text = path.read_text(encoding="ascii")
     except UnicodeDecodeError:
         raise ParamsFormatError(str(path), None, "not a text file") from None
@@ -217,10 +230,9 @@ def format_params(p: DeepBindParams) -> str:
 
 def write(p: DeepBindParams, path: str | os.PathLike) -> None:
     """Write ``p`` as a DeepBind v0.1 parameter file (atomically: temp file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(format_params(p), encoding="ascii")
-    os.replace(tmp, path)
+    from ._fs import write_text
+
+    write_text(path, format_params(p), encoding="ascii")
 
 
 def random_params(

@@ -24,8 +24,12 @@ INCH_PER_BP = 0.135
 CMAP = "RdBu_r"
 CAPTION = ("Letters: the reference sequence; letter height = importance (the largest score loss any mutation of "
            "that base causes). Cells: score change of each possible substitution (red gain, blue loss, white "
-           "none or the reference base).")
+           "none); gold: the reference base, lettered; grey: N (not mutated); ○: the substitution creates a site "
+           "that a stronger site elsewhere masks (the score's max is already set there).")
 VARIANT_COLOR = "#d62728"
+#: the reference base's cell (its delta is 0 by definition, so it gets its own colour and its letter)
+REF_CELL_COLOR = "#f2d98d"
+MASK_COLOR = "#222222"
 
 
 def _new_ax(figsize=(8, 3)):
@@ -49,8 +53,11 @@ def plot_logo(matrix, ax=None, *, title: str | None = None, ylabel: str = "bits"
     import logomaker
 
     ax = ax if ax is not None else _new_ax((3, 1.3))
+    matrix = matrix.set_axis(np.arange(1, len(matrix) + 1), axis=0)  # positions 1..m on the x axis
     logomaker.Logo(matrix, ax=ax, color_scheme="classic", show_spines=False, baseline_width=0.5)
-    ax.set_xticks([])
+    ax.set_xticks(range(1, len(matrix) + 1), [str(i) if len(matrix) <= 16 or i % 2 else "" for i in
+                                              range(1, len(matrix) + 1)])
+    ax.set_xlabel("position", fontsize=7, labelpad=1)
     ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(labelsize=7)
     if title:
@@ -77,6 +84,7 @@ def plot_mutation_map(
     title: str | None = None,
     weighted: bool = False,
     colorbar: bool = True,
+    masking=None,
 ):
     """Draw one model's mutation map: importance letters over a 4 x n delta heatmap.
 
@@ -100,6 +108,12 @@ def plot_mutation_map(
     weighted : bool
         Show :func:`varbind.mutmap.weighted_deltas` instead of raw deltas.
     colorbar : bool
+    masking : varbind.masking.MapMasking, optional
+        Substitutions that create a site masked by a stronger one get a ring and a note.
+
+    A model whose deltas are all float rounding (:func:`varbind.mutmap_noise.has_effect`) gets no
+    letters, a zero heatmap on a unit colour scale and a "no effect" note. The reference base's cell
+    is gold and holds its letter; the x axis is labelled with the contig.
 
     Returns
     -------
@@ -110,11 +124,16 @@ def plot_mutation_map(
     from matplotlib.patches import Rectangle
     from mpl_toolkits.axes_grid1 import make_axes_locatable
 
+    from .mutmap_noise import has_effect
+
     row = mm.ids.index(model) if isinstance(model, str) else int(model)
     lo, hi = _segment(mm, segment)
     deltas = (weighted_deltas(mm) if weighted else mm.deltas)[row, :, lo:hi]
     imp = mm.importance[row, lo:hi]
     pos = mm.positions[lo:hi]
+    effect = bool(has_effect(mm)[row])
+    if not effect:  # rounding noise only: nothing to draw, and no axis scaled to it
+        deltas, imp, vmax, imax = np.where(np.isnan(deltas), np.nan, 0.0), np.zeros_like(imp), 1.0, 1.0
     ax = ax if ax is not None else _new_ax((max(4.0, INCH_PER_BP * (hi - lo) + 1.5), 2.6))
     if vmax is None:
         vmax = float(np.nanmax(np.abs(deltas))) if np.isfinite(deltas).any() else 1.0
@@ -124,14 +143,19 @@ def plot_mutation_map(
     im = ax.imshow(np.ma.masked_invalid(deltas), cmap=CMAP, vmin=-vmax, vmax=vmax, aspect="auto",
                    interpolation="nearest", extent=(pos[0] - 0.5, pos[-1] + 0.5, 3.5, -0.5))
     ax.set_facecolor("#dddddd")  # N positions (no mutations) show grey
+    codes = np.array(["ACGTN".index(c) for c in mm.seq[lo:hi]])
+    ok = codes < 4
+    _reference_cells(ax, codes, pos)
+    if masking is not None:
+        _masked_cells(ax, masking.flagged[row, :, lo:hi], pos)
     ax.set_yticks(range(4), list(BASES), fontsize=8)
     ax.tick_params(axis="x", labelsize=8)
     _coord_formatter(ax)
     ax.set_xlim(pos[0] - 0.5, pos[-1] + 0.5)
+    ax.set_xlabel(f"{mm.chrom} position (1-based)" if mm.chrom else "position in the sequence", fontsize=8,
+                  labelpad=1, loc="left")
     # letters: the reference base of each position, as tall as its importance
     heights = np.zeros((hi - lo, 4))
-    codes = np.array(["ACGTN".index(c) for c in mm.seq[lo:hi]])
-    ok = codes < 4
     heights[np.flatnonzero(ok), codes[ok]] = imp[ok]
     import warnings
 
@@ -158,6 +182,13 @@ def plot_mutation_map(
             ax.add_patch(Rectangle((x - 0.5, b - 0.5), 1, 1, fill=False, lw=1.3, ec="black"))
     if title:
         logo_ax.set_title(title, fontsize=10, loc="left")
+    if not effect:
+        logo_ax.text(0.5, 0.45, "no effect: no substitution changes this model's score beyond float rounding",
+                     transform=logo_ax.transAxes, ha="center", va="center", fontsize=8.5, color="#444444")
+    notes = _masking_notes(mm, masking, row, lo, hi) if masking is not None else []
+    if notes:  # on the x label's line, right-aligned (the label is left-aligned)
+        ax.annotate("\n".join(notes[:2] + (["…"] if len(notes) > 2 else [])), xy=(1, 0), xycoords="axes fraction",
+                    xytext=(0, -17), textcoords="offset points", ha="right", va="top", fontsize=7, color="#333333")
     if colorbar:
         cax = div.append_axes("right", size=0.12, pad=0.08)
         cb = ax.figure.colorbar(im, cax=cax)
@@ -167,6 +198,51 @@ def plot_mutation_map(
         div.append_axes("right", size=0.12, pad=0.08).set_axis_off()  # keep rows aligned
     ax.logo_ax = logo_ax
     return ax
+
+
+def _reference_cells(ax, codes: np.ndarray, pos: np.ndarray) -> None:
+    """Gold cells with their letter at the reference base of each position (``ax.images[1]``)."""
+    from matplotlib.colors import ListedColormap
+
+    ref = np.zeros((4, len(codes)))
+    ok = np.flatnonzero(codes < 4)
+    ref[codes[ok], ok] = 1.0
+    ax.imshow(np.ma.masked_equal(ref, 0.0), cmap=ListedColormap([REF_CELL_COLOR]), vmin=0, vmax=1, aspect="auto",
+              interpolation="nearest", extent=(pos[0] - 0.5, pos[-1] + 0.5, 3.5, -0.5))
+    size = 7 if len(codes) <= 120 else 5
+    for i in ok.tolist():
+        ax.text(pos[i], codes[i], BASES[codes[i]], ha="center", va="center", fontsize=size, color="#333333")
+
+
+def _masked_cells(ax, flagged: np.ndarray, pos: np.ndarray) -> None:
+    """A ring in each cell whose substitution creates a masked site (``flagged``: (4, n) bool)."""
+    b, i = np.nonzero(flagged)
+    if len(i):
+        ax.scatter(pos[i], b, s=16, facecolors="none", edgecolors=MASK_COLOR, linewidths=0.8, zorder=3,
+                   label="masked")
+
+
+def _masking_notes(mm: MutationMap, masking, row: int, lo: int, hi: int) -> list[str]:
+    """``○ k substitutions create a site masked by a stronger site at chr:a-b`` per masking site."""
+    from .masking import describe
+
+    b, i = np.nonzero(masking.flagged[row, :, lo:hi])
+    sites: dict[tuple[int, int], int] = {}
+    for bb, ii in zip(b.tolist(), (i + lo).tolist()):
+        key = (int(masking.site_start[row, bb, ii]), int(masking.site_end[row, bb, ii]))
+        sites[key] = sites.get(key, 0) + 1
+    return [f"○ {k}× {describe(mm.chrom, mm.start, a, e).replace('site created but masked', 'site created, masked')}"
+            for (a, e), k in sorted(sites.items())]
+
+
+def _variant_masked(mm: MutationMap, masking, row: int, variant) -> str:
+    """``  ·  site created but masked by ...`` when the (single-base) variant is a masked site."""
+    off, b = variant.start - mm.start, BASES.find(variant.alt)
+    if masking is None or len(variant.alt) != 1 or b < 0 or not masking.flagged[row, b, off]:
+        return ""
+    from .masking import describe
+
+    return "  ·  " + describe(mm.chrom, mm.start, int(masking.site_start[row, b, off]), int(masking.site_end[row, b, off]))
 
 
 def map_title(mm: MutationMap, row: int, tf: dict[str, str] | None = None) -> str:
@@ -184,14 +260,14 @@ _PANEL, _GAP, _MARGIN = 1.55, 0.72, 0.35
 
 
 def _height(nrows: int) -> float:
-    return nrows * _PANEL + (nrows - 1) * _GAP + 2 * _MARGIN + 0.45
+    return nrows * _PANEL + (nrows - 1) * _GAP + 2 * _MARGIN + 0.95
 
 
 def _adjust(fig, nrows: int, *, left: float, right: float, wspace: float = 0.2) -> None:
     """Margins in inches, whatever the figure size; the caption goes in the bottom margin."""
     w, h = fig.get_figwidth(), fig.get_figheight()
     fig.text(left / w, 0.08 / h, CAPTION, fontsize=7.5, color="#444444", va="bottom", wrap=True)
-    fig.subplots_adjust(left=left / w, right=1 - right / w, top=1 - (_MARGIN + 0.25) / h, bottom=(_MARGIN + 0.2) / h,
+    fig.subplots_adjust(left=left / w, right=1 - right / w, top=1 - (_MARGIN + 0.25) / h, bottom=(_MARGIN + 0.7) / h,
                         hspace=_GAP / _PANEL, wspace=wspace)
 
 
@@ -209,10 +285,13 @@ def mutation_map_figure(
     variants: Sequence = (),
     row_bp: int = ROW_BP,
     weighted: bool = False,
+    masking=None,
 ):
     """A figure with the mutation map of each model; long sequences wrap onto rows of ``row_bp``.
 
-    Letter heights and colour scales are shared by the rows of one model. Returns the Figure.
+    Letter heights and colour scales are shared by the rows of one model; ``masking``
+    (:func:`varbind.masking.map_masking`) rings the substitutions that create a masked site.
+    Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
@@ -228,7 +307,7 @@ def mutation_map_figure(
         for s, seg in enumerate(segs):
             ax = axes[j * len(segs) + s, 0]
             plot_mutation_map(mm, r, ax, segment=seg, vmax=vmax, imax=imax, variants=variants,
-                              title=map_title(mm, r, tf) if s == 0 else None, weighted=weighted)
+                              title=map_title(mm, r, tf) if s == 0 else None, weighted=weighted, masking=masking)
     _adjust(fig, nrows, left=0.6, right=0.75)
     return fig
 
@@ -242,6 +321,7 @@ def variant_figure(
     tf: dict[str, str] | None = None,
     flank: int = 25,
     weighted: bool = False,
+    masking=None,
 ):
     """Wild-type and mutant mutation maps side by side, ``flank`` bases each side of ``variant``.
 
@@ -265,20 +345,27 @@ def variant_figure(
         head = f"{name} ({wt.ids[r]})" if name != wt.ids[r] else name
         change = mut.ref[r] - wt.ref[r]
         titles = (f"{head}  ·  wild type  ·  score {wt.ref[r]:.2f}",
-                  f"{variant.label}  ·  mutant  ·  score {mut.ref[r]:.2f} (Δ {change:+.2f})")
+                  f"{variant.label}  ·  mutant  ·  score {mut.ref[r]:.2f} (Δ {change:+.2f})"
+                  + _variant_masked(wt, masking, r, variant))
         for c, (mm, title) in enumerate(zip((wt, mut), titles)):
             plot_mutation_map(mm, r, axes[j, c], segment=(lo, hi), vmax=vmax, imax=imax,
-                              variants=[(variant, back)[c]], title=title, weighted=weighted, colorbar=c == 1)
+                              variants=[(variant, back)[c]], title=title, weighted=weighted, colorbar=c == 1,
+                              masking=masking if c == 0 else None)
     _adjust(fig, len(rows_of), left=0.6, right=0.75, wspace=0.22)
     return fig
 
 
 def detector_logos_figure(logos: Sequence, *, title: str = "", ncols: int = 4):
-    """A grid of detector logos (:func:`varbind.logos.detector_logos`). Returns the Figure."""
+    """A grid of detector logos (:func:`varbind.logos.detector_logos`, or the one
+    :func:`varbind.logos.pwm_logo` of a PWM), positions on the x axis, the canvas sized to the logos.
+    Returns the Figure."""
     import matplotlib.pyplot as plt
 
+    ncols = max(1, min(ncols, len(logos)))
     nrows = max(1, math.ceil(len(logos) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.1 * ncols, 1.45 * nrows + 0.6), squeeze=False)
+    m = max((len(lg.matrix) for lg in logos), default=8)
+    panel_w = max(1.6, 0.24 * m + 0.7)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_w * ncols + 0.2, 1.6 * nrows + 0.5), squeeze=False)
     for k, ax in enumerate(axes.flat):
         if k >= len(logos):
             ax.set_axis_off()
@@ -290,9 +377,14 @@ def detector_logos_figure(logos: Sequence, *, title: str = "", ncols: int = 4):
         elif lg.kind == "sites":
             plot_logo(lg.matrix, ax, title=f"detector {k + 1}  ·  {lg.n_sites} sites", ylabel="bits")
             ax.set_ylim(0, 2)
+        elif lg.kind == "pwm":
+            plot_logo(lg.matrix, ax, ylabel="bits")
+            ax.set_ylim(0, 2)
         else:
             plot_logo(lg.matrix, ax, title=f"detector {k + 1}  ·  weights ({lg.n_sites} sites)", ylabel="weight")
-    if title:
-        fig.suptitle(title, fontsize=10)
+    if title and len(logos) == 1 and logos[0].kind == "pwm":
+        axes[0, 0].set_title(title, fontsize=9)  # one panel: its own title, no suptitle band
+    elif title:
+        fig.suptitle(title, fontsize=9, wrap=True)
     fig.tight_layout()
     return fig

@@ -1,10 +1,13 @@
-"""Model panels: the shipped default panel, imported panels, and ``--models SOURCE`` resolution.
+"""Model panels: the shipped panels, imported panels, and ``--models SOURCE`` resolution.
 
 A ``SOURCE`` is one of
 
-* a panel name: ``default`` (shipped with varbind in ``pretrained/default``: the JASPAR 2024 CORE
-  vertebrate PWMs plus every varbind-trained CNN) or the name of a panel imported into the user's
-  data folder (``deepbind`` after ``varbind models import-deepbind`` / ``download deepbind``);
+* a shipped panel: ``default`` (the 683 DeepBind TF models plus every varbind-trained CNN),
+  ``rbp`` (the 244 DeepBind RNAcompete models on each strand), ``jaspar`` (the JASPAR 2024 CORE
+  vertebrate PWMs plus the varbind CNNs), ``all``, or one shipped bundle (``deepbind``: the 927
+  published DeepBind models; ``trained``) -- see :mod:`varbind.panel_sets`;
+* a comma-separated union of those (``default,rbp``);
+* the name of a panel imported into the user's data folder (``varbind models import-deepbind``);
 * a varbind bundle folder (see :mod:`varbind.bundle`);
 * a DeepBind db folder (``params/`` + ``db.tsv``, the layout of the DeepBind v0.1 release).
 
@@ -13,9 +16,9 @@ The user's data folder is ``$VARBIND_DATA_DIR`` when set, else the platform's us
 
 Examples
 --------
->>> panel = load_panel("default", tf=["CTCF"])
->>> panel.bank.ids[:3], panel.catalogue.at["MA0139.2", "species"]
-(['MA0139.2', 'MA1929.2', 'MA1930.2'], 'Homo sapiens')
+>>> panel = load_panel("default", tf=["GABPA"])
+>>> panel.bank.ids[:3], panel.catalogue.at["D00409.004", "data_type"]
+(['D00409.003', 'D00409.004', 'vbt_chip_GABPA'], 'ChIP-seq')
 """
 from __future__ import annotations
 
@@ -35,8 +38,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .percentiles import NullTable
 
 DEFAULT = "default"
-#: panels that ``varbind models download`` knows, with the command that installs them
-INSTALLABLE = {"deepbind": "varbind models download deepbind  (or: varbind models import-deepbind DIR)"}
+#: panels that ``varbind models download`` knows, with the command that installs them (none today:
+#: the DeepBind models ship with varbind)
+INSTALLABLE: dict[str, str] = {}
 
 
 class Panel(NamedTuple):
@@ -107,7 +111,9 @@ def resolve(source: str | os.PathLike) -> tuple[str, Path]:
         if name in INSTALLABLE:
             raise PanelNotInstalledError(f"panel {name!r} is not installed; install it with: {INSTALLABLE[name]}")
         if not path.exists():
-            raise ModelSourceError(f"unknown panel {name!r} (installed: {', '.join(known) or 'none'})")
+            from .panel_sets import SETS
+
+            raise ModelSourceError(f"unknown panel {name!r} (installed: {', '.join([*SETS, *known]) or 'none'})")
     if path.exists():
         raise ModelSourceError(f"{path}: neither a varbind bundle (bundle.json) nor a DeepBind db folder (params/ + db.tsv)")
     raise ModelSourceError(f"{path}: no such folder or panel")
@@ -130,11 +136,13 @@ def count_tfs(catalogue: pd.DataFrame) -> int:
 
 
 def select(catalogue: pd.DataFrame, ids: Sequence[str] | None = None, tf: Sequence[str] | None = None,
-           family: Sequence[str] | None = None) -> list[str]:
+           family: Sequence[str] | None = None, min_quality: float | None = None) -> list[str]:
     """IDs of the catalogue rows that pass every given filter (in ``ids`` order, else catalogue order).
 
     ``tf``: a model matches when one of its TF symbols (dimers split on ``::``) equals one given,
     case-insensitively. ``family``: a case-insensitive substring of its ``family`` or ``tf_class``.
+    ``min_quality``: drop the models whose known held-out quality (catalogue ``quality``, else
+    ``test_value``) is below it; models of unknown quality are kept.
 
     Raises
     ------
@@ -169,6 +177,13 @@ def select(catalogue: pd.DataFrame, ids: Sequence[str] | None = None, tf: Sequen
             if not any(f.lower() in t for t in text.values()):
                 raise ModelNotFoundError(f"no model of family or class {f!r} in this selection")
         chosen = [i for i in chosen if any(f.lower() in text[i] for f in family)]
+    if min_quality is not None:
+        import pandas as pd
+
+        from .panel_sets import with_quality
+
+        q = pd.to_numeric(with_quality(catalogue.loc[chosen])["quality"], errors="coerce").to_numpy(np.float64)
+        chosen = [i for i, v in zip(chosen, q) if not v < min_quality]  # NaN (unknown) is kept
     if not chosen:
         raise ModelNotFoundError("the selection holds no model")
     return chosen
@@ -181,7 +196,12 @@ def load_catalogue(source: str | os.PathLike = DEFAULT) -> tuple[str, pd.DataFra
     import pandas as pd
 
     from .bundle import CATALOGUE, read_manifest
+    from .panel_sets import is_set, with_quality
 
+    if is_set(source):
+        from . import panel_sets
+
+        return panel_sets.load_catalogue(str(source))
     kind, path = resolve(source)
     if kind == "deepbind_db":
         from . import deepbind_db
@@ -191,19 +211,19 @@ def load_catalogue(source: str | os.PathLike = DEFAULT) -> tuple[str, pd.DataFra
         return path.name, cat.set_index("id", drop=False).rename_axis(None), {"name": path.name}
     info = read_manifest(path)
     cat = pd.read_csv(io.StringIO((path / CATALOGUE).read_text()), sep="\t", dtype=str, keep_default_na=False)
-    return info.get("name", path.name), cat.set_index("id", drop=False).rename_axis(None), info
+    return info.get("name", path.name), with_quality(cat.set_index("id", drop=False).rename_axis(None)), info
 
 
 def load_panel(source: str | os.PathLike = DEFAULT, *, ids: Sequence[str] | None = None,
                tf: Sequence[str] | None = None, family: Sequence[str] | None = None,
-               verify: bool = True) -> Panel:
+               min_quality: float | None = None, verify: bool = True) -> Panel:
     """Load a panel (or a selection of it) as a :class:`Panel` ready for :func:`varbind.predict.score`.
 
     Parameters
     ----------
     source : str or path
-        A panel name (default ``"default"``), a bundle folder or a DeepBind db folder.
-    ids, tf, family : optional
+        A panel name (default ``"default"``), a union ``"a,b"``, a bundle folder or a DeepBind db folder.
+    ids, tf, family, min_quality : optional
         Selection (see :func:`select`); the bank holds only the selected models, in order.
     verify : bool
         Check the bundle files' sha256 against ``bundle.json`` (default).
@@ -213,7 +233,15 @@ def load_panel(source: str | os.PathLike = DEFAULT, *, ids: Sequence[str] | None
     ModelSourceError, PanelNotInstalledError, ChecksumError, BundleFormatError, ModelNotFoundError
     """
     from .bank import ModelBank
+    from .panel_sets import is_set
 
+    if is_set(source):
+        from .panel_sets import load_bundles
+
+        name, cat, info = load_catalogue(source)
+        chosen = select(cat, ids, tf, family, min_quality)
+        chosen, params, null = load_bundles(cat, chosen, verify=verify)
+        return Panel(name, ModelBank.from_params(params, chosen), cat.loc[chosen], null, info)
     kind, path = resolve(source)
     if kind == "deepbind_db":
         from . import deepbind_db
@@ -223,16 +251,16 @@ def load_panel(source: str | os.PathLike = DEFAULT, *, ids: Sequence[str] | None
             deepbind_db.load_params(path, [i for i in ids if i not in cat.index])  # names a missing file
             cat = cat.reindex(list(dict.fromkeys(ids))).fillna("")
             cat["id"] = cat.index
-        chosen = select(cat, ids, tf, family)
+        chosen = select(cat, ids, tf, family, min_quality)
         chosen, params = deepbind_db.load_params(path, chosen)
         return Panel(name, ModelBank.from_params(params, chosen), cat.loc[chosen], None, info)
     from .bundle import read_bundle
 
     name, cat, _ = load_catalogue(path)
-    chosen = select(cat, ids, tf, family)
+    chosen = select(cat, ids, tf, family, min_quality)
     whole = len(chosen) == len(cat) and chosen == list(cat.index)
     b = read_bundle(path, None if whole else chosen, verify=verify)
-    return Panel(b.info.get("name", path.name), ModelBank.from_params(b.params, b.ids), b.catalogue, b.null, b.info)
+    return Panel(b.info.get("name", path.name), ModelBank.from_params(b.params, b.ids), cat.loc[b.ids], b.null, b.info)
 
 
 def panel_from_bank(bank: ModelBank, name: str = "custom") -> Panel:
@@ -252,13 +280,11 @@ def panel_tfs(panel: Panel) -> list[str]:
 
 
 def panel_sha256(panel: Panel) -> str:
-    """sha256 of the panel as used (:func:`varbind.bundle.models_sha256`, reading the catalogue's
-    per-model ``sha256`` column where it has one)."""
-    from .bundle import models_sha256
+    """sha256 of the panel as scored (:func:`varbind.bundle.panel_weights_sha256`): computed from
+    the weights in the bank, in bank order, never read from a catalogue."""
+    from .bundle import panel_weights_sha256
 
-    cat = panel.catalogue
-    known = dict(zip(cat.index.astype(str), cat["sha256"].astype(str))) if "sha256" in cat.columns else None
-    return models_sha256(panel.bank.ids, panel.bank.params, known)
+    return panel_weights_sha256(panel.bank.ids, panel.bank.params)
 
 
 def percentile(panel: Panel, scores: np.ndarray) -> np.ndarray:

@@ -126,14 +126,11 @@ def resolve_contig(chrom: str, names: Iterable[str], source: str = "the FASTA") 
     ContigNotFoundError
         When no alias of ``chrom`` is among ``names``.
     """
-    names = set(names)
-    if chrom in names:
-        return chrom
-    hits = [c for c in io.alias_candidates(chrom) if c in names]
-    if len(hits) != 1:
+    found, hits = io.match_contig(chrom, set(names))
+    if found is None:
         what = f"ambiguous in {source} ({', '.join(hits)})" if hits else f"not in {source}"
         raise ContigNotFoundError(f"contig {chrom!r} is {what} (aliases tried: {', '.join(contig_aliases(chrom)[1:])})")
-    return hits[0]
+    return found
 
 
 def fetch_region(fasta_path: str | os.PathLike, region: Region) -> str:

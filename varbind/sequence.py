@@ -13,16 +13,11 @@ from typing import IO, NamedTuple
 import numpy as np
 import torch
 
+from .bases import COMPLEMENT_CODE as _COMPLEMENT_CODE
+from .bases import GENOME_CODES, N_CODE  # noqa: F401  (re-exported: the one table lives in varbind.bases)
+from .bases import INVALID as _INVALID
+from .bases import STRICT_CODES as _LUT
 from .errors import InputFormatError, InvalidSequenceError
-
-N_CODE = 4
-_INVALID = 255
-_LUT = np.full(256, _INVALID, dtype=np.uint8)
-for _i, _c in enumerate("ACGT"):
-    _LUT[ord(_c)] = _LUT[ord(_c.lower())] = _i
-_LUT[ord("U")] = _LUT[ord("u")] = 3
-_LUT[ord("N")] = _LUT[ord("n")] = N_CODE
-_COMPLEMENT_CODE = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
 
 
 def encode(seq: str, index: int | None = None, name: str | None = None) -> np.ndarray:

@@ -35,6 +35,7 @@ import numpy as np
 
 from .errors import RefMismatchError
 from .predict import Edits
+from .bases import GENOME_CODES
 from .sequence import CodeBatch
 
 SKIP_REASONS = {
@@ -58,9 +59,6 @@ REGION_CAP = 2048
 #: most a window may extend a region, as a fraction of its length, to join it (cost break-even)
 JOIN_MAX_NEW = 0.4
 _BASES = re.compile(r"^[ACGTNacgtn]+$")
-_LUT = np.full(256, 4, dtype=np.uint8)
-for _i, _c in enumerate("ACGT"):
-    _LUT[ord(_c)] = _LUT[ord(_c.lower())] = _i
 
 
 class Site(NamedTuple):
@@ -118,7 +116,7 @@ def encode_allele(allele: str) -> np.ndarray:
     >>> encode_allele("ACgtN").tolist()
     [0, 1, 2, 3, 4]
     """
-    return _LUT[np.frombuffer(allele.encode("ascii"), dtype=np.uint8)]
+    return GENOME_CODES[np.frombuffer(allele.encode("ascii"), dtype=np.uint8)]
 
 
 def allele_reason(ref: str, alt: str, window: int) -> str | None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 
 from .. import annotate, predict
 from ..errors import InputFormatError
@@ -18,8 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Score each ALT of each VCF record with every model of a panel, on windows centred "
         "on the variant, and write the VCF with INFO VARBIND/VB_MAXGAIN/VB_MAXLOSS added, or a long "
         "TSV/Parquet table of all scores.",
+        epilog="Exit codes: 0 done; 2 unusable input; 3 nothing annotated (every REF differs from the FASTA, "
+        "no ALT allele could be scored, or no records in the input or regions); the output is still written.",
     )
-    p.add_argument("vcf", metavar="IN.vcf", help="input VCF or BCF (plain, gzip or bgzip)")
+    p.add_argument("vcf", metavar="IN.vcf", help="input VCF or BCF (plain, gzip or bgzip; - for stdin)")
+    common.add_region_args(p)
     p.add_argument("--fasta", required=True, metavar="REF.fa", help="reference FASTA (plain, or bgzip with .fai/.gzi)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="OUT.vcf, OUT.vcf.gz (bgzipped + tabix index), OUT.bcf, OUT.tsv[.gz] or OUT.parquet")
@@ -34,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="REF differs from the FASTA: stop with an error, skip the record (default), or "
                    "build the reference window from the VCF's REF")
     p.add_argument("--top-k", type=int, default=5, help="models listed per ALT in INFO/VARBIND (default: 5)")
-    p.add_argument("--scores", metavar="FULL.parquet", help="also write every model's scores here (long format)")
+    p.add_argument("--scores", metavar="FULL.parquet",
+                   help="also write every model's scores here (long format; .parquet, .tsv or .tsv.gz)")
     common.add_device_args(p)
     dist = p.add_mutually_exclusive_group()
     dist.add_argument("--workers", type=int, metavar="N", help="score on a local Dask cluster of N processes")
@@ -44,7 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "VB_DEEPFIND comes from the scores-only DeepFind model")
     p.add_argument("--no-deepfind", dest="deepfind", action="store_false",
                    help="do not add VB_DEEPFIND even when the panel ships a DeepFind model")
-    p.add_argument("--strict", action="store_true", help="stop with an error at the first allele that cannot be scored")
+    p.add_argument("--strict", action="store_true",
+                   help="stop with an error at the first allele that cannot be scored, and refuse records using "
+                   "undeclared contigs/tags or invalid tag names (passed through otherwise)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     p.set_defaults(func=run)
 
@@ -54,16 +59,22 @@ def command_line(args: argparse.Namespace) -> str:
     order (execution-only ones such as --workers, --dask and --quiet are left out)."""
     parts = ["varbind", "annotate", args.vcf, "--fasta", args.fasta, "-o", args.output, "--models", str(args.models)]
     if args.ids:
-        parts += ["--ids", *args.ids]
+        parts += ["--ids", ",".join(args.ids)]
     if args.ids_file:
         parts += ["--ids-file", args.ids_file]
     for flag, values in (("--tf", args.tf), ("--family", args.family)):
         if values:
-            parts += [flag, *values]
+            parts += [flag, ",".join(values)]
+    if getattr(args, "min_quality", None) is not None:
+        parts += ["--min-quality", str(args.min_quality)]
     parts += ["--window", str(args.window), "--mode", args.mode, "--strand-merge", args.strand_merge,
               "--ref-mismatch", args.ref_mismatch, "--top-k", str(args.top_k)]
     if args.scores:
         parts += ["--scores", args.scores]
+    if args.regions:
+        parts += ["-r", args.regions]
+    if args.regions_file:
+        parts += ["-R", args.regions_file]
     if args.device:
         parts += ["--device", args.device]
     if args.tss:
@@ -82,14 +93,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputFormatError(f"--top-k must be at least 1, not {args.top_k}")
     if args.workers is not None and args.workers < 1:
         raise InputFormatError(f"--workers must be at least 1, not {args.workers}")
-    if args.scores and not args.scores.endswith((".parquet", ".pq")):
-        raise InputFormatError(f"--scores {args.scores}: must be a .parquet file")
+    if args.scores and not args.scores.endswith((".parquet", ".pq", ".tsv", ".tsv.gz")):
+        raise InputFormatError(f"--scores {args.scores}: must be a .parquet, .tsv or .tsv.gz file")
     common.device(args)  # an unusable --device stops here, before the panel loads
     settings = annotate.Settings(window=args.window, mode=args.mode, ref_mismatch=args.ref_mismatch,
                                  strand_merge=args.strand_merge, device=args.device)
     panel = common.load_panel(args)
-    annotate.annotate_vcf(args.vcf, args.fasta, args.output, panel, settings=settings, top_k=args.top_k,
-                          scores=args.scores, strict=args.strict, workers=args.workers, dask_address=args.dask,
-                          command=command_line(args), progress=sys.stderr.isatty() and not args.quiet,
-                          deepfind=args.deepfind, tss=args.tss)
-    return 0
+    summary = annotate.annotate_vcf(args.vcf, args.fasta, args.output, panel, settings=settings, top_k=args.top_k,
+                                    scores=args.scores, strict=args.strict, workers=args.workers,
+                                    dask_address=args.dask, command=command_line(args), progress=not args.quiet,
+                                    deepfind=args.deepfind, tss=args.tss, regions=args.regions,
+                                    regions_file=args.regions_file)
+    return common.nothing_annotated(summary, regions=bool(args.regions or args.regions_file))

@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .. import deepfind, deepfind_data
+from .. import _fs, deepfind, deepfind_data
 from ..bundle import models_sha256
 from ..deepfind_data import CENTER
 from ..errors import InputFormatError
@@ -49,8 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--tss", metavar="TSV", help="TSS table (chrom, tss_1based, ...)")
     src.add_argument("--dataset", metavar="NPZ", help="a dataset saved by --save-dataset (no FASTA needed)")
     t.add_argument("--save-dataset", metavar="NPZ", help="also write the prepared dataset here")
-    t.add_argument("--classifiers", nargs="+", choices=deepfind.KINDS, default=list(deepfind.KINDS))
-    t.add_argument("--feature-sets", nargs="+", choices=deepfind.FEATURE_SETS, default=list(deepfind.FEATURE_SETS))
+    t.add_argument("--classifiers", action=common.CommaList, choices=deepfind.KINDS, default=list(deepfind.KINDS),
+                   metavar="K,...", help=f"comma-separated, of {', '.join(deepfind.KINDS)} (default: all)")
+    t.add_argument("--feature-sets", action=common.CommaList, choices=deepfind.FEATURE_SETS,
+                   default=list(deepfind.FEATURE_SETS), metavar="S,...",
+                   help=f"comma-separated, of {', '.join(deepfind.FEATURE_SETS)} (default: all)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--max-epochs", type=int, default=40, help="MLP epochs at most (early stopping on chr7)")
     t.add_argument("--batch-size", type=int, default=256, help="MLP minibatch size (default: 256)")
@@ -113,8 +115,7 @@ def run_train(args: argparse.Namespace) -> int:
     for (kind, feature_set), model in models.items():
         deepfind.save(model, out / deepfind.model_folder(kind, feature_set))
     _write_examples(out / "examples.tsv", data, feats, models, args.seed)
-    (out / "metrics.json.tmp").write_text(json.dumps(metrics, indent=1) + "\n")
-    os.replace(out / "metrics.json.tmp", out / "metrics.json")
+    _fs.write_text(out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
     print(deepfind_train.results_table(metrics))
     return 0
 
@@ -132,7 +133,8 @@ def _write_examples(path: Path, data, feats, models: dict, seed: int, n: int = 1
     for (kind, feature_set), model in models.items():
         p = deepfind.score(model, feats.ref[rows], feats.alt[rows], data.tss_distance[rows], data.transversion[rows])
         table[f"{kind}:{feature_set}"] = np.round(p, 6)
-    table.to_csv(path, sep="\t", index=False)
+    with _fs.atomic_open(path) as f:
+        table.to_csv(f, sep="\t", index=False)
 
 
 def run_score(args: argparse.Namespace) -> int:
@@ -157,9 +159,8 @@ def run_score(args: argparse.Namespace) -> int:
     if args.output == "-":
         table.to_csv(sys.stdout, sep="\t", index=False)
     else:
-        tmp = f"{args.output}.tmp"
-        table.to_csv(tmp, sep="\t", index=False)
-        os.replace(tmp, args.output)
+        with _fs.atomic_open(args.output) as f:
+            table.to_csv(f, sep="\t", index=False)
     for reason, n in skipped.items():
         if n:
             log.warning("skipped %d variants: %s", n, reason.replace("_", " "))

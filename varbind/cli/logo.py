@@ -2,7 +2,8 @@
 
 Each detector's logo is built from the windows that activate it most over a fixed set of sequences
 (5,000 seeded random 100-mers, or ``--sequences``), as the DeepBind website drew them; detectors
-that hardly fire fall back to their centred weights (see :mod:`varbind.logos`).
+that hardly fire fall back to their centred weights (see :mod:`varbind.logos`). A position weight
+matrix (a JASPAR model) is drawn as its matrix: one information-content logo in its own orientation.
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sequences to scan (one per line or FASTA; default: 5,000 random 100-mers)")
     p.add_argument("--sites", type=int, default=500, metavar="N", help="windows per detector (default 500)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random sequences (default 0)")
+    p.add_argument("--reverse-complement", action="store_true",
+                   help="draw the other strand (a PWM is drawn in its own, JASPAR, orientation by default)")
     p.add_argument("-o", "--output", metavar="FIG", help="figure file (.png, .svg, .pdf; default MODEL_logos.png)")
     p.set_defaults(func=run)
 
@@ -51,9 +54,17 @@ def run(args: argparse.Namespace) -> int:
     if args.sequences:
         with common.open_text(args.sequences) as stream:
             seqs = [rec.seq for rec in read_sequences(stream)]
-    found = logos.detector_logos(model_params, seqs, top=args.sites, seed=args.seed)
-    source = f"{len(seqs):,} sequences from {args.sequences}" if seqs else f"5,000 random 100-mers (seed {args.seed})"
-    title = f"{name + ' · ' if name else ''}{model_id} · detectors · top {args.sites} activating windows of {source}"
+    if logos.is_pwm(model_params):  # a PWM's logo is its matrix, in its own orientation
+        found = [logos.pwm_logo(model_params)]
+        title = f"{name + ' · ' if name else ''}{model_id} · PWM"
+    else:
+        found = logos.detector_logos(model_params, seqs, top=args.sites, seed=args.seed)
+        source = (f"{len(seqs):,} sequences from {args.sequences}" if seqs
+                  else f"5,000 random 100-mers (seed {args.seed})")
+        title = f"{name + ' · ' if name else ''}{model_id} · detectors · top {args.sites} activating windows of {source}"
+    if args.reverse_complement:
+        found = [lg._replace(matrix=logos.reverse_complement_matrix(lg.matrix)) for lg in found]
+        title += " · reverse complement"
     import matplotlib
 
     matplotlib.use("Agg")

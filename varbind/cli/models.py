@@ -7,13 +7,15 @@ import sys
 from . import common
 
 #: columns of ``list --format table`` (``tsv`` prints every catalogue column)
-TABLE_COLUMNS = ["id", "tf", "family", "species", "source", "data_type", "model_type", "detector_len"]
+TABLE_COLUMNS = ["id", "tf", "family", "species", "data_type", "model_type", "detector_len", "quality", "strand"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list, show, import and download model panels",
-                       description="Model panels: the shipped default (JASPAR 2024 PWMs + varbind CNNs), "
-                       "imported ones (deepbind), bundle folders and DeepBind db folders.")
+                       description="Model panels: the shipped ones (default: the DeepBind TF models + varbind CNNs; "
+                       "rbp: the DeepBind RNA-binding-protein models on each strand; jaspar: JASPAR 2024 PWMs + "
+                       "varbind CNNs; deepbind: all 927 DeepBind models; all), unions (default,rbp), imported "
+                       "panels, bundle folders and DeepBind db folders.")
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
 
@@ -28,18 +30,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--models", default="default", metavar="SOURCE", help="panel, bundle or db folder (default: default)")
     show.set_defaults(func=run_show)
 
-    imp = verbs.add_parser("import-deepbind", help="convert the published DeepBind models into panel 'deepbind'",
+    imp = verbs.add_parser("import-deepbind", help="convert a DeepBind release into a panel (default name: deepbind-import)",
                            description="Convert a DeepBind db folder (db.tsv + params/) or a tar archive holding "
                            "one into a varbind bundle in the user's data folder ($VARBIND_DATA_DIR).")
     imp.add_argument("source", metavar="DIR_OR_TARBALL")
-    imp.add_argument("--name", default="deepbind", help="panel name (default: deepbind)")
+    imp.add_argument("--name", default="deepbind-import",
+                     help="panel name (default: deepbind-import; the shipped panel names are taken)")
     common.add_device_args(imp)
     imp.set_defaults(func=run_import)
 
-    dl = verbs.add_parser("download", help="download and import a public model release")
+    dl = verbs.add_parser("download", help="download and import a public model release",
+                          description="The 927 published DeepBind models ship with varbind (panel deepbind): "
+                          "nothing needs downloading. With --url and --sha256, fetch another DeepBind release "
+                          "archive and import it as with import-deepbind.")
     dl.add_argument("panel", choices=("deepbind",))
     dl.add_argument("--url", default=None, help="release URL (http, https, ftp or file://)")
-    dl.add_argument("--sha256", default=None, help="expected sha256 of the release file")
+    dl.add_argument("--sha256", default=None, help="expected sha256 of the release file (required with --url)")
+    dl.add_argument("--name", default="deepbind-import", help="panel name (default: deepbind-import)")
     common.add_device_args(dl)
     dl.set_defaults(func=run_download)
 
@@ -52,7 +59,7 @@ def run_list(args: argparse.Namespace) -> int:
     from .. import pretrained
 
     name, cat, _ = pretrained.load_catalogue(args.models)
-    chosen = pretrained.select(cat, common.selected_ids(args), args.tf, args.family)
+    chosen = pretrained.select(cat, common.selected_ids(args), args.tf, args.family, args.min_quality)
     cat = cat.loc[chosen]
     out = sys.stdout
     if args.format == "tsv":
@@ -108,11 +115,16 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from .. import deepbind_import
+    from .. import deepbind_import, pretrained
 
-    path = deepbind_import.download(args.url or deepbind_import.RELEASE_URL,
-                                    args.sha256 or deepbind_import.RELEASE_SHA256,
-                                    device=common.device(args), progress=sys.stderr.isatty())
+    if args.url is None:
+        _, cat, _ = pretrained.load_catalogue("deepbind")
+        print(f"varbind models: the {len(cat)} published DeepBind models ship with varbind as panel 'deepbind' "
+              "(--models deepbind; the default panel holds its TF models): nothing to download. To fetch another "
+              "release: varbind models download deepbind --url URL --sha256 HEX", file=sys.stderr)
+        return 0
+    path = deepbind_import.download(args.url, args.sha256, name=args.name, device=common.device(args),
+                                    progress=sys.stderr.isatty())
     return _report(path)
 
 
@@ -129,13 +141,21 @@ def run_verify(args: argparse.Namespace) -> int:
     from .. import bundle, pretrained
     from ..errors import ChecksumError
 
-    kind, path = pretrained.resolve(args.models)
-    if kind != "bundle":
-        print(f"varbind models: {path} is a DeepBind db folder: nothing to verify against", file=sys.stderr)
-        return 0
-    b = bundle.read_bundle(path)
-    bad = bundle.verify_models(b)
-    if bad:
-        raise ChecksumError(f"{len(bad)} of {len(b.ids)} models differ from their catalogue sha256 (first: {bad[0]})")
-    print(f"varbind models: {path}: all {len(b.ids)} files and model sha256s match", file=sys.stderr)
+    from ..panel_sets import is_set, parts
+
+    sources = [name for name, _, _ in parts(args.models)] if is_set(args.models) else [args.models]
+    for source in sources:
+        kind, path = pretrained.resolve(source)
+        if kind != "bundle":
+            print(f"varbind models: {path} is a DeepBind db folder: nothing to verify against", file=sys.stderr)
+            continue
+        info = bundle.read_manifest(path)
+        for name in info["files"]:  # every file against bundle.json
+            bundle._checked_bytes(path, info, name, True)
+        b = bundle.read_bundle(path, verify=False)  # then every model, all of them counted
+        bad = bundle.verify_models(b)
+        if bad:
+            raise ChecksumError(f"{path}: {len(bad)} of {len(b.ids)} models differ from their catalogue sha256 "
+                                f"(first: {bad[0]})")
+        print(f"varbind models: {path}: all {len(b.ids)} files and model sha256s match", file=sys.stderr)
     return 0

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .. import mutmap, regions
+from .. import masking, mutmap, mutmap_noise, regions
 from ..bank import ModelBank
 from ..errors import InputFormatError
 from ..sequence import encode
@@ -38,8 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     common.add_model_args(p)
     common.add_device_args(p)
     p.add_argument("--top", type=int, default=None, metavar="N",
-                   help="show the N models with the largest |delta| (at the --variant if given); default 3, "
-                   "or every --tf model")
+                   help="show the N models with the largest calibrated effect (|delta| / the model's null spread; "
+                   "with --variant, of the variant's own ALT); default 3, or every --tf model")
     p.add_argument("--vcf", metavar="V.vcf", help="mark the VCF's variants that fall in the region")
     p.add_argument("--variant", metavar="CHR:POS:REF:ALT",
                    help="draw wild-type and mutant maps side by side around this substitution (1-based POS)")
@@ -54,11 +52,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def load_named_bank(args: argparse.Namespace) -> tuple[ModelBank, dict[str, str]]:
-    """The bank ``--models``/``--ids``/``--tf``/``--family`` name, and its ID -> factor-name map."""
+def load_named_panel(args: argparse.Namespace):
+    """The panel ``--models``/``--ids``/``--tf``/``--family`` name, its ID -> factor-name map, and
+    each model's null spread ``(M,)`` (``None`` without null tables)."""
+    from ..percentiles import null_spread
+
     panel = common.load_panel(args)
     cat = panel.catalogue
     names = dict(zip(cat["id"].astype(str), cat["tf"].astype(str))) if "tf" in cat.columns else {}
+    spread = null_spread(panel.null, panel.bank.ids) if panel.null is not None else None
+    return panel, names, spread
+
+
+def load_named_bank(args: argparse.Namespace) -> tuple[ModelBank, dict[str, str]]:
+    """The bank ``--models``/``--ids``/``--tf``/``--family`` name, and its ID -> factor-name map."""
+    panel, names, _ = load_named_panel(args)
     return panel.bank, names
 
 
@@ -86,40 +94,79 @@ def _variant(args: argparse.Namespace, seq: str, region: regions.Region) -> regi
     return v._replace(chrom=region.chrom)
 
 
-def _chosen(args, mm: mutmap.MutationMap, at: int | None) -> list[int]:
-    order = mutmap.rank_models(mm, at=at).tolist()
+def _chosen(args, mm: mutmap.MutationMap, spread: np.ndarray | None, delta: np.ndarray | None,
+            names: dict[str, str] | None = None) -> list[int]:
+    order = mutmap.rank_models(mm, spread=spread, delta=delta).tolist()
     if args.top is not None and args.top < 1:
         raise InputFormatError("--top must be at least 1")
     top = args.top if args.top is not None else (len(order) if args.tf else 3)
+    if args.tf and len(args.tf) > 1:
+        return per_factor(order, [(names or {}).get(mm.ids[r], "") for r in order], args.tf, top)
     return order[:top]
 
 
+def per_factor(order: list[int], factors: list[str], wanted: list[str], top: int) -> list[int]:
+    """``top`` of the ranked rows ``order`` (``factors[k]``: the TF of ``order[k]``) so that every
+    ``--tf`` factor is shown: each factor's best-ranked model in turn, then each one's second, ...
+
+    Examples
+    --------
+    >>> per_factor([4, 2, 0, 1], ["ELK1", "ELK1::HOXB13", "ELF2", "GABPA"], ["ELF2", "ELK1", "GABPA"], 3)
+    [0, 4, 1]
+    """
+    from ..pretrained import tf_names
+
+    queues = [[r for r, f in zip(order, factors) if w.upper() in tf_names(f)] for w in wanted]
+    chosen: list[int] = []
+    while len(chosen) < top and any(queues):
+        for q in queues:
+            while q and q[0] in chosen:
+                q.pop(0)
+            if q and len(chosen) < top:
+                chosen.append(q.pop(0))
+    return chosen
+
+
 def _save(path: str, write) -> None:
-    """Write through a temporary file in the target folder, renamed on success."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".varbind-", suffix=target.suffix)
-    os.close(fd)
-    try:
+    """Write through a temporary file in the target folder, renamed on success (:mod:`varbind._fs`)."""
+    from .._fs import atomic_path
+
+    with atomic_path(path) as tmp:
         write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
-def _summary(mm: mutmap.MutationMap, rows: list[int], names: dict[str, str], out) -> None:
-    out.write("model\ttf\tref_score\tmax_gain\tmax_gain_at\tmax_loss\tmax_loss_at\n")
+def _summary(mm: mutmap.MutationMap, rows: list[int], names: dict[str, str], out,
+             spread: np.ndarray | None = None, variant_delta: np.ndarray | None = None) -> None:
+    """One line per shown model: raw scores and the largest gain/loss of the map; with ``variant_delta``
+    the variant's own delta and, with ``spread``, its calibrated effect (the ranking scale)."""
+    extra = "\tvariant_delta\tvariant_effect" if variant_delta is not None else ""
+    out.write(f"model\ttf\tref_score\tmax_gain\tmax_gain_at\tmax_loss\tmax_loss_at{extra}\n")
     for r in rows:
         d = np.nan_to_num(mm.deltas[r], nan=0.0)
         g, lo = np.unravel_index(d.argmax(), d.shape), np.unravel_index(d.argmin(), d.shape)
         def at(b: int, i: int, value: float) -> str:  # "-" when no mutation moves the score that way
             return f"{mm.chrom or 'seq'}:{mm.start + i + 1}:{mm.seq[i]}>{mutmap.BASES[b]}" if value else "-"
 
+        tail = ""
+        if variant_delta is not None:
+            eff = variant_delta[r] / spread[r] if spread is not None else np.nan
+            tail = f"\t{variant_delta[r]:.4f}\t{'.' if np.isnan(eff) else f'{eff:.4f}'}"
         out.write(f"{mm.ids[r]}\t{names.get(mm.ids[r], '')}\t{mm.ref[r]:.4f}\t{d[g]:.4f}\t{at(*g, d[g])}\t"
-                  f"{d[lo]:.4f}\t{at(*lo, d[lo])}\n")
+                  f"{d[lo]:.4f}\t{at(*lo, d[lo])}{tail}\n")
+
+
+def _log_masked(mm: mutmap.MutationMap, masks: masking.MapMasking, variant) -> None:
+    """One line per shown model with masked sites (and for the --variant when it is one of them)."""
+    for r, model in enumerate(mm.ids):
+        k = int(masks.flagged[r].sum())
+        if k:
+            log.info("%s: %d substitution%s create a site masked by a stronger one (masked_by in --table; rings "
+                     "in the figure)", model, k, "s" if k > 1 else "")
+        if variant is not None and len(variant.alt) == 1:
+            off, b = variant.start - mm.start, mutmap.BASES.find(variant.alt)
+            if b >= 0 and masks.flagged[r, b, off]:
+                log.info("%s: %s: %s", model, variant.label, masking.describe(
+                    mm.chrom, mm.start, int(masks.site_start[r, b, off]), int(masks.site_end[r, b, off])))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,19 +176,43 @@ def run(args: argparse.Namespace) -> int:
         if fmt not in FIGURE_FORMATS:
             raise InputFormatError(f"-o {args.output}: the figure format comes from the suffix: .png, .svg or .pdf")
     seq, region = _target(args)
+    if not mutmap_noise.has_sequence(seq):
+        where = f"{args.region}: the reference is" if region is not None else "the sequence is"
+        raise InputFormatError(f"{where} N at all {len(seq)} positions: nothing to mutate "
+                               "(a masked or unassembled region?)")
     variant = _variant(args, seq, region) if args.variant else None
     marks = regions.read_vcf_variants(args.vcf, region) if args.vcf else []
-    bank, names = load_named_bank(args)
+    panel, names, spread = load_named_panel(args)
+    bank = panel.bank
     dev = common.device(args)
     mm = mutmap.mutation_map(seq, bank, strand_merge=args.strand_merge, device=dev)
     if region is not None:
         mm = mm._replace(chrom=region.chrom, start=region.start)
-    rows = _chosen(args, mm, variant.start - mm.start if variant else None)
+    if not mutmap_noise.has_effect(mm).any():
+        log.info("no model's score changes beyond float rounding for any substitution of this %s",
+                 "region" if region is not None else "sequence")
+    vdelta = None
+    if variant is not None:
+        from .. import predict
+
+        mutant = mutmap.substitute(mm.seq, variant.start - mm.start, variant.ref, variant.alt)
+        vdelta = predict.score(bank, [mutant], mode="global", strand_merge=args.strand_merge, device=dev)[0] - mm.ref
+    rows = _chosen(args, mm, spread, vdelta, names)
     shown = mutmap.select(mm, [mm.ids[r] for r in rows])
     if not args.quiet:
-        _summary(mm, rows, names, sys.stdout)
+        _summary(mm, rows, names, sys.stdout, spread, vdelta)
+    for i in np.flatnonzero(~mutmap_noise.has_effect(shown)):
+        log.info("%s: no effect (every |delta| is float rounding, <= %.2g)", shown.ids[i],
+                 mutmap_noise.noise_floor(shown)[i])
+    masks = None
+    if args.table or args.output:
+        masks = masking.map_masking(shown, bank, masking.null_levels(bank.select(shown.ids), panel.null),
+                                    strand_merge=args.strand_merge)
+        _log_masked(shown, masks, variant)
     if args.table:
-        table = mutmap.mutation_table(shown, names)
+        table = mutmap.mutation_table(shown, names, None if spread is None else spread[rows])
+        table = table.merge(masking.map_table_column(shown, masks), on=["pos", "alt", "model"], how="left")
+        table["masked_by"] = table["masked_by"].astype(object).fillna("")
         _save(args.table, lambda p: table.to_csv(p, sep="\t", index=False, float_format="%.6g"))
         log.info("wrote %d rows to %s", len(table), args.table)
     if args.output:
@@ -156,10 +227,10 @@ def run(args: argparse.Namespace) -> int:
                                       strand_merge=args.strand_merge, device=dev)
             fig = plot.variant_figure(shown, mut._replace(chrom=mm.chrom, start=mm.start), variant,
                                       list(range(len(shown.ids))), tf=names, flank=args.flank,
-                                      weighted=args.weighted)
+                                      weighted=args.weighted, masking=masks)
         else:
             fig = plot.mutation_map_figure(shown, list(range(len(shown.ids))), tf=names, variants=marks,
-                                           row_bp=args.row_bp, weighted=args.weighted)
+                                           row_bp=args.row_bp, weighted=args.weighted, masking=masks)
         _save(args.output, lambda p: fig.savefig(p, format=fmt, dpi=100))
         log.info("wrote %s (%d models)", args.output, len(shown.ids))
     return 0

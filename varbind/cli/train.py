@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from ..errors import InputFormatError
-from . import common
-from ..train import calibrate, datasets, export, report
+from ..train import calibrate, checks, datasets, export, report
 from ..train.evaluate import primary_metric, heldout_metrics, heldout_scores
+from . import common
 
 log = logging.getLogger("varbind")
 
@@ -39,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     table.add_argument("test_file", nargs="?")
     for q in (chip, pbm, selex, table):
         q.add_argument("--out", required=True, metavar="DIR", help="output folder")
-        q.add_argument("--id", default=None, help="model ID (default: vbt_<kind>_<TF>)")
+        q.add_argument("--id", default=None, help="model ID (default: my_<kind>_<TF>, numbered when an installed model has that ID)")
         q.add_argument("--settings", type=int, default=30, help="calibration settings (default 30)")
         q.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
         q.add_argument("--max-steps", type=int, default=4000, help="most training steps (default 4000)")
@@ -48,11 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--eval-examples", type=int, default=12000,
                        help="training examples scored at each validation checkpoint (default 12000)")
         q.add_argument("--detectors", type=int, default=16, help="detectors per model (default 16)")
-        q.add_argument("--detector-lens", type=int, nargs="+", default=None, metavar="M",
-                       help="detector lengths to search (default depends on KIND)")
+        q.add_argument("--detector-lens", type=int, action=common.CommaList, default=None, metavar="M,...",
+                       help="detector lengths to search, comma-separated (default depends on KIND)")
         q.add_argument("--seed", type=int, default=0)
         q.add_argument("--device", default=None, help="auto (default: the GPU when torch sees one, else the CPU), cpu, cuda or cuda:N")
-        q.add_argument("--quiet", action="store_true", help="no progress bar")
+        q.add_argument("--quiet", action="store_true",
+                       help="no progress (a bar on a terminal, else a log line every 30 s)")
         q.set_defaults(func=run)
 
 
@@ -89,22 +89,32 @@ def run(args: argparse.Namespace) -> int:
                                  max_steps=args.max_steps, min_steps=args.min_steps, batch_size=args.batch_size,
                                  eval_examples=args.eval_examples,
                                  num_detectors=args.detectors, seed=args.seed, device=common.device(args),
-                                 space=space, progress=not args.quiet and sys.stderr.isatty())
+                                 space=space, progress=not args.quiet)
     log.info("%s: %d training examples, %d settings x %d folds", task.experiment, len(task.train.targets),
              opts.num_settings, opts.num_folds)
     result = calibrate.train(task.train, task.kind, opts)
     params = export.as_float32(result.params)  # what the bundle stores, so both exports agree exactly
-    mid = args.id or f"vbt_{kind}_{task.tf}"
+    taken = checks.installed_ids()
+    mid = args.id or checks.default_model_id(kind, task.tf, taken)
+    if args.id:
+        checks.warn_if_taken(mid, taken)
     row = {"id": mid, "tf": task.tf, "source": task.source, "experiment": task.experiment}
+    cal = result.calibration
+    warnings = checks.chance_warnings("auc" if task.kind == "binary" else "pearson",
+                                      float(cal.curves.mean(1)[cal.best, cal.best_checkpoint]), "best validation")
     test = {}
     if task.test is not None:
         test = heldout_metrics(task, heldout_scores(task, [params])[:, 0])
         metric = primary_metric(task)
         row.update(test_metric=metric, test_value=test[metric])
         log.info("held-out %s = %.4f", metric, test[metric])
+        warnings += checks.chance_warnings(metric, test[metric], "held-out")
+    for w in warnings:
+        log.warning("%s", w)
     export.write_bundle(args.out, {mid: params}, [row])
     export.export_params(args.out, {mid: params})
-    report.write_report(args.out, report.run_report(task.experiment, task.kind, result, test, {"id": mid}))
+    report.write_report(args.out, report.run_report(task.experiment, task.kind, result, test,
+                                                    {"id": mid, "warnings": warnings}))
     log.info("wrote %s (model %s, validation %.4f)", args.out, mid,
              float(result.calibration.curves.mean(1)[result.calibration.best, result.calibration.best_checkpoint]))
     return 0

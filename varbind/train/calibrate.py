@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -196,11 +195,12 @@ def _fit(net: BatchedDeepBind, data: dict, kind: str, model_fold: torch.Tensor, 
 
 
 def _bar(total: int, enabled: bool, label: str):
-    if not (enabled and sys.stderr.isatty()):
+    """Steps done: a bar on a terminal, a log line every 30 s otherwise (see :mod:`varbind.progress`)."""
+    if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from ..progress import Progress
 
-    return tqdm(total=total, desc=label, unit="step", leave=False)
+    return Progress(label or "train", total, "step")
 
 
 @contextlib.contextmanager
@@ -213,6 +213,24 @@ def _seeded(seed: int, dev: torch.device):
 
 def _num_steps(n: int, opts: TrainOptions) -> int:
     return int(min(opts.max_steps, max(opts.min_steps, round(opts.max_epochs * n / opts.batch_size))))
+
+
+def best_checkpoint(curves: np.ndarray, steps: np.ndarray, min_steps: int) -> tuple[int, int]:
+    """The best (setting, checkpoint) of ``curves`` (settings, folds, checkpoints) by mean-over-folds
+    metric, among checkpoints of at least ``min_steps`` steps (all of them when none is that long), so
+    that early stopping never trains the final model for fewer than ``--min-steps`` steps.
+
+    Examples
+    --------
+    >>> c = np.array([[[0.9, 0.8, 0.7]]])          # one setting, one fold, peak at the first checkpoint
+    >>> best_checkpoint(c, np.array([5, 10, 15]), 1), best_checkpoint(c, np.array([5, 10, 15]), 10)
+    ((0, 0), (0, 1))
+    """
+    mean = np.nan_to_num(curves.mean(1), nan=-np.inf)
+    eligible = steps >= min(min_steps, int(steps.max()))
+    mean[:, ~eligible] = -np.inf
+    best, best_c = np.unravel_index(int(np.argmax(mean)), mean.shape)
+    return int(best), int(best_c)
 
 
 def calibrate(train: Examples, kind: str, opts: TrainOptions) -> Calibration:
@@ -252,7 +270,7 @@ def calibrate(train: Examples, kind: str, opts: TrainOptions) -> Calibration:
             _fit(net, data, kind, model_fold, fold, target, opts, gen, checkpoint, "calibration", every, done)
             done = target
             curve = torch.stack(curves, 1).reshape(len(settings), nf, -1).cpu().numpy()
-            best, best_c = np.unravel_index(int(np.argmax(curve.mean(1))), curve.shape[::2])
+            best, best_c = best_checkpoint(curve, np.array(steps_at), opts.min_steps)
             if best_c < len(steps_at) - opts.patience or done + grow > opts.max_steps:
                 break
             target = done + grow  # still improving at the end of the budget: train on

@@ -12,14 +12,20 @@ from sklearn.metrics import roc_auc_score
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve of ``scores`` for binary ``labels``.
+    """Area under the ROC curve of ``scores`` for binary ``labels`` (NaN when only one class is
+    present). The one AUC of varbind: training reports and DeepFind use it.
 
     Examples
     --------
     >>> auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
     0.75
+    >>> auc(np.array([1, 1]), np.array([0.1, 0.4]))
+    nan
     """
-    return float(roc_auc_score(np.asarray(labels), np.asarray(scores)))
+    labels = np.asarray(labels)
+    if not 0 < labels.sum() < len(labels):
+        return float("nan")
+    return float(roc_auc_score(labels, np.asarray(scores)))
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:

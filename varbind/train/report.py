@@ -56,7 +56,10 @@ def plot_curves(report: dict, path: str | os.PathLike) -> None:
     ax.set_ylabel(f"mean validation {report['validation_metric']}")
     ax.set_title(report["experiment"], fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    from .._fs import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)
 
 
@@ -64,9 +67,9 @@ def write_report(folder: str | os.PathLike, report: dict, png: bool = True) -> P
     """Write ``report.json``, ``report.html`` and (``png``) ``validation.png`` into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=1))
-    os.replace(tmp, folder / "report.json")
+    from .._fs import write_text
+
+    write_text(folder / "report.json", json.dumps(report, indent=1))
     if png:
         plot_curves(report, folder / "validation.png")
     rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
@@ -75,7 +78,9 @@ def write_report(folder: str | os.PathLike, report: dict, png: bool = True) -> P
                                 **{f"test {k}": round(v, 4) for k, v in report["test"].items()},
                                 **{f"seconds {k}": v for k, v in report["seconds"].items()}}.items())
     page = (f"<!doctype html><meta charset=utf-8><title>{html.escape(report['experiment'])}</title>"
-            f"<h1>{html.escape(report['experiment'])}</h1><table>{rows}</table>"
+            f"<h1>{html.escape(report['experiment'])}</h1>"
+            + "".join(f'<p style="color:#b00"><b>warning:</b> {html.escape(w)}</p>' for w in report.get("warnings", []))
+            + f"<table>{rows}</table>"
             + ('<img src="validation.png" alt="validation curves">' if png else ""))
-    (folder / "report.html").write_text(page)
+    write_text(folder / "report.html", page)
     return folder
