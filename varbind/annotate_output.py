@@ -308,19 +308,22 @@ class VcfSink:
             for (key, *_), value in zip(self.defs, info):
                 if value is not None and (key != "VB_DEEPFIND" or value.strip(".,")):  # no SNV ALT: no VB_DEEPFIND
                     io.set_info(rec, key, value)
-        self._w.write_record(rec)
+        with io.quiet_writes():
+            self._w.write_record(rec)
         self.written += 1
 
     def close(self) -> str | None:
-        self._w.close()
+        with io.quiet_writes():
+            self._w.close()
         try:
             got = readback.count_vcf_records(self.tmp)
+            problem = f"it holds {got} of the {self.written} records written"
         except (OSError, ValueError, EOFError) as e:
-            got = f"unreadable ({e})"
+            got, problem = None, f"it is cut short or corrupt ({str(e).rsplit(': ', 1)[-1]})"
         if got != self.written:
             self.abort()
-            raise OutputError(f"{self.path}: cannot write: the file holds {got} of the {self.written} records "
-                              "written (disk full or I/O error?); nothing was written under this name")
+            raise OutputError(f"{self.path}: cannot write: read back, {problem} (disk full or I/O error?); "
+                              "nothing was written under this name")
         tmp_index = io.index_vcf(self.tmp) if self.path.endswith((".gz", ".bgz", ".bcf")) else None
         for stale in (self.path + ".tbi", self.path + ".csi"):
             Path(stale).unlink(missing_ok=True)
@@ -333,7 +336,8 @@ class VcfSink:
 
     def abort(self) -> None:
         try:
-            self._w.close()
+            with io.quiet_writes():
+                self._w.close()
         except Exception:  # noqa: BLE001
             pass
         for p in (self.tmp + ".tbi", self.tmp + ".csi"):
