@@ -327,10 +327,14 @@ class VcfSink:
         tmp_index = io.index_vcf(self.tmp) if self.path.endswith((".gz", ".bgz", ".bcf")) else None
         for stale in (self.path + ".tbi", self.path + ".csi"):
             Path(stale).unlink(missing_ok=True)
+        ours = os.stat(self.tmp).st_ino
         _fs.commit(self.tmp, self.path)
         if tmp_index is None:
             return None
         index = self.path + tmp_index[len(self.tmp):]
+        if os.stat(self.path).st_ino != ours:  # another run renamed its output over ours: its index goes with it
+            _fs.discard(tmp_index)
+            return None
         _fs.commit(tmp_index, index)  # after the data, so the index is not older than it
         return index
 
