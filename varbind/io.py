@@ -282,6 +282,19 @@ def vcf_writer(path: str, reader: Any) -> Any:
     raise OSError(code, f"cannot write the output here ({os.strerror(code)})", str(folder))
 
 
+@contextlib.contextmanager
+def quiet_writes() -> Iterator[None]:
+    """htslib's messages off for a write through cyvcf2 (e.g. ``bgzf_flush`` on a full disk): a
+    failed write is found by reading the file back (:mod:`varbind.readback`) and said in one line."""
+    from cyvcf2.cyvcf2 import set_htslib_log_level
+
+    set_htslib_log_level(0)
+    try:
+        yield
+    finally:
+        set_htslib_log_level(3)  # htslib's default (HTS_LOG_WARNING)
+
+
 def set_info(rec: Any, key: str, value: str) -> None:
     rec.INFO[key] = value
 
