@@ -145,8 +145,8 @@ def test_stderr_one_alias_line_and_no_tabix_advice(world, tmp_path, capfd):
     err = capfd.readouterr().err
     assert rc == 0, err
     assert err.count("read as chr") == 1 and "tabix" not in err and "Quick workaround" not in err
-    assert err.strip().splitlines()[-1].startswith("varbind: annotated 6 of 6 ALT alleles")
-    assert len(err.strip().splitlines()) == 2
+    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("varbind: annotate: ")]  # progress, if slow
+    assert lines[-1].startswith("varbind: annotated 6 of 6 ALT alleles") and len(lines) == 2
 
 
 def test_other_libraries_info_lines_are_kept_off_stderr():
