@@ -345,7 +345,9 @@ class Fasta:
             with _captured_stderr() as msgs:
                 self._f = pysam.FastaFile(self.path)
         except (OSError, ValueError) as e:
-            self._f = _cached_index_fasta(self.path)  # no .fai and none can be written beside the FASTA
+            from .fasta_cache import open_with_cached_index
+
+            self._f = open_with_cached_index(self.path)  # no .fai, and none can be written beside the FASTA
             if self._f is None:
                 raise InputFormatError(f"{self.path}: cannot open the FASTA ({_hts_message(msgs) or e})") from None
         self.lengths = dict(zip(self._f.references, self._f.lengths))
@@ -417,44 +419,6 @@ class Fasta:
         self._f.close()
         if self._raw is not None:
             self._raw.close()
-
-
-def fasta_index_cache(path: str) -> Path:
-    """Where the index of a FASTA whose own folder is read-only is kept: the user's cache folder
-    (``$XDG_CACHE_HOME/varbind/fai``, else ``~/.cache/varbind/fai``), one name per file version."""
-    import hashlib
-
-    st = os.stat(path)
-    key = hashlib.sha1(f"{Path(path).resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "varbind" / "fai"
-    return root / f"{Path(path).name}.{key}"
-
-
-def _cached_index_fasta(path: str) -> Any:
-    """The FASTA opened with an index built in :func:`fasta_index_cache` (``samtools faidx
-    --fai-idx``), when there is no ``.fai`` beside it (a read-only folder); ``None`` if that fails too."""
-    import pysam
-
-    if os.path.exists(path + ".fai"):
-        return None
-    base = fasta_index_cache(path)
-    fai, gzi = f"{base}.fai", f"{base}.gzi"
-    bgzf = sniff(path) == "bgzf"
-    try:
-        base.parent.mkdir(parents=True, exist_ok=True)
-        if not os.path.exists(fai):
-            tmp = f"{base}.{os.getpid()}.tmp"
-            with _captured_stderr():
-                pysam.faidx(path, "--fai-idx", tmp + ".fai", *(["--gzi-idx", tmp + ".gzi"] if bgzf else []))
-            if bgzf:
-                os.replace(tmp + ".gzi", gzi)
-            os.replace(tmp + ".fai", fai)
-        with _captured_stderr():
-            f = pysam.FastaFile(path, filepath_index=fai, filepath_index_compressed=gzi if bgzf else None)
-    except (OSError, ValueError, pysam.utils.SamtoolsError):
-        return None
-    log.info("%s: its folder is read-only; its index is kept in %s", path, fai)
-    return f
 
 
 # ---------------------------------------------------------------- contig aliasing
