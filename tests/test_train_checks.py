@@ -77,7 +77,7 @@ def test_max_steps_below_the_checkpoint_count_is_honoured(monkeypatch):
     """--max-steps 10 with 20 checkpoints: one checkpoint per step, 10 steps (it trained 20 before)."""
     _, train = _data()
     _scripted(monkeypatch, [0.05 * k for k in range(1, 30)], folds=2)
-    cal = calibrate.calibrate(train, "binary", _opts(min_steps=1, max_steps=10, num_checkpoints=20))
+    cal = calibrate.calibrate(train, "binary", _opts(min_steps=10, max_steps=10, num_checkpoints=20))
     assert cal.steps.tolist() == list(range(1, 11))
 
 
