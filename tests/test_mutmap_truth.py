@@ -220,3 +220,17 @@ def test_tert_c228t_is_a_masked_gabpa_site():
     assert found.flagged[0, 0, i]
     assert masking.describe(mm.chrom, mm.start, int(found.site_start[0, 0, i]), int(found.site_end[0, 0, i])) == \
         "site created but masked by a stronger site at chr5:1295197-1295206"
+
+
+def test_masking_is_the_same_in_chunks(monkeypatch):
+    """Long maps are checked CHUNK edits at a time (bounded memory): same flags and sites."""
+    bank = _pwm_bank()
+    rng = np.random.default_rng(0)
+    mm = mutmap.mutation_map("".join(rng.choice(list("ACGT"), 300)), bank)
+    levels = masking.null_levels(bank)
+    whole = masking.map_masking(mm, bank, levels)
+    monkeypatch.setattr(masking, "CHUNK", 7)
+    chunked = masking.map_masking(mm, bank, levels)
+    assert whole.flagged.sum() > 3
+    np.testing.assert_array_equal(whole.site_start, chunked.site_start)
+    np.testing.assert_array_equal(whole.site_end, chunked.site_end)
