@@ -379,8 +379,13 @@ class VcfSink:
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
-        vcf_policy.write_all(self._w, pending, self.written + 1, self.source, self.contigs,
-                             self.tmp.endswith(".bcf"))
+        try:
+            vcf_policy.write_all(self._w, pending, self.written + 1, self.source, self.contigs,
+                                 self.tmp.endswith(".bcf"))
+        except OSError as e:  # htslib could not write (a full disk, an I/O error): the output's fault
+            self.abort()
+            raise OutputError(f"{self.path}: cannot write: {e.strerror or e} (disk full or I/O error?); "
+                              "nothing was written under this name") from None
         self.written += len(pending)
 
     def close(self) -> str | None:

@@ -466,10 +466,10 @@ class ContigMap:
     ('chr1', 'chrX', 'chrM', 'chr1', None)
     """
 
-    def __init__(self, fasta_contigs: Sequence[str], quiet: bool = False):
+    def __init__(self, fasta_contigs: Sequence[str], quiet: bool = False, aliases_said: bool = False):
         self.fasta = set(fasta_contigs)
         self.cache: dict[str, str | None] = {}
-        self._said = {"alias": 0, "missing": 0}
+        self._said = {"alias": int(aliases_said), "missing": 0}  # aliases_said: an earlier pass logged them
         self.quiet = quiet  # everything at debug level (a caller that reports the mapping itself)
 
     def _say(self, what: str, level: int, msg: str, *args) -> None:
