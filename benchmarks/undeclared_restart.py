@@ -4,7 +4,7 @@
 * undeclared first: record 1 uses an undeclared INFO tag (restart after the first chunk, one extra read);
 * undeclared last: only the last record does (the worst case: the whole run is done twice).
 
-Usage: python benchmarks/undeclared_restart.py [N_RECORDS] [MODELS]  (default 50000, the default panel)
+Usage: python benchmarks/undeclared_restart.py [N_RECORDS] [MODELS]  (default 3000 records, the default panel)
 Prints one row per case: wall seconds of the command (median of 3).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tests.annotate_helpers import write_fasta  # noqa: E402
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     models = sys.argv[2] if len(sys.argv) > 2 else "default"
     d = Path(tempfile.mkdtemp(prefix="vb_restart_"))
     rng = np.random.default_rng(0)

@@ -169,10 +169,11 @@ def test_configure_sets_numba_torch_and_env(monkeypatch):
     try:
         assert threads.configure(1) == 1
         assert numba.get_num_threads() == 1 and torch.get_num_threads() == 1
-        assert all(os.environ[v] == "1" for v in threads.THREAD_VARS)
+        assert all(os.environ[v] == "1" for v in threads.THREAD_VARS if v != "NUMBA_NUM_THREADS")
+        assert "NUMBA_NUM_THREADS" not in os.environ  # numba is running: its pool size stays as it started
         monkeypatch.setenv("OMP_NUM_THREADS", "7")  # the user's own setting wins over the default
         monkeypatch.setattr(threads, "available_cores", lambda: 1)
-        monkeypatch.delenv("NUMBA_NUM_THREADS")
+        monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
         assert threads.configure() == 1 and os.environ["OMP_NUM_THREADS"] == "7"
     finally:
         numba.set_num_threads(before_numba)
@@ -217,3 +218,10 @@ def test_command_summaries_match_the_modules():
 def test_temp_names_become_the_output_name():
     assert final_name("/x/.o.tsv.gz.12.tmp.tsv.gz") == "/x/o.tsv.gz"
     assert final_name("/x/.hidden.tsv") == "/x/.hidden.tsv"
+
+
+def test_threads_env_sizes_numba_in_a_fresh_process():
+    code = ("from varbind.cli import main\nimport sys\nrc = main(['models', 'list', '--threads', '1'])\n"
+            "import numba, os\nprint('POOL', numba.config.NUMBA_NUM_THREADS, os.environ['OMP_NUM_THREADS'])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert "POOL 1 1" in r.stdout, r.stdout + r.stderr

@@ -210,10 +210,10 @@ def test_recorded_panel_hash_follows_the_weights(tmp_path, world, capfd):
 
 
 def test_shipped_bundles_carry_the_fast_per_model_hash():
-    for name in ("default",):
+    for name in ("default", "jaspar", "rbp", "all"):
         cat = pretrained.load_catalogue(name)[1]
         assert cat["weights_sha256"].str.fullmatch("[0-9a-f]{64}").all(), name
-    b = bundle.read_bundle(pretrained.shipped_dir() / "default")  # verify=True checks every model
+    b = bundle.read_bundle(pretrained.shipped_dir() / "deepbind")  # verify=True checks every model
     p = b.params[7]
     assert bundle.weights_sha256(p) == b.catalogue["weights_sha256"].iloc[7]
 

@@ -76,7 +76,7 @@ def test_cli_logo_of_a_jaspar_pwm_is_its_matrix(saved_figures, tmp_path):
     """MA0062.4 (GABPA) as pyjaspar's JASPAR2024 matrix reads: CACTTCCTGT; --reverse-complement: ACAGGAAGTG."""
     from varbind import pretrained
 
-    panel = pretrained.load_panel("default", ids=["MA0062.4"])
+    panel = pretrained.load_panel("jaspar", ids=["MA0062.4"])
     want = logos.pwm_logo(panel.bank.params[0]).matrix
     assert main(["logo", "MA0062.4", "-o", str(tmp_path / "g.png")]) == 0
     assert main(["logo", "MA0062.4", "--reverse-complement", "-o", str(tmp_path / "rc.png")]) == 0

@@ -40,7 +40,7 @@ def corpus(tmp_path_factory):
 
 def annotate_args(folder: Path, vcf: Path, out: Path, *extra: str) -> list[str]:
     return ["annotate", str(vcf), "--fasta", str(folder / "ref.fa"), "--models", str(folder / "db"),
-            "--ids", "M1", "M3", "--window", "41", "--top-k", "2", "--quiet", "-o", str(out), *extra]
+            "--ids", "M1,M3", "--window", "41", "--top-k", "2", "--quiet", "-o", str(out), *extra]
 
 
 def records(path: Path) -> list[tuple]:

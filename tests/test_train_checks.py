@@ -73,6 +73,14 @@ def test_final_fit_never_shorter_than_min_steps(monkeypatch):
     assert calibrate.best_checkpoint(result.calibration.curves, result.calibration.steps, 1) == (0, 0)
 
 
+def test_max_steps_below_the_checkpoint_count_is_honoured(monkeypatch):
+    """--max-steps 10 with 20 checkpoints: one checkpoint per step, 10 steps (it trained 20 before)."""
+    _, train = _data()
+    _scripted(monkeypatch, [0.05 * k for k in range(1, 30)], folds=2)
+    cal = calibrate.calibrate(train, "binary", _opts(min_steps=10, max_steps=10, num_checkpoints=20))
+    assert cal.steps.tolist() == list(range(1, 11))
+
+
 def test_default_id_is_not_an_installed_model():
     taken = checks.installed_ids()
     assert "vbt_chip_MYC" in taken  # the shipped model the old default collided with

@@ -171,7 +171,7 @@ def test_progress_without_a_terminal_logs_lines(caplog):
             p.update(1)
         p.close()
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 11 and lines[-1].startswith("fold 1/3: 100% ETA 0:00 · 10/10 step")
+    assert len(lines) == 11 and lines[-1].startswith("fold 1/3: 100% ETA 0:00 | 10/10 step")
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="varbind"):
         q = progress.Progress("short", 10, "step", tty=False, interval=3600)
@@ -192,7 +192,7 @@ def test_progress_on_a_terminal_stays_and_fits(capsys):
     p.update(400)
     p.close()
     text = s.getvalue()
-    assert "\r" in text and text.rstrip().endswith(p.line().split(" · ")[-1])
+    assert "\r" in text and text.rstrip().endswith(p.line().split(" | ")[-1])
     assert "40% ETA" in text.split("\r")[-1]
 
 
@@ -209,9 +209,9 @@ def test_training_logs_progress_without_a_terminal(tmp_path, monkeypatch, capfd)
     err = capfd.readouterr().err
     assert rc == 0, err
     steps = [ln for ln in err.splitlines() if " step" in ln and "ETA" in ln]
-    final = [ln for ln in steps if ln.startswith("varbind: final fit: 100% ETA 0:00 · ")]
-    n = final[-1].split(" · ")[1].split("/")[0]
-    assert final[-1].split(" · ")[1] == f"{n}/{n} step" and len(steps) > int(n)  # calibration's lines too
+    final = [ln for ln in steps if ln.startswith("varbind: final fit: 100% ETA 0:00 | ")]
+    n = final[-1].split(" | ")[1].split("/")[0]
+    assert final[-1].split(" | ")[1] == f"{n}/{n} step" and len(steps) > int(n)  # calibration's lines too
 
 
 def test_no_descriptor_is_left_open(calls):

@@ -366,7 +366,7 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
     vcf_policy.declare(reader, declared)
     if strict:
         vcf_policy.check_strict(reader, str(vcf))
-    contigs = io.ContigMap(fasta_obj.lengths)
+    contigs = io.ContigMap(fasta_obj.lengths, aliases_said=bool(declared))  # a restart: said on the first pass
     header = io.header_contigs(reader)
     if header and not any(contigs(c) for c in header):
         raise ContigNotFoundError(_build_message(list(header), fasta_obj))

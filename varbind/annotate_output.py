@@ -402,34 +402,46 @@ class VcfSink:
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
-        vcf_policy.write_all(self._w, pending, self.written + 1, self.source, self.contigs,
-                             self.tmp.endswith(".bcf"))
+        try:
+            vcf_policy.write_all(self._w, pending, self.written + 1, self.source, self.contigs,
+                                 self.tmp.endswith(".bcf"))
+        except OSError as e:  # htslib could not write (a full disk, an I/O error): the output's fault
+            self.abort()
+            raise OutputError(f"{self.path}: cannot write: {e.strerror or e} (disk full or I/O error?); "
+                              "nothing was written under this name") from None
         self.written += len(pending)
 
     def close(self) -> str | None:
         self._flush()
-        self._w.close()
+        with io.quiet_writes():
+            self._w.close()
         try:
             got = readback.count_vcf_records(self.tmp)
+            problem = f"it holds {got} of the {self.written} records written"
         except (OSError, ValueError, EOFError) as e:
-            got = f"unreadable ({e})"
+            got, problem = None, f"it is cut short or corrupt ({str(e).rsplit(': ', 1)[-1]})"
         if got != self.written:
             self.abort()
-            raise OutputError(f"{self.path}: cannot write: the file holds {got} of the {self.written} records "
-                              "written (disk full or I/O error?); nothing was written under this name")
+            raise OutputError(f"{self.path}: cannot write: read back, {problem} (disk full or I/O error?); "
+                              "nothing was written under this name")
         tmp_index = io.index_vcf(self.tmp) if self.path.endswith((".gz", ".bgz", ".bcf")) else None
         for stale in (self.path + ".tbi", self.path + ".csi"):
             Path(stale).unlink(missing_ok=True)
+        ours = os.stat(self.tmp).st_ino
         _fs.commit(self.tmp, self.path)
         if tmp_index is None:
             return None
         index = self.path + tmp_index[len(self.tmp):]
+        if os.stat(self.path).st_ino != ours:  # another run renamed its output over ours: its index goes with it
+            _fs.discard(tmp_index)
+            return None
         _fs.commit(tmp_index, index)  # after the data, so the index is not older than it
         return index
 
     def abort(self) -> None:
         try:
-            self._w.close()
+            with io.quiet_writes():
+                self._w.close()
         except Exception:  # noqa: BLE001
             pass
         for p in (self.tmp + ".tbi", self.tmp + ".csi"):

@@ -284,6 +284,19 @@ def vcf_writer(path: str, reader: Any) -> Any:
     raise OSError(code, f"cannot write the output here ({os.strerror(code)})", str(folder))
 
 
+@contextlib.contextmanager
+def quiet_writes() -> Iterator[None]:
+    """htslib's messages off for a write through cyvcf2 (e.g. ``bgzf_flush`` on a full disk): a
+    failed write is found by reading the file back (:mod:`varbind.readback`) and said in one line."""
+    from cyvcf2.cyvcf2 import set_htslib_log_level
+
+    set_htslib_log_level(0)
+    try:
+        yield
+    finally:
+        set_htslib_log_level(3)  # htslib's default (HTS_LOG_WARNING)
+
+
 def set_info(rec: Any, key: str, value: str) -> None:
     rec.INFO[key] = value
 
@@ -334,7 +347,9 @@ class Fasta:
             with _captured_stderr() as msgs:
                 self._f = pysam.FastaFile(self.path)
         except (OSError, ValueError) as e:
-            self._f = _cached_index_fasta(self.path)  # no .fai and none can be written beside the FASTA
+            from .fasta_cache import open_with_cached_index
+
+            self._f = open_with_cached_index(self.path)  # no .fai, and none can be written beside the FASTA
             if self._f is None:
                 raise InputFormatError(f"{self.path}: cannot open the FASTA ({_hts_message(msgs) or e})") from None
         self.lengths = dict(zip(self._f.references, self._f.lengths))
@@ -408,44 +423,6 @@ class Fasta:
             self._raw.close()
 
 
-def fasta_index_cache(path: str) -> Path:
-    """Where the index of a FASTA whose own folder is read-only is kept: the user's cache folder
-    (``$XDG_CACHE_HOME/varbind/fai``, else ``~/.cache/varbind/fai``), one name per file version."""
-    import hashlib
-
-    st = os.stat(path)
-    key = hashlib.sha1(f"{Path(path).resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "varbind" / "fai"
-    return root / f"{Path(path).name}.{key}"
-
-
-def _cached_index_fasta(path: str) -> Any:
-    """The FASTA opened with an index built in :func:`fasta_index_cache` (``samtools faidx
-    --fai-idx``), when there is no ``.fai`` beside it (a read-only folder); ``None`` if that fails too."""
-    import pysam
-
-    if os.path.exists(path + ".fai"):
-        return None
-    base = fasta_index_cache(path)
-    fai, gzi = f"{base}.fai", f"{base}.gzi"
-    bgzf = sniff(path) == "bgzf"
-    try:
-        base.parent.mkdir(parents=True, exist_ok=True)
-        if not os.path.exists(fai):
-            tmp = f"{base}.{os.getpid()}.tmp"
-            with _captured_stderr():
-                pysam.faidx(path, "--fai-idx", tmp + ".fai", *(["--gzi-idx", tmp + ".gzi"] if bgzf else []))
-            if bgzf:
-                os.replace(tmp + ".gzi", gzi)
-            os.replace(tmp + ".fai", fai)
-        with _captured_stderr():
-            f = pysam.FastaFile(path, filepath_index=fai, filepath_index_compressed=gzi if bgzf else None)
-    except (OSError, ValueError, pysam.utils.SamtoolsError):
-        return None
-    log.info("%s: its folder is read-only; its index is kept in %s", path, fai)
-    return f
-
-
 # ---------------------------------------------------------------- contig aliasing
 
 
@@ -491,10 +468,10 @@ class ContigMap:
     ('chr1', 'chrX', 'chrM', 'chr1', None)
     """
 
-    def __init__(self, fasta_contigs: Sequence[str], quiet: bool = False):
+    def __init__(self, fasta_contigs: Sequence[str], quiet: bool = False, aliases_said: bool = False):
         self.fasta = set(fasta_contigs)
         self.cache: dict[str, str | None] = {}
-        self._said = {"alias": 0, "missing": 0}
+        self._said = {"alias": int(aliases_said), "missing": 0}  # aliases_said: an earlier pass logged them
         self.quiet = quiet  # everything at debug level (a caller that reports the mapping itself)
 
     def _say(self, what: str, level: int, msg: str, *args) -> None:

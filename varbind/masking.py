@@ -51,6 +51,8 @@ HIDDEN = 0.5
 TOLERANCE = 0.25
 #: a created site scores at least this quantile of the model's null (best of a 101-bp background window)
 SITE_QUANTILE = 0.75
+#: edits whose local windows are built and scored at a time (bounded memory for long mutation maps)
+CHUNK = 65536
 
 
 class Masking(NamedTuple):
@@ -160,6 +162,11 @@ def masked_edits(bank, refs: CodeBatch, edits, deltas: np.ndarray, levels: NullL
     from . import predict
 
     e, nm = len(edits.start), len(bank)
+    if e > CHUNK:  # bounded memory: the local windows of CHUNK edits at a time
+        parts = [masked_edits(bank, refs, type(edits)(*(np.asarray(a)[i : i + CHUNK] for a in edits)),
+                              deltas[i : i + CHUNK], levels, strand_merge=strand_merge, device=device)
+                 for i in range(0, e, CHUNK)]
+        return Masking(*(np.concatenate(arrays) for arrays in zip(*parts)))
     gain = np.zeros((e, nm), np.float64)
     flagged = np.zeros((e, nm), bool)
     site_start = np.full((e, nm), -1, np.int64)
@@ -184,18 +191,19 @@ def masked_edits(bank, refs: CodeBatch, edits, deltas: np.ndarray, levels: NullL
             ref = int(ref_of[r])
             if ref not in sites:
                 n = int(refs.lengths[ref])
-                mers = [(i, i + m) for i in range(max(1, n - m + 1))]
-                sites[ref] = (mers, predict.score(sub, _windows(refs.codes[ref], mers), **kw))
-            mers, site = sites[ref]
+                first = np.arange(max(1, n - m + 1))
+                mers = [(i, i + m) for i in first.tolist()]
+                sites[ref] = (first, predict.score(sub, _windows(refs.codes[ref], mers), **kw))
+            first, site = sites[ref]
             s, stop = int(starts[r]), int(starts[r] + lengths[r])
-            apart = np.array([b <= s or a >= stop for a, b in mers])
+            apart = (first + m <= s) | (first >= stop)
             if not apart.any():
                 continue
             best = int(np.flatnonzero(apart)[np.argmax(site[apart, k])])
             if site[best, k] >= local_alt[r, k] - TOLERANCE * sp[0, k]:
                 c = cols[k]
                 flagged[r, c] = True
-                site_start[r, c], site_end[r, c] = mers[best]
+                site_start[r, c], site_end[r, c] = int(first[best]), int(first[best]) + m
     return Masking(gain, flagged, site_start, site_end)
 
 

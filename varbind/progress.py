@@ -80,7 +80,7 @@ class Progress:
         return None
 
     def line(self) -> str:
-        """``label: 45% ETA 3:21 · 12,345/27,000 rec · 1,234 rec/s · 0:10`` (what is known of it)."""
+        """``label: 45% ETA 3:21 | 12,345/27,000 rec | 1,234 rec/s | 0:10`` (what is known of it)."""
         elapsed = time.monotonic() - self.start
         frac = self.fraction()
         parts = []
@@ -94,7 +94,7 @@ class Progress:
         if elapsed > 0 and self.n:
             parts.append(f"{self.n / elapsed:,.0f} {self.unit}/s")
         parts.append(_duration(elapsed))
-        return f"{self.label}: " + " · ".join(parts)
+        return f"{self.label}: " + " | ".join(parts)
 
     def _refresh(self) -> None:
         self._bar.set_description_str(self.line(), refresh=True)

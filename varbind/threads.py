@@ -119,6 +119,8 @@ def configure(n: int | None = None) -> int:
     if n < 1:
         raise ValueError(f"thread count must be at least 1, not {n}")
     for var in THREAD_VARS:
+        if var == "NUMBA_NUM_THREADS" and "numba" in sys.modules:
+            continue  # numba re-reads it when it compiles, and refuses a value other than its pool's
         if explicit or not os.environ.get(var):
             os.environ[var] = str(n)
     if "numba" in sys.modules:

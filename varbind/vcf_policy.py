@@ -114,9 +114,9 @@ def write_all(writer: Any, recs: Sequence[Any], first: int, path: str, contigs: 
                 write(writer, rec, number, path, contigs, bcf)
     except OSError as e:
         why = io._hts_message(msgs)
-        if why:
+        if why and "write failed" not in why.lower():  # htslib refused the record itself
             raise InputFormatError(f"{path}: record {number} cannot be written: {why}") from None
-        raise e from None
+        raise OSError(e.errno or errno.EIO, why or e.strerror or str(e)) from None  # the output could not be written
 
 
 def names(lines: Sequence[str]) -> list[str]:

@@ -35,7 +35,7 @@ def check_gzip_complete(path: str | os.PathLike, chunk: int = 1 << 20) -> None:
 
     A plain gzip stream cannot be checked from its end alone (BGZF files are: :func:`varbind.io.sniff`
     looks for the end-of-file block), so this decompresses it once, in bounded memory, at zlib speed
-    (about 1 s per 200 MB compressed on one core).
+    (see BENCHMARKS.md: a few seconds per 100 MB of compressed VCF).
 
     Raises
     ------
@@ -44,17 +44,18 @@ def check_gzip_complete(path: str | os.PathLike, chunk: int = 1 << 20) -> None:
     """
     with open(path, "rb") as f:
         d = zlib.decompressobj(31)
-        in_member = False  # fed part of a member whose end has not been seen
+        in_member = False  # fed part of a gzip member whose end has not been seen
         while data := f.read(chunk):
             try:
                 while data:
-                    d.decompress(data, 0)
-                    in_member = not d.eof
-                    data = d.unused_data
-                    if d.eof:  # a member ended; another may follow (concatenated gzip files)
-                        d = zlib.decompressobj(31)
-                        if data[:2] != b"\x1f\x8b":
-                            return  # trailing bytes after the last member: gzip ignores them too
+                    d.decompress(data, 16 * chunk)  # output discarded, at most 16 MB at a time
+                    if not d.eof:
+                        in_member, data = True, d.unconsumed_tail
+                        continue
+                    in_member, data = False, d.unused_data
+                    d = zlib.decompressobj(31)  # another member may follow (concatenated gzip files)
+                    if data and data[:2] != b"\x1f\x8b":
+                        return  # trailing bytes after the last member: gzip ignores them too
             except zlib.error as e:
                 raise InputFormatError(f"{path}: corrupt gzip data ({e}); re-download or re-compress it") from None
     if in_member:

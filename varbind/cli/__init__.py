@@ -117,7 +117,6 @@ def error_line(e: BaseException) -> str:
     True
     >>> line.endswith("ZeroDivisionError: division by zero")
     True
-    (True, True)
     """
     if isinstance(e, VarbindError):
         text = str(e)

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sequence logo of the windows that activate it most.",
     )
     p.add_argument("model", metavar="MODEL", help="model ID in --models, or a path to a params .txt file")
-    common.add_model_args(p)
+    common.add_model_args(p, default="all")  # a logo is of one model: any shipped one, by its ID
     p.add_argument("--sequences", metavar="FILE",
                    help="sequences to scan (one per line or FASTA; default: 5,000 random 100-mers)")
     p.add_argument("--sites", type=int, default=500, metavar="N", help="windows per detector (default 500)")

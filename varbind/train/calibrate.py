@@ -264,7 +264,7 @@ def calibrate(train: Examples, kind: str, opts: TrainOptions) -> Calibration:
     budget = _num_steps(n, opts)
     every = max(1, budget // max(1, opts.num_checkpoints))
     grow = every * max(1, opts.num_checkpoints // 2)
-    done, target = 0, every * opts.num_checkpoints
+    done, target = 0, min(every * opts.num_checkpoints, max(budget, every))  # never past the budget
     with _seeded(opts.seed, dev):
         while True:
             _fit(net, data, kind, model_fold, fold, target, opts, gen, checkpoint, "calibration", every, done)
