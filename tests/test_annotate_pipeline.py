@@ -218,3 +218,46 @@ def test_dask_workers_take_one_gpu_each(monkeypatch):
     finally:
         numba.set_num_threads(threads[0])
         torch.set_num_threads(threads[1])
+
+
+def calibrated_panel():
+    """The tiny bank with null tables (random 101-bp sequences): Effect, VB_PANEL and percentiles."""
+    from varbind import pretrained
+
+    bank = tiny_bank()
+    rng = np.random.default_rng(11)
+    seqs = ["".join(rng.choice(list("ACGT"), 101)) for _ in range(400)]
+    probs = np.linspace(0, 1, 101)
+    q = np.quantile(predict.score(bank, seqs, device="cpu"), probs, axis=0).T.astype(np.float32)
+    null = percentiles.NullTable(list(bank.ids), probs, q, {})
+    return pretrained.panel_from_bank(bank)._replace(null=null)
+
+
+def test_calibrated_info_is_the_same_from_joined_tasks_and_per_chunk(genome_world, tmp_path, monkeypatch):
+    """INFO (Effect, VB_PANEL, VB_SKIP, top-k by effect) from the joined-task path with percentiles
+    of the top models only equals the per-chunk path with full tables (taken when --scores is set),
+    for any task size."""
+    panel = calibrated_panel()
+    base = "ACGT"[int(io.Fasta(str(genome_world["fa"])).codes("chr2", 2999, 3000)[0])]
+    lines = genome_world["vcf"].read_text().splitlines()
+    ref = "ACGT"[("ACGT".index(base) + 1) % 4]
+    alts = ",".join(c for c in "ACGT" if c not in (base, ref))  # neither is the FASTA's base: no swap
+    lines += [f"chr2\t3000\t.\t{ref}\t{alts}\t.\t.\t.",  # REF differs, in a later chunk of the task
+              f"chr2\t3001\t.\tA\t*\t.\t.\t."]
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text("\n".join(lines) + "\n")
+    bodies = []
+    for size, scores in ((1, None), (10**6, None), (10**6, tmp_path / "s.parquet")):
+        monkeypatch.setattr(annotate_pipeline, "TASK_CPU", size)
+        path = tmp_path / f"o{size}{scores is not None}.vcf"
+        annotate.annotate_vcf(str(vcf), str(genome_world["fa"]), str(path), panel,
+                              settings=annotate.Settings(window=W, device="cpu"),
+                              scores=None if scores is None else str(scores))
+        bodies.append([ln for ln in path.read_text().splitlines() if not ln.startswith("##varbind_command")])
+    assert bodies[0] == bodies[1] == bodies[2]
+    records = [ln for ln in bodies[0] if not ln.startswith("#")]
+    assert sum("VB_PANEL=" in r for r in records) > 100 and sum("VB_SKIP=" in r for r in records) == 3
+    assert [r.split("VB_SKIP=")[1].split(";")[0] for r in records if r.startswith("chr2\t300")] == [
+        "ref_mismatch,ref_mismatch", "star"]
+    entry = next(r for r in records if "VARBIND=" in r).split("VARBIND=")[1].split(";")[0].split(",")[0]
+    assert entry.split("|")[6] != "." and entry.split("|")[7] != "."  # Effect and RefPct filled
