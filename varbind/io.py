@@ -232,9 +232,11 @@ def _phantom(rec: Any, path: str, number: int) -> str | None:
     chrom = rec.CHROM
     if rec.end > rec.start and chrom and not any(c.isspace() for c in chrom):
         return None
-    if not chrom:
+    if not chrom and rec.end <= 0:  # a blank line: no CHROM, no POS
         log.debug("%s: blank line after record %d skipped", path, number - 1)
         return "blank"
+    if not chrom:
+        return f"{path}: record {number} (POS {rec.start + 1}) has an empty CHROM"
     if any(c.isspace() for c in chrom):
         return (f"{path}: record {number} is not tab-delimited (CHROM reads {chrom[:40]!r}); "
                 "VCF fields must be separated by tabs")

@@ -106,15 +106,6 @@ def null_levels(bank, null=None, *, n: int = 2000) -> NullLevels:
     return NullLevels(spread, site)
 
 
-def _windows(codes: np.ndarray, spans: list[tuple[int, int]]) -> CodeBatch:
-    """The windows ``codes[a:b]`` as one N-padded batch."""
-    width = max(1, max(b - a for a, b in spans))
-    out = np.full((len(spans), width), N_CODE, np.uint8)
-    for i, (a, b) in enumerate(spans):
-        out[i, : b - a] = codes[a:b]
-    return CodeBatch(out, np.array([b - a for a, b in spans], np.int64))
-
-
 def masked_mutations(bank, seq: str | np.ndarray, starts: np.ndarray, alts: np.ndarray, deltas: np.ndarray,
                      levels: NullLevels, *, strand_merge: str = "max", device=None) -> Masking:
     """Which substitutions of ``seq`` create a site that a stronger one elsewhere masks, per model.
@@ -186,25 +177,43 @@ def masked_edits(bank, refs: CodeBatch, edits, deltas: np.ndarray, levels: NullL
         gain[:, cols] = g
         sp = levels.spread[cols][None, :]
         cand = (g >= MIN_GAIN * sp) & (deltas[:, cols] <= HIDDEN * g) & (local_alt >= levels.site[cols][None, :])
-        sites: dict[int, tuple[list, np.ndarray]] = {}  # reference -> its m-base windows and their scores
-        for r, k in zip(*np.nonzero(cand)):
-            ref = int(ref_of[r])
-            if ref not in sites:
-                n = int(refs.lengths[ref])
-                first = np.arange(max(1, n - m + 1))
-                mers = [(i, i + m) for i in first.tolist()]
-                sites[ref] = (first, predict.score(sub, _windows(refs.codes[ref], mers), **kw))
-            first, site = sites[ref]
+        rows, ks = np.nonzero(cand)
+        if not len(rows):
+            continue
+        # the stronger site: every m-base window of each candidate's reference, scored alone, in one pass
+        # with only the candidate models
+        models = np.unique(ks)
+        need = np.unique(ref_of[rows])
+        firsts = [np.arange(max(1, int(refs.lengths[r]) - m + 1)) for r in need.tolist()]
+        offset = np.concatenate([[0], np.cumsum([len(f) for f in firsts])])
+        mers = _windows_of(refs, need, firsts, m)
+        site = predict.score(bank.select([bank.ids[c] for c in cols[models]]), mers, **kw)
+        which = {r: i for i, r in enumerate(need.tolist())}
+        col_of = {k: j for j, k in enumerate(models.tolist())}
+        for r, k in zip(rows.tolist(), ks.tolist()):
+            i = which[int(ref_of[r])]
+            first, scores = firsts[i], site[offset[i] : offset[i + 1], col_of[k]]
             s, stop = int(starts[r]), int(starts[r] + lengths[r])
             apart = (first + m <= s) | (first >= stop)
             if not apart.any():
                 continue
-            best = int(np.flatnonzero(apart)[np.argmax(site[apart, k])])
-            if site[best, k] >= local_alt[r, k] - TOLERANCE * sp[0, k]:
+            best = int(np.flatnonzero(apart)[np.argmax(scores[apart])])
+            if scores[best] >= local_alt[r, k] - TOLERANCE * sp[0, k]:
                 c = cols[k]
                 flagged[r, c] = True
                 site_start[r, c], site_end[r, c] = int(first[best]), int(first[best]) + m
     return Masking(gain, flagged, site_start, site_end)
+
+
+def _windows_of(batch: CodeBatch, refs: np.ndarray, firsts: list[np.ndarray], m: int) -> CodeBatch:
+    """The ``m``-base windows starting at ``firsts[i]`` of reference ``refs[i]`` as one batch (N past
+    a reference's end)."""
+    rows = np.concatenate([np.full(len(f), r) for r, f in zip(refs.tolist(), firsts)])
+    start = np.concatenate(firsts)
+    idx = start[:, None] + np.arange(m)[None, :]
+    inside = idx < batch.lengths[rows][:, None]
+    codes = np.where(inside, batch.codes[rows[:, None], np.minimum(idx, batch.codes.shape[1] - 1)], N_CODE)
+    return CodeBatch(np.ascontiguousarray(codes, dtype=np.uint8), np.full(len(start), m, np.int64))
 
 
 def _local_windows(refs: CodeBatch, ref_of, starts, lengths, codes, m: int) -> tuple[CodeBatch, CodeBatch]:
