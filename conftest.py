@@ -3,6 +3,6 @@ from __future__ import annotations
 
 import importlib.util
 
-collect_ignore = []
+collect_ignore = ["varbind/pretrained.py"]  # an alias of varbind/panels/sources.py
 if importlib.util.find_spec("triton") is None:  # the GPU kernels need Triton (CUDA builds of torch)
-    collect_ignore.append("varbind/_triton_kernels.py")
+    collect_ignore.append("varbind/predict/kernels/triton_ops.py")

@@ -6,7 +6,7 @@ Measurements, printed as a table:
   ``n * spacing`` bases), medians of ``--repeats`` runs of:
 
   * ``shared``: what ``annotate`` does in global mode: windows (``--window``, default 101) built by
-    :func:`varbind.variants.build_windows`, clustered into regions and scored through
+    :func:`varbind.annotate.windows.build_windows`, clustered into regions and scored through
     :func:`varbind.predict.score_windows` (nearby variants share one reference pass; on a GPU this
     falls back to ``score_edits``);
   * ``delta``: the same windows through :func:`varbind.predict.score_edits` (one reference pass a
@@ -43,9 +43,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from varbind import deepbind_db, predict  # noqa: E402
+from varbind import predict  # noqa: E402
+from varbind.panels import deepbind_db
 from varbind.bank import ModelBank  # noqa: E402
-from varbind.variants import Site, build_windows  # noqa: E402
+from varbind.annotate.windows import Site, build_windows  # noqa: E402
 
 
 def load_bank(source: str, n_models: int | None) -> ModelBank:
@@ -57,7 +58,7 @@ def load_bank(source: str, n_models: int | None) -> ModelBank:
 
 
 def bench_shared(bank, genome, sites, window, device) -> float:
-    from varbind.window_scoring import score_global
+    from varbind.annotate.scoring import score_global
 
     g = lambda a, b: genome[a:b]  # noqa: E731
     score_global(bank, build_windows(sites[: warm_n(device)], g, window), g, device=device)  # warm-up / compile

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def read_snvs(vcf: str, limit: int | None = None):
     from varbind import io
-    from varbind.variants import Site
+    from varbind.annotate.windows import Site
 
     reader = io.open_vcf(vcf)
     sites = []
@@ -43,7 +43,7 @@ def windows(sites, fasta: str, window: int):
     """All SNVs' windows as one batch (per contig through the FASTA)."""
     from varbind import io, predict
     from varbind.sequence import CodeBatch
-    from varbind.variants import build_windows
+    from varbind.annotate.windows import build_windows
 
     fa = io.Fasta(fasta)
     contigs = io.ContigMap(fa.lengths)
@@ -116,7 +116,7 @@ _RSS = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
 
 def run(args) -> None:
     from varbind import device as vdevice
-    from varbind import pretrained
+    from varbind.panels import sources as pretrained
 
     device = str(vdevice.resolve(args.device))
     sites = read_snvs(args.end_to_end)

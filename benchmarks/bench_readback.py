@@ -1,5 +1,5 @@
 """What the integrity checks of a VCF output cost: `varbind annotate` end to end on N SNVs, and the
-read-back of the written file (`varbind.readback.count_vcf_records`) alone, for .vcf, .vcf.gz, .bcf.
+read-back of the written file (`varbind.io.readback.count_vcf_records`) alone, for .vcf, .vcf.gz, .bcf.
 
 Usage: python benchmarks/bench_readback.py [N]   (default 200,000 SNVs; 4 small models)
 """
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from varbind import params, readback
+from varbind import params
+from varbind.io import readback
 
 
 def main(n: int = 200_000) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from varbind.deepfind_train import results_table  # noqa: E402
+from varbind.deepfind.train import results_table  # noqa: E402
 
 PAPER = "paper (Alipanahi et al. 2015): DeepFind 0.71 (scores), 0.73 (+ distance + transversion); CADD 0.64"
 

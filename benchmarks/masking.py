@@ -4,7 +4,7 @@ Writes a VCF of the first ``--n`` DeepFind derived promoter SNVs (hg19, ``../sha
 then runs ``varbind annotate IN.vcf --fasta hg19_sparse.fa.gz -o OUT.tsv`` (the default panel, DeepFind
 off) under cProfile in this process, twice (the first run pays numba compilation), and prints the
 wall time of the second run and the share of it spent in
-:func:`varbind.annotate_masking.masked_column` (the VCF-only output skips the column).
+:func:`varbind.annotate.masking.masked_column` (the VCF-only output skips the column).
 
     python benchmarks/masking.py [--n 2000]
 """

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from varbind import deepbind_db, mutmap, predict
+from varbind import mutmap, predict
+from varbind.panels import deepbind_db
 from varbind.bank import ModelBank
 from varbind.sequence import encode_batch
 

@@ -4,7 +4,7 @@
     PYTHONPATH=. python benchmarks/panel.py [--repeats 5]
 
 Each figure is the median over ``--repeats`` fresh Python processes, so nothing is cached in memory
-(the OS file cache is warm after the first). ``import`` is ``import varbind.pretrained,
+(the OS file cache is warm after the first). ``import`` is ``import varbind.panels.sources,
 varbind.bank`` (torch, numpy, pandas, safetensors); ``load_panel`` is the call itself: read and
 sha256-check the bundles, build the 714-model bank; ``load_catalogue`` reads only the TSVs (what
 ``varbind models list`` needs); ``list path`` is a fresh process doing exactly what ``varbind models
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 PROBE = r"""
 import json, time
 t0 = time.perf_counter()
-import varbind.pretrained as P, varbind.bank, pandas, safetensors.numpy  # noqa
+import varbind.panels.sources as P, varbind.bank, pandas, safetensors.numpy  # noqa
 t1 = time.perf_counter()
 panel = P.load_panel("default")
 t2 = time.perf_counter()

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from varbind import deepbind_db, predict  # noqa: E402
+from varbind import predict  # noqa: E402
+from varbind.panels import deepbind_db
 from varbind.bank import ModelBank  # noqa: E402
 
 EXECUTABLE = 32.0  # sequence x model / s / core

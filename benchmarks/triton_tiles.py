@@ -1,8 +1,8 @@
-"""Measure the Triton kernels' tile choices on this GPU, for the tables of :mod:`varbind._triton_tiles`.
+"""Measure the Triton kernels' tile choices on this GPU, for the tables of :mod:`varbind.predict.kernels.triton_tiles`.
 
 For each group of each ``--models`` panel, each window length (101 bp: annotate's default; 51 bp:
 DeepFind's) and each kernel (``snv``: single-base edits, ``conv``: plain sequences), every tile shape
-of :data:`varbind._triton_kernels.CONFIGS` runs on ``--n`` random windows (median time of
+of :data:`varbind.predict.kernels.triton_ops.CONFIGS` runs on ``--n`` random windows (median time of
 ``triton.testing.do_bench``) and the fastest is kept. Writes JSON ``{gpu name: {key: tile}}`` to
 ``-o`` (``VARBIND_TILES=that.json`` makes varbind use it; paste it into ``_triton_tiles.TABLES`` to
 ship it) and prints the timings.
@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from varbind import _triton_kernels as tk  # noqa: E402
+from varbind.predict.kernels import triton_ops as tk  # noqa: E402
 from varbind import pretrained  # noqa: E402
 from varbind.predict._core import _pad  # noqa: E402
 
@@ -32,7 +32,7 @@ from varbind.predict._core import _pad  # noqa: E402
 def measure(group, codes, n: int, kernel: str) -> dict:
     import triton
 
-    w = group.triton_weights()
+    w = tk.weights(group)
     m = group.m
     padded = _pad(codes, m)
     lengths = torch.full((n,), codes.shape[1], dtype=torch.int32, device=codes.device)
@@ -89,7 +89,7 @@ def main() -> None:
                     continue
                 for g in bank.groups:
                     # one measurement per kernel, K_PAD, column count and window: other lengths take the nearest
-                    shape = (kernel, g.triton_weights().parts.shape[1], g.triton_weights().parts.shape[2], window)
+                    shape = (kernel, tk.weights(g).parts.shape[1], tk.weights(g).parts.shape[2], window)
                     if shape in done:
                         continue
                     done.add(shape)

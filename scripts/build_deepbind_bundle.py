@@ -4,7 +4,7 @@
     PYTHONPATH=. python scripts/build_deepbind_bundle.py [--shared ../shared]
 
 ``pretrained/deepbind/`` holds the 927 published DeepBind v0.1 models (Alipanahi et al. 2015; every
-row of ``db.tsv`` that is not labelled ``deprecated``) as a varbind bundle (:mod:`varbind.bundle`):
+row of ``db.tsv`` that is not labelled ``deprecated``) as a varbind bundle (:mod:`varbind.panels.bundle`):
 float32 weights in safetensors (the params files' numbers are float32 values written as decimals,
 so nothing is lost), the catalogue (``db.tsv``'s Protein, Type, Species, Family, Class, Experiment,
 Experiment Details and Cite columns plus each model's sha256 and quality), the null-distribution
@@ -39,7 +39,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from varbind import bundle, deepbind_import, percentiles, pretrained  # noqa: E402
+from varbind import pretrained  # noqa: E402
+from varbind.panels import bundle
+from varbind.panels import deepbind_import
+from varbind.panels import nulls as percentiles
 from varbind.bank import ModelBank  # noqa: E402
 from varbind.params import DeepBindParams  # noqa: E402
 

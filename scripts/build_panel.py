@@ -4,9 +4,9 @@
     PYTHONPATH=. python scripts/build_panel.py [--shared ../shared] [--out pretrained/jaspar]
 
 Contents: the JASPAR 2024 CORE vertebrate matrices (latest version of each, from the ``pyjaspar``
-package) as log-odds PWM models (:mod:`varbind.jaspar`), then every varbind-trained CNN found in
+package) as log-odds PWM models (:mod:`varbind.panels.jaspar`), then every varbind-trained CNN found in
 ``pretrained/trained/`` (a bundle folder, or bundle folders inside it). Rerun after new models are
-trained. The null-distribution quantiles (:mod:`varbind.percentiles`) use a dinucleotide model fitted
+trained. The null-distribution quantiles (:mod:`varbind.panels.nulls`) use a dinucleotide model fitted
 to the real sequence of ``../shared/data/genome/hg19_sparse.fa.gz``; the fitted counts are kept in
 ``pretrained/null_background.json`` (refit with ``--refit-background``) so every rebuild, with or
 without ``../shared``, uses the same null set.
@@ -26,7 +26,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from varbind import bundle, jaspar, percentiles, pretrained  # noqa: E402
+from varbind import pretrained  # noqa: E402
+from varbind.panels import bundle
+from varbind.panels import jaspar
+from varbind.panels import nulls as percentiles
 from varbind.bank import ModelBank  # noqa: E402
 from varbind.bases import GENOME_CODES  # noqa: E402
 

@@ -23,8 +23,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from varbind import deepfind, deepfind_data, deepfind_train, pretrained  # noqa: E402
-from varbind.deepfind import DeepFindConfig  # noqa: E402
+from varbind import deepfind, pretrained  # noqa: E402
+from varbind.deepfind import data as deepfind_data
+from varbind.deepfind import train as deepfind_train
+from varbind.deepfind.model import DeepFindConfig  # noqa: E402
 
 
 MLP_SETTINGS = {

@@ -29,7 +29,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from varbind import deepfind, deepfind_data, pretrained  # noqa: E402
+from varbind import deepfind, pretrained  # noqa: E402
+from varbind.deepfind import data as deepfind_data
 
 
 def candidates(d: np.ndarray, e: np.ndarray) -> dict[str, np.ndarray]:

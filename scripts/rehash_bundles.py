@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from varbind import _fs, bundle, pretrained
+from varbind import _fs
+from varbind.panels import bundle
+from varbind.panels import sources as pretrained
 
 
 def rehash(path: Path) -> None:

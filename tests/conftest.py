@@ -32,7 +32,7 @@ def deepbind_dir(shared_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def deepbind_bank(deepbind_dir: Path):
     """All 927 published models, in ``all.ids`` order."""
-    from varbind import deepbind_db
+    from varbind.panels import deepbind_db
     from varbind.bank import ModelBank
 
     ids = (deepbind_dir / "reference" / "all.ids").read_text().split()

@@ -10,15 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-from varbind import annotate, annotate_pipeline, annotate_stream, deepfind, io, percentiles, predict
+from varbind import annotate, deepfind, io, predict
+from varbind.annotate import pipeline as annotate_pipeline
+from varbind.annotate import stream as annotate_stream
+from varbind.panels import nulls as percentiles
 from varbind import device as vdevice
-from varbind.annotate_deepfind import DeepFind
-from varbind.annotate_topk import pair_percentiles, top_models
-from varbind.bundle import models_sha256
+from varbind.annotate.deepfind import DeepFind
+from varbind.annotate.topk import pair_percentiles, top_models
+from varbind.panels.bundle import models_sha256
 from varbind.errors import InputFormatError
 from varbind.sequence import CodeBatch
-from varbind.variants import Site, build_windows
-from varbind.window_scoring import score_global
+from varbind.annotate.windows import Site, build_windows
+from varbind.annotate.scoring import score_global
 
 from .annotate_helpers import random_genome, tiny_bank, write_fasta, write_vcf
 
@@ -222,7 +225,7 @@ def test_dask_workers_take_one_gpu_each(monkeypatch):
 
 def calibrated_panel():
     """The tiny bank with null tables (random 101-bp sequences): Effect, VB_PANEL and percentiles."""
-    from varbind import pretrained
+    from varbind.panels import sources as pretrained
 
     bank = tiny_bank()
     rng = np.random.default_rng(11)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from varbind.check import check_vcf, format_report, is_normalised
+from varbind.annotate.check import check_vcf, format_report, is_normalised
 from varbind.cli import main
 
 from .annotate_helpers import random_genome, write_fasta, write_vcf

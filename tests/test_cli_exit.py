@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from varbind import io
-from varbind.fasta_cache import fasta_index_cache
+from varbind.io.fasta_cache import fasta_index_cache
 from varbind.cli import main, runtime
 from varbind.cli.common import EXIT_NOTHING_ANNOTATED
 

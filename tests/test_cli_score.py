@@ -36,7 +36,8 @@ def test_score_prints_header_and_rows_from_stdin(tiny_db, capsys, monkeypatch):
     assert rc == 0, err
     table = pd.read_csv(io.StringIO(out), sep="\t")
     assert list(table.columns) == ["D00000.001", "D00001.001"] and len(table) == 2
-    from varbind import deepbind_db, predict
+    from varbind import predict
+    from varbind.panels import deepbind_db
     from varbind.bank import ModelBank
 
     ids, ps = deepbind_db.load_params(tiny_db)

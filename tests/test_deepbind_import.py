@@ -10,7 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from varbind import deepbind_db, deepbind_import, predict, pretrained
+from varbind import predict
+from varbind.panels import deepbind_db
+from varbind.panels import deepbind_import
+from varbind.panels import sources as pretrained
 from varbind.cli import main
 from varbind.errors import ArchiveError, ChecksumError, ModelSourceError, ParamsFormatError
 

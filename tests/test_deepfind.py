@@ -9,8 +9,10 @@ import torch
 import pandas as pd
 import pytest
 
-from varbind.bundle import models_sha256
-from varbind import deepfind, deepfind_data, deepfind_train, predict
+from varbind.panels.bundle import models_sha256
+from varbind import deepfind, predict
+from varbind.deepfind import data as deepfind_data
+from varbind.deepfind import train as deepfind_train
 from varbind.bank import ModelBank
 from varbind.cli import main
 from varbind.errors import ModelSourceError
@@ -263,7 +265,7 @@ SHIPPED = REPO / "pretrained" / "deepfind"
 
 @pytest.fixture(scope="module")
 def panel_banks(deepbind_bank):
-    from varbind import pretrained
+    from varbind.panels import sources as pretrained
 
     return {"deepbind": deepbind_bank, "jaspar": pretrained.load_panel("jaspar").bank,
             "default": pretrained.load_panel("default").bank}

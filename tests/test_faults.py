@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from varbind import readback
+from varbind.io import readback
 
 from .annotate_helpers import random_genome, write_db, write_fasta, write_vcf
 
@@ -24,7 +24,7 @@ KINDS = ["out.vcf", "out.vcf.gz", "out.bcf", "out.tsv", "out.parquet"]
 #: a child that runs the CLI with the windows of the fourth chunk slowed (so a signal lands mid-run)
 SLOW_CHILD = """
 import os, sys, time
-from varbind import annotate_pipeline
+from varbind.annotate import pipeline as annotate_pipeline
 from varbind.cli import main
 real, calls = annotate_pipeline.prepare, [0]
 def slow(*a, **k):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from varbind import _triton_tiles as _tiles
+from varbind.predict.kernels import triton_tiles as _tiles
 from varbind import device as vdevice
 from varbind import predict
 from varbind.bank import ModelBank
@@ -98,7 +98,8 @@ def test_mixed_edits_take_the_snv_kernel_for_snvs_and_agree_with_the_cpu():
 def test_bank_is_placed_once_and_keeps_its_triton_layout():
     bank = bank_of(2)
     a, b = bank.to("cuda"), bank.to("cuda:0")
-    assert a is b and a.groups[0].triton_weights() is b.groups[0].triton_weights()
+    from varbind.predict.kernels import triton_ops  # needs Triton: imported here, on the GPU
+    assert a is b and triton_ops.weights(a.groups[0]) is triton_ops.weights(b.groups[0])
 
 
 def test_device_names_resolve():

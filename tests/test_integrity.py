@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from varbind import annotate, bundle, io, pretrained
+from varbind import annotate, io
+from varbind.panels import bundle
+from varbind.panels import sources as pretrained
 from varbind.cli import main
 from varbind.errors import ChecksumError, InputFormatError, StaleIndexError
 

@@ -6,7 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from varbind import jaspar, predict, pretrained
+from varbind import predict
+from varbind.panels import jaspar
+from varbind.panels import sources as pretrained
 from varbind.bank import ModelBank
 
 COMP = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from varbind import _fs, deepbind_import, params
+from varbind import _fs, params
+from varbind.panels import deepbind_import
 from varbind.cli import main
 from varbind.errors import LimitExceededError, ModelSourceError, OutputError, ParamsFormatError
 

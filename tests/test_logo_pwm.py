@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 
 from varbind import logos, params, plot  # noqa: E402
 from varbind.cli import main  # noqa: E402
-from varbind.jaspar import log_odds, pwm_params  # noqa: E402
+from varbind.panels.jaspar import log_odds, pwm_params  # noqa: E402
 
 COUNTS = np.array([[30.0, 0, 2, 10, 5], [0, 28, 2, 8, 5], [0, 2, 24, 6, 5], [0, 0, 2, 0, 15]])  # ACGT x 5
 
@@ -74,7 +74,7 @@ def test_drawn_pwm_logo_heights_positions_and_canvas():
 
 def test_cli_logo_of_a_jaspar_pwm_is_its_matrix(saved_figures, tmp_path):
     """MA0062.4 (GABPA) as pyjaspar's JASPAR2024 matrix reads: CACTTCCTGT; --reverse-complement: ACAGGAAGTG."""
-    from varbind import pretrained
+    from varbind.panels import sources as pretrained
 
     panel = pretrained.load_panel("jaspar", ids=["MA0062.4"])
     want = logos.pwm_logo(panel.bank.params[0]).matrix

@@ -240,7 +240,7 @@ def test_tert_c228t_c250t_create_ets_sites():
     CCGGAA(G) ETS sites: every ETS ChIP-seq model of the DeepBind panel gains at both."""
     if not GENOME.exists() or not DEEPBIND.exists():
         pytest.skip(f"needs {GENOME} and {DEEPBIND} (the ../shared data folder)")
-    from varbind import deepbind_db
+    from varbind.panels import deepbind_db
 
     ids, ps = deepbind_db.load_params(DEEPBIND, list(ETS_CHIP))
     mm = mutmap.mutation_map("chr5:1295104-1295362", ModelBank.from_params(ps, ids), fasta=GENOME)
@@ -267,7 +267,7 @@ def test_tert_mutations_raise_the_ets_models_of_the_jaspar_panel():
     both CNNs gain, and percentiles move up with the scores."""
     if not GENOME.exists():
         pytest.skip(f"needs {GENOME} (the ../shared data folder)")
-    from varbind import pretrained
+    from varbind.panels import sources as pretrained
 
     panel = pretrained.load_panel("jaspar", tf=["GABPA", "ELK1", "ELK4", "ETS1"])
     assert {"vbt_chip_GABPA", "vbt_chip_ELK1"} <= set(panel.bank.ids) and len(panel.bank) >= 6

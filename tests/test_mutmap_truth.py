@@ -18,7 +18,7 @@ from varbind import masking, mutmap, mutmap_noise, params, plot  # noqa: E402
 from varbind.bank import ModelBank  # noqa: E402
 from varbind.cli import main  # noqa: E402
 from varbind.cli.mutmap import per_factor  # noqa: E402
-from varbind.jaspar import log_odds, pwm_params  # noqa: E402
+from varbind.panels.jaspar import log_odds, pwm_params  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 GENOME = REPO.parent / "shared" / "data" / "genome" / "hg19_sparse.fa.gz"
@@ -186,7 +186,7 @@ def test_mutmap_table_and_figure_flag_the_masked_site(tmp_path, saved_figures):
 
 
 def test_annotate_table_has_a_masked_by_column(tmp_path):
-    from varbind.annotate import annotate_vcf
+    from varbind.annotate.api import annotate_vcf
 
     fa = tmp_path / "ref.fa"
     genome = "C" * 200 + SEQ + "C" * 200
@@ -210,7 +210,7 @@ def test_tert_c228t_is_a_masked_gabpa_site():
     chr5:1,295,197-1,295,206 already sets its maximum. The table says so."""
     if not GENOME.exists():
         pytest.skip(f"needs {GENOME} (the ../shared data folder)")
-    from varbind import pretrained
+    from varbind.panels import sources as pretrained
 
     panel = pretrained.load_panel("jaspar", ids=["MA0062.4"])
     mm = mutmap.mutation_map("chr5:1295104-1295362", panel.bank, fasta=GENOME)

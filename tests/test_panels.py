@@ -10,7 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from varbind import panel_sets, percentiles, predict, pretrained
+from varbind import predict
+from varbind.panels import sets as panel_sets
+from varbind.panels import nulls as percentiles
+from varbind.panels import sources as pretrained
 from varbind.cli import main
 from varbind.errors import ModelNotFoundError
 

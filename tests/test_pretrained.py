@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from varbind import bundle, percentiles, predict, pretrained
+from varbind import predict
+from varbind.panels import bundle
+from varbind.panels import nulls as percentiles
+from varbind.panels import sources as pretrained
 from varbind.bank import ModelBank
 from varbind.cli import main
 from varbind.errors import BundleFormatError, ChecksumError, ModelNotFoundError, ModelSourceError

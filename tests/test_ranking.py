@@ -10,7 +10,9 @@ import pandas as pd
 import pysam
 import pytest
 
-from varbind import bundle, percentiles, pretrained
+from varbind.panels import bundle
+from varbind.panels import nulls as percentiles
+from varbind.panels import sources as pretrained
 from varbind.bank import ModelBank
 from varbind.cli import main
 from varbind.params import DeepBindParams

@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from varbind import annotate, predict, pretrained, regions, report, report_browser
+from varbind import annotate, predict, regions, report
+from varbind.panels import sources as pretrained
+from varbind.report import browser as report_browser
 from varbind.cli import main
-from varbind.variants import Site
+from varbind.annotate.windows import Site
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -78,7 +80,7 @@ def test_scores_are_annotates_and_effects_are_calibrated(demo_report):
     np.testing.assert_allclose(t["ref_pct"], pretrained.percentile(panel, ref[None])[0], rtol=1e-6)
     np.testing.assert_allclose(t["effect"], pretrained.calibrated_effect(panel, ref[None], alt[None])[0], rtol=1e-6)
     # effect = delta / null spread, the spread read off the model's null quantiles
-    from varbind.percentiles import null_spread
+    from varbind.panels.nulls import null_spread
 
     np.testing.assert_allclose(t["effect"], (alt - ref) / null_spread(panel.null, panel.bank.ids), rtol=1e-6)
     # the scored window is the one the header names: scoring its sequences gives both scores

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from varbind import bundle
+from varbind.panels import bundle
 from varbind.train import datasets
 from varbind.train.evaluate import heldout_metrics, heldout_scores
 

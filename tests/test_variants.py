@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from varbind import predict
-from varbind.annotate import Settings, score_chunk
+from varbind.annotate.api import Settings, score_chunk
 from varbind.errors import RefMismatchError
 from varbind.sequence import decode
-from varbind.variants import Site, allele_reason, allele_window, build_windows, encode_allele
+from varbind.annotate.windows import Site, allele_reason, allele_window, build_windows, encode_allele
 
 from .annotate_helpers import random_genome, tiny_bank, write_fasta
 
@@ -115,7 +115,7 @@ def test_chunk_scores_equal_predict_score_on_hand_built_windows(tmp_path, mode):
 
 def test_snv_fast_path_builds_exactly_what_the_general_path_builds(monkeypatch):
     """Chunks of plain SNVs take an array path; it must equal the per-site path field for field."""
-    from varbind import variants as V
+    from varbind.annotate import windows as V
 
     rng = np.random.default_rng(4)
     genome = rng.integers(0, 4, size=20_000).astype(np.uint8)
@@ -149,7 +149,7 @@ def test_snv_fast_path_builds_exactly_what_the_general_path_builds(monkeypatch):
 @pytest.mark.parametrize("site", [("c", 5, "A", ("AT",)), ("c", 5, "A", ("<DEL>",)), ("c", 5, "A", ("N",)),
                                   ("c", 5, "C", ("T",)), ("c", 5, "A", ())])
 def test_snv_fast_path_leaves_anything_else_to_the_general_path(site):
-    from varbind import variants as V
+    from varbind.annotate import windows as V
 
     genome = np.zeros(100, np.uint8)  # all A
     assert V._snv_windows([V.Site("c", 1, "A", ("G",)), V.Site(*site)], lambda a, b: genome[max(a, 0):b], 11, 100) is None

@@ -11,7 +11,9 @@ import pandas as pd
 import pysam
 import pytest
 
-from varbind import progress, vcf_regions, vcf_source
+from varbind import progress
+from varbind.io import vcf_regions
+from varbind.io import vcf_source
 from varbind.cli import main
 from varbind.errors import InputFormatError
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from varbind import predict
-from varbind.annotate import _fasta
-from varbind.window_scoring import score_global
+from varbind.annotate.api import _fasta
+from varbind.annotate.scoring import score_global
 from varbind.bank import ModelBank
 from varbind.params import random_params
 from varbind.sequence import CodeBatch, encode_batch
-from varbind.variants import NOT_GENOME, Site, build_windows, cluster_windows
+from varbind.annotate.windows import NOT_GENOME, Site, build_windows, cluster_windows
 
 from .annotate_helpers import random_genome, shared, tiny_bank, write_fasta
 from .conftest import random_seqs
@@ -109,7 +109,7 @@ def test_dense_windows_of_a_long_region_equal_full_passes(mixed):
 
 
 def test_range_maxima_equal_numpy_for_every_range():
-    from varbind._cpu_region_kernels import _RB, _range_max, _range_max_block
+    from varbind.predict.kernels.cpu_regions import _RB, _range_max, _range_max_block
 
     rng = np.random.default_rng(5)
     npos, blk = 7 * _RB + 5, 8  # a partial last block
@@ -165,7 +165,7 @@ def test_clusters_hold_their_windows_within_the_cap():
 
 def chunk_windows(seq: str, sites, w: int, policy: str = "skip"):
     pad = np.full(len(seq) + 2 * w, 4, np.uint8)
-    from varbind.variants import encode_allele
+    from varbind.annotate.windows import encode_allele
 
     pad[w:-w] = encode_allele(seq)
 
@@ -217,7 +217,7 @@ def test_real_hg19_chunk_equals_score_edits(deepbind_dir):
         rows = [next(f).split("\t") for _ in range(300)]
     sites = sorted({Site("chr" + r[0], int(r[1]) - 1, r[3], (r[4],)) for r in rows if r[0] == "1"},
                    key=lambda s: s.start)
-    from varbind import deepbind_db
+    from varbind.panels import deepbind_db
 
     ids, params = deepbind_db.load_params(deepbind_dir, ["D00001.001", "D00210.001", "D00328.003", "D00817.001"])
     bank = ModelBank.from_params(params, ids)

@@ -2,7 +2,7 @@
 
 Models are grouped by (detector length m, number of detectors d). Within a group every detector of
 every model becomes one column of a lookup table ``(m, 5, columns)`` (see
-:mod:`varbind._cpu_kernels`): first the forward-strand columns of all models, then, for
+:mod:`varbind.predict.kernels.cpu`): first the forward-strand columns of all models, then, for
 reverse-complement models, the same detectors reverse-complemented, which scored on the forward
 sequence give exactly the reverse strand's pooled features. A fused kernel turns integer-coded
 sequences into pooled features (max and mean of ReLU(conv + threshold)); a batched head (linear or
@@ -93,7 +93,7 @@ class Group:
     need_avg : Tensor (nblk,) bool
         Whether any column of the block belongs to a model with average pooling.
     slot, feat : Tensor (cols,) int64
-        Where each column's pooled values go (see :mod:`varbind._cpu_kernels`): slot ``g`` is the
+        Where each column's pooled values go (see :mod:`varbind.predict.kernels.cpu`): slot ``g`` is the
         group's model ``g`` on the forward strand, slot ``Mg + g`` its reverse-complement model ``g``
         on the reverse strand; -1 marks padding columns.
     head, head_rc : _Head
@@ -133,14 +133,6 @@ class Group:
                 for key in ("table", "thr", "start_offset", "need_avg", "slot", "feat")
             }
         return self._cache["numpy"]
-
-    def triton_weights(self):
-        """The weights split for the Triton kernel (cached; see :mod:`varbind._triton_kernels`)."""
-        if "triton" not in self._cache:
-            from . import _triton_kernels
-
-            self._cache["triton"] = _triton_kernels.prepare(self.table, self.slot, self.feat, self.need_avg)
-        return self._cache["triton"]
 
     def to(self, device: torch.device) -> Group:
         moved = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "_cache"}

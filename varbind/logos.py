@@ -7,7 +7,7 @@ contributes its best-scoring window if the detector fires there (``conv + thresh
 When fewer than ``min_sites`` windows activate the detector, the logo falls back to the detector's
 weights, centred per position (letters above zero favour binding, below zero disfavour it).
 
-A position weight matrix (a JASPAR model, :mod:`varbind.jaspar`) is not a learned detector: its logo
+A position weight matrix (a JASPAR model, :mod:`varbind.panels.jaspar`) is not a learned detector: its logo
 is its matrix. :func:`pwm_logo` turns the log-odds weights back into the base probabilities they
 were made from (``p = 0.25 * 2**w``) and draws their information content, in the matrix's own
 (JASPAR) orientation, as the JASPAR website does.
@@ -125,13 +125,13 @@ def detector_logos(
 
 
 def is_pwm(params: DeepBindParams, atol: float = 1e-3) -> bool:
-    """Whether ``params`` is a position weight matrix as :func:`varbind.jaspar.pwm_params` builds it:
+    """Whether ``params`` is a position weight matrix as :func:`varbind.panels.jaspar.pwm_params` builds it:
     one detector, max pooling, linear output of weight 1 cancelling the threshold, and log2-odds
     weights whose probabilities ``0.25 * 2**w`` sum to 1 at every position.
 
     Examples
     --------
-    >>> from varbind.jaspar import log_odds, pwm_params
+    >>> from varbind.panels.jaspar import log_odds, pwm_params
     >>> from varbind.params import random_params
     >>> is_pwm(pwm_params(log_odds(np.eye(4) * 10))), is_pwm(random_params(detector_len=4, seed=0))
     (True, False)
@@ -159,7 +159,7 @@ def pwm_logo(params: DeepBindParams) -> DetectorLogo:
 
     Examples
     --------
-    >>> from varbind.jaspar import log_odds, pwm_params
+    >>> from varbind.panels.jaspar import log_odds, pwm_params
     >>> lg = pwm_logo(pwm_params(log_odds(np.array([[90.0, 0], [0, 0], [0, 90], [0, 0]]))))
     >>> lg.kind, lg.matrix.index.tolist(), "".join(lg.matrix.idxmax(axis=1))
     ('pwm', [1, 2], 'AG')

@@ -14,7 +14,7 @@ For a substitution at ``[start, start + len)`` and a model whose detectors are `
 its own sequence, N-padded as always). The substitution is flagged for the model when
 
 1. its local gain ``local(alt) - local(ref)`` is at least :data:`MIN_GAIN` null spreads
-   (:func:`varbind.percentiles.null_spread`, the unit varbind compares models in), and the new local
+   (:func:`varbind.panels.nulls.null_spread`, the unit varbind compares models in), and the new local
    score reaches the model's null :data:`SITE_QUANTILE` quantile (a site, not background);
 2. the visible delta ``score(alt) - score(ref)`` is at most :data:`HIDDEN` of that gain (most of it
    is hidden); and
@@ -26,7 +26,7 @@ Examples
 --------
 >>> import numpy as np
 >>> from varbind.bank import ModelBank
->>> from varbind.jaspar import log_odds, pwm_params
+>>> from varbind.panels.jaspar import log_odds, pwm_params
 >>> ets = np.array([[0, 0, 9, 9], [0, 0, 0, 0], [9, 9, 0, 0], [0, 0, 0, 0]], float)  # GGAA
 >>> bank = ModelBank.from_params([pwm_params(log_odds(ets * 10))], ["ets"])
 >>> seq = "TTTTGGAATTTTTTTTTTTTGGCATTTT"                     # a site at 5-8; C at 23 -> A makes a second one
@@ -70,7 +70,7 @@ class Masking(NamedTuple):
 
 
 class NullLevels(NamedTuple):
-    """Per model ``(M,)``: ``spread``, the null spread (:func:`varbind.percentiles.null_spread`), and
+    """Per model ``(M,)``: ``spread``, the null spread (:func:`varbind.panels.nulls.null_spread`), and
     ``site``, the null's :data:`SITE_QUANTILE` quantile: a created site must score at least that."""
 
     spread: np.ndarray
@@ -79,9 +79,9 @@ class NullLevels(NamedTuple):
 
 def null_levels(bank, null=None, *, n: int = 2000) -> NullLevels:
     """:class:`NullLevels` of each model of ``bank``: from ``null`` (a
-    :class:`~varbind.percentiles.NullTable`) where it has the model, else measured on ``n`` sequences
-    of the shipped null background (:mod:`varbind.percentiles`)."""
-    from . import percentiles
+    :class:`~varbind.panels.nulls.NullTable`) where it has the model, else measured on ``n`` sequences
+    of the shipped null background (:mod:`varbind.panels.nulls`)."""
+    from .panels import nulls as percentiles
 
     def levels(table, ids):
         rows = {m: i for i, m in enumerate(table.ids)}
@@ -97,7 +97,7 @@ def null_levels(bank, null=None, *, n: int = 2000) -> NullLevels:
     if missing:
         import json
 
-        from .pretrained import shipped_dir
+        from .panels.sources import shipped_dir
 
         background = json.loads((shipped_dir() / "null_background.json").read_text())
         sub = bank.select([bank.ids[i] for i in missing])

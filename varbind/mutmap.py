@@ -219,7 +219,7 @@ def rank_models(mm: MutationMap, *, at: int | None = None, spread: np.ndarray | 
     The size is the largest |delta| over the map (or over the three substitutions at 0-based
     sequence offset ``at``), or, with ``delta`` ``(M,)`` (one variant's score change per model),
     ``|delta|`` itself. With ``spread`` ``(M,)``, each model's null spread
-    (:func:`varbind.percentiles.null_spread`), deltas are divided by it first: the calibrated
+    (:func:`varbind.panels.nulls.null_spread`), deltas are divided by it first: the calibrated
     effect, comparable between models (a model whose raw scale is 100 times larger keeps its rank).
     A model with a NaN spread ranks after every model with one.
 

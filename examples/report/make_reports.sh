@@ -19,5 +19,5 @@ $PY -m varbind report chr5:1295228:G:A --fasta $FA --tss $TSS -o $OUT/tert_C228T
 $PY -m varbind report chr19:11200085:C:T --fasta $FA --tss $TSS -o $OUT/ldlr_c-140C_T.html
 
 for name in tert_C228T ldlr_c-140C_T; do
-    $PY -c "from varbind import report_browser as b; b.screenshot('$OUT/$name.html', '$OUT/$name.png', 1280, 2400)"
+    $PY -c "from varbind.report import browser as b; b.screenshot('$OUT/$name.html', '$OUT/$name.png', 1280, 2400)"
 done

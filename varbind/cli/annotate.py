@@ -6,7 +6,7 @@ import shlex
 
 from .. import annotate, predict
 from ..errors import InputFormatError
-from ..variants import REF_POLICIES
+from ..annotate.windows import REF_POLICIES
 from . import common
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import check
+from ..annotate import check
 from . import common
 
 

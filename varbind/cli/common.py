@@ -134,8 +134,8 @@ def selected_ids(args: argparse.Namespace) -> list[str] | None:
 
 
 def load_panel(args: argparse.Namespace):
-    """The :class:`~varbind.pretrained.Panel` that ``--models`` and the selection flags name."""
-    from .. import pretrained
+    """The :class:`~varbind.panels.sources.Panel` that ``--models`` and the selection flags name."""
+    from ..panels import sources as pretrained
 
     return pretrained.load_panel(args.models, ids=selected_ids(args), tf=getattr(args, "tf", None),
                                  family=getattr(args, "family", None), min_quality=getattr(args, "min_quality", None))

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _fs, deepfind, deepfind_data
-from ..bundle import models_sha256
-from ..deepfind_data import CENTER
+from .. import _fs, deepfind
+from ..deepfind import data as deepfind_data
+from ..panels.bundle import models_sha256
+from ..deepfind.data import CENTER
 from ..errors import InputFormatError
 from ..sequence import CodeBatch, encode
 from . import common
@@ -90,7 +91,7 @@ def _dataset(args: argparse.Namespace) -> deepfind_data.DeepFindData:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .. import deepfind_train
+    from ..deepfind import train as deepfind_train
 
     bank = common.load_bank(args)
     data = _dataset(args)

@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from .. import pretrained
+    from ..panels import sources as pretrained
 
     name, cat, _ = pretrained.load_catalogue(args.models)
     chosen = pretrained.select(cat, common.selected_ids(args), args.tf, args.family, args.min_quality)
@@ -81,7 +81,7 @@ def _short(v: str, width: int = 40) -> str:
 def run_show(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .. import pretrained
+    from ..panels import sources as pretrained
 
     panel = pretrained.load_panel(args.models, ids=[args.id])
     row = panel.catalogue.iloc[0]
@@ -108,14 +108,15 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from ..deepbind_import import import_deepbind
+    from ..panels.deepbind_import import import_deepbind
 
     path = import_deepbind(args.source, name=args.name, device=common.device(args), progress=sys.stderr.isatty())
     return _report(path)
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from .. import deepbind_import, pretrained
+    from ..panels import deepbind_import
+    from ..panels import sources as pretrained
 
     if args.url is None:
         _, cat, _ = pretrained.load_catalogue("deepbind")
@@ -129,7 +130,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def _report(path) -> int:
-    from .. import pretrained
+    from ..panels import sources as pretrained
 
     name, cat, _ = pretrained.load_catalogue(path)
     print(f"varbind models: imported {len(cat)} models ({pretrained.count_tfs(cat)} distinct TFs) "
@@ -138,10 +139,11 @@ def _report(path) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from .. import bundle, pretrained
+    from ..panels import bundle
+    from ..panels import sources as pretrained
     from ..errors import ChecksumError
 
-    from ..panel_sets import is_set, parts
+    from ..panels.sets import is_set, parts
 
     sources = [name for name, _, _ in parts(args.models)] if is_set(args.models) else [args.models]
     for source in sources:

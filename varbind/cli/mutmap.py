@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def load_named_panel(args: argparse.Namespace):
     """The panel ``--models``/``--ids``/``--tf``/``--family`` name, its ID -> factor-name map, and
     each model's null spread ``(M,)`` (``None`` without null tables)."""
-    from ..percentiles import null_spread
+    from ..panels.nulls import null_spread
 
     panel = common.load_panel(args)
     cat = panel.catalogue
@@ -114,7 +114,7 @@ def per_factor(order: list[int], factors: list[str], wanted: list[str], top: int
     >>> per_factor([4, 2, 0, 1], ["ELK1", "ELK1::HOXB13", "ELF2", "GABPA"], ["ELF2", "ELK1", "GABPA"], 3)
     [0, 4, 1]
     """
-    from ..pretrained import tf_names
+    from ..panels.sources import tf_names
 
     queues = [[r for r, f in zip(order, factors) if w.upper() in tf_names(f)] for w in wanted]
     chosen: list[int] = []

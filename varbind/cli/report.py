@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if args.window < 11 or args.flank < 1:
         raise InputFormatError("--window must be at least 11 and --flank at least 1")
     if fmt == "pdf":
-        from ..report_browser import BrowserError, find_chromium
+        from ..report.browser import BrowserError, find_chromium
 
         if find_chromium() is None:  # say so before the scoring, not after
             raise BrowserError("--format pdf needs Chromium (Debian: apt-get install chromium; or set VARBIND_CHROMIUM)")

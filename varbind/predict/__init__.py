@@ -19,6 +19,7 @@ Reverse-complement models score both strands; ``strand_merge`` says how the two 
 """
 from __future__ import annotations
 
+from . import warmup  # noqa: F401  (first-run messages)
 from ._core import MODES, STRAND_MERGES, _pool, score, score_frame  # noqa: F401  (_pool: kernel tests)
 from ._edits import EditScores, Edits, RegionWindows, apply_edits, score_edits, score_windows, window_codes
 

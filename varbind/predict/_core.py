@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .. import _torch_kernels as tk
+from .kernels import torch_ops as tk
 from .. import device as _device
 from ..bank import Group, ModelBank
 from ..sequence import N_CODE, CodeBatch, encode_batch
@@ -56,7 +56,7 @@ def _pool(group: Group, codes, lengths, mode: str, device: torch.device,
     nwin = max(codes.shape[1] - group.m, 1)
     backend = backend or _default_backend(device, mode)
     if backend == "numba":
-        from .. import _cpu_kernels as cpu
+        from .kernels import cpu
 
         if isinstance(codes, torch.Tensor):
             codes, lengths = codes.numpy(), lengths.numpy()
@@ -74,9 +74,9 @@ def _pool(group: Group, codes, lengths, mode: str, device: torch.device,
         codes, lengths = torch.from_numpy(codes).to(device), torch.from_numpy(lengths).to(device)
     codes_t, lengths_t = _pad(codes, group.m), lengths
     if backend == "triton":  # writes the slot layout itself
-        from .. import _triton_kernels
+        from .kernels import triton_ops as _triton_kernels
 
-        return _triton_kernels.global_pool(codes_t, lengths_t, group.triton_weights(), group.thr, group.m,
+        return _triton_kernels.global_pool(codes_t, lengths_t, _triton_kernels.weights(group), group.thr, group.m,
                                            group.slots, group.d)
     if mode == "global":
         fmax, favg = tk.global_pool(codes_t, lengths_t, group.table, group.thr)

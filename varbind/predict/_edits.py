@@ -40,7 +40,7 @@ class EditScores(NamedTuple):
 
 
 def _edit_batch_cpu(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge: str):
-    from .. import _cpu_edit_kernels as cpu
+    from .kernels import cpu_edits as cpu
 
     nb = len(refs.lengths)
     order, offsets, e_start, e_codes, e_len = _sort_edits(edits, nb)
@@ -86,7 +86,7 @@ def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_me
     Batches are pipelined: while the GPU scores batch ``k``, a second stream copies batch ``k - 1``'s
     scores into pinned memory and the host spreads them into the outputs (nothing waits on the GPU
     but that copy)."""
-    from .. import _triton_kernels
+    from .kernels import triton_ops as _triton_kernels
 
     nb, ne = len(refs.lengths), len(edits.start)
     ref_out = np.empty((nb, len(bank)), np.float32)
@@ -125,7 +125,7 @@ def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_me
             args = [to_dev(np.asarray(a, dtype=np.int64)) for a in (e_ref, edits.start[sl], edits.codes[sl, 0])]
             out = torch.empty((2 * n, nm), device=dev)  # each edit's reference, then the edits
             for group in bank.groups:
-                feats = _triton_kernels.snv_pool(_pad(codes, group.m), lengths_t, *args, group.triton_weights(),
+                feats = _triton_kernels.snv_pool(_pad(codes, group.m), lengths_t, *args, _triton_kernels.weights(group),
                                                  group.thr, group.m, group.slots, group.d)
                 out[:, group.models_t(dev)] = _merge(*_heads(group, feats), strand_merge)
             copier.wait_stream(torch.cuda.current_stream(dev))
@@ -234,7 +234,7 @@ def score_edits(
 def _window_batch_cpu(bank: ModelBank, regions: CodeBatch, windows: RegionWindows, edits: Edits,
                       strand_merge: str) -> tuple[np.ndarray, np.ndarray]:
     """:func:`score_windows` on the CPU for windows sorted by region."""
-    from .. import _cpu_region_kernels as cpu
+    from .kernels import cpu_regions as cpu
 
     nr, nw = len(regions.lengths), len(windows.start)
     w_offsets = np.searchsorted(windows.region, np.arange(nr + 1)).astype(np.int64)
@@ -293,10 +293,10 @@ def score_windows(
     except at the ``m - 1`` positions where a detector crosses each end of the window, and at the
     window boundaries the partial sums that correct those; a window then costs its ``2 (m - 1)`` edge
     positions and a range maximum (and a cumulative-sum difference) over its interior, and an edit the
-    ``k + m - 1`` positions it touches (see :mod:`varbind._cpu_region_kernels`). Elsewhere the windows
+    ``k + m - 1`` positions it touches (see :mod:`varbind.predict.kernels.cpu_regions`). Elsewhere the windows
     are materialised and passed to :func:`score_edits`. Results equal :func:`score_edits` on
     :func:`window_codes` within float32 rounding. Regions should be short (a few kb: the sweep keeps
-    a few floats a position, column and window boundary); see :func:`varbind.variants.cluster_windows`.
+    a few floats a position, column and window boundary); see :func:`varbind.annotate.windows.cluster_windows`.
 
     Returns
     -------

@@ -13,7 +13,7 @@ USER_PREFIX = "my"
 
 def installed_ids() -> set[str]:
     """Model IDs of every installed panel (shipped ones and those in the user's data folder)."""
-    from .. import pretrained
+    from ..panels import sources as pretrained
 
     taken: set[str] = set()
     for name in pretrained.panels():

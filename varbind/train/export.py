@@ -1,9 +1,9 @@
-"""Export trained models: a varbind bundle (:mod:`varbind.bundle`) and DeepBind v0.1 param files.
+"""Export trained models: a varbind bundle (:mod:`varbind.panels.bundle`) and DeepBind v0.1 param files.
 
 A bundle is a folder with ``models.safetensors`` (for model ``X``: float32 ``X/detectors`` (d, 4, m),
 ``X/thresholds``, ``X/weights1``, ``X/biases1``, ``X/weights2``, ``X/biases2``; header metadata
 ``X/reverse_complement`` and ``X/has_avg_pooling`` as ``"0"``/``"1"``), ``catalogue.tsv`` and
-``bundle.json``; see :mod:`varbind.bundle`, which does the writing. The training catalogue has the
+``bundle.json``; see :mod:`varbind.panels.bundle`, which does the writing. The training catalogue has the
 columns ``id, tf, family, species, source, experiment, detector_len, test_metric, test_value, sha256``
 plus extras (calibration, timings, the published model's figure). No pickle anywhere.
 """
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .. import __version__
-from .. import bundle as _bundle
+from ..panels import bundle as _bundle
 from ..params import DeepBindParams
 from ..params import write as write_params
 

@@ -1,0 +1,23 @@
+"""VCF annotation: ``windows`` (variants -> ref/alt windows), ``scoring`` (windows -> scores),
+``pipeline``/``stream`` (reader, scorer and writer threads), ``output`` and ``topk`` (VCF/TSV/
+Parquet sinks), ``deepfind`` (DeepFind adapter), ``masking`` (masked sites), ``check``
+(pre-flight). The API lives in ``api``."""
+from .api import (  # noqa: F401
+    REGION,
+    CHUNK,
+    Settings,
+    Summary,
+    resolve_panel,
+    fit_threads_to_worker,
+    score_chunk,
+    region_chunks,
+    score_variants,
+    masked_by,
+    quiet_dask,
+    percentiles,
+    effects,
+    annotate_vcf,
+    format_summary,
+)
+
+__all__ = ['REGION', 'CHUNK', 'Settings', 'Summary', 'resolve_panel', 'fit_threads_to_worker', 'score_chunk', 'region_chunks', 'score_variants', 'masked_by', 'quiet_dask', 'percentiles', 'effects', 'annotate_vcf', 'format_summary']

@@ -1,0 +1,488 @@
+"""Score VCF variants with a whole panel: streaming, chunked by region, optionally on Dask.
+
+Records are streamed and grouped into *region chunks*: consecutive records on one contig within one
+:data:`REGION`-base bin, at most :data:`CHUNK` records each. A chunk's windows (see
+:mod:`varbind.annotate.windows`) are cut from one FASTA fetch and scored through
+:func:`varbind.predict.score_edits` (``global`` mode: each ALT a delta on its reference pass; the
+ALTs of a site share it) or :func:`varbind.predict.score` on both windows (``deepbind`` mode).
+
+With Dask (``workers`` or ``dask_address``) the driver reads the VCF, sends each chunk's sites to
+the cluster and writes the results back in input order, at most a few chunks in flight (bounded
+memory). Chunks are the same as in a single process and each is scored by the same function, so the
+output is byte-identical. Workers open the FASTA by its path (a shared file system for a remote
+scheduler).
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__, _fs, io, masking
+from ..panels import sources as pretrained
+from ..io import vcf_policy
+from ..io import vcf_source
+from . import pipeline
+from . import stream as annotate_stream
+from .masking import masked_column
+from .pipeline import fit_threads_to_worker  # noqa: F401  (public name)
+from .output import (SKIP_DEF, AlleleScores, TableSink, VcfSink, info_values, long_table,
+                              output_kind)
+from ..bank import ModelBank
+from ..errors import ContigNotFoundError, InputFormatError
+from ..panels.sources import Panel
+from .deepfind import DeepFind, load_deepfind
+from .windows import SKIP_REASONS, Site
+
+log = logging.getLogger("varbind")
+
+REGION = 1_000_000
+CHUNK = 2048
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How variants are scored (all picklable, shipped to Dask workers)."""
+
+    window: int = 101
+    mode: str = "global"
+    ref_mismatch: str = "skip"
+    strand_merge: str = "max"
+    device: str | None = None
+
+
+class Summary(NamedTuple):
+    """What :func:`annotate_vcf` did. ``skipped`` counts ALT alleles by reason (see
+    :data:`varbind.annotate.windows.SKIP_REASONS`); ``ref_mismatch``/``ref_alt_swap`` count records seen."""
+
+    records: int
+    alleles: int
+    annotated: int
+    skipped: dict[str, int]
+    ref_mismatch: int
+    ref_alt_swap: int
+    output: str
+    index: str | None
+
+
+def resolve_panel(source: str | ModelBank | Panel, ids: Sequence[str] | None = None, *,
+                  tf: Sequence[str] | None = None, family: Sequence[str] | None = None) -> Panel:
+    """A :class:`~varbind.panels.sources.Panel` from a panel, a bank, or a source
+    :func:`varbind.panels.sources.load_panel` resolves (panel name, bundle or DeepBind db folder)."""
+    if isinstance(source, Panel):
+        return source
+    if isinstance(source, ModelBank):
+        return pretrained.panel_from_bank(source.select(list(ids)) if ids else source)
+    return pretrained.load_panel(source, ids=list(ids) if ids else None, tf=tf, family=family)
+
+
+# ---------------------------------------------------------------- one chunk
+
+
+_fasta = pipeline.fasta
+_sites_near = pipeline.sites_near
+
+
+def score_chunk(sites: Sequence[Site], fasta_path: str, contig: str | None, bank: ModelBank,
+                settings: Settings, deepfind: DeepFind | None = None
+                ) -> tuple[AlleleScores, dict[tuple[int, int], str], Counter]:
+    """Score the sites of one chunk (all on one contig; ``contig`` is its FASTA name or ``None``).
+
+    Returns the allele scores (with DeepFind probabilities when ``deepfind`` is given), the skipped
+    alleles ``{(site, allele): reason}`` and REF-check counts (see :mod:`varbind.annotate.pipeline`,
+    which scores runs of chunks at once).
+    """
+    return pipeline.score_task([(sites, contig)], fasta_path, bank, settings, deepfind)[0]
+
+
+def region_chunks(items: Iterable[tuple[Any, Site]], region: int = REGION, size: int = CHUNK) -> Iterator[list]:
+    """Group ``(record, site)`` pairs into chunks: consecutive, same contig and ``region`` bin, <= ``size``."""
+    chunk: list = []
+    key = None
+    for item in items:
+        s = item[1]
+        k = (s.chrom, s.start // region)
+        if chunk and (k != key or len(chunk) == size):
+            yield chunk
+            chunk = []
+        chunk.append(item)
+        key = k
+    if chunk:
+        yield chunk
+
+
+# ---------------------------------------------------------------- API
+
+
+def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, panel: str | ModelBank | Panel, *,
+                   ids: Sequence[str] | None = None, settings: Settings | None = None) -> pd.DataFrame:
+    """Score variants with every model of a panel; one row per scored ALT allele and model.
+
+    Parameters
+    ----------
+    variants : DataFrame with columns chrom, pos (1-based), ref, alt; or Site / (chrom, pos, ref, alt) tuples
+    fasta : str
+        Path of the reference FASTA (plain or bgzipped + indexed); contigs are aliased (chr1 <-> 1).
+    panel : ModelBank, Panel, DeepBind db folder or panel name
+    settings : Settings, optional
+
+    Returns
+    -------
+    DataFrame
+        Columns ``chrom pos id ref alt model tf ref_score alt_score delta effect ref_pct alt_pct
+        panel_effect``; skipped alleles are not in
+        it, they are counted by reason in ``df.attrs["skipped"]``.
+    """
+    settings = settings or Settings()
+    panel = resolve_panel(panel, ids)
+    if isinstance(variants, pd.DataFrame):
+        variants = variants[["chrom", "pos", "ref", "alt"]].itertuples(index=False)
+    sites = [v if isinstance(v, Site) else Site(str(v[0]), int(v[1]) - 1, str(v[2]), tuple(str(v[3]).split(",")))
+             for v in variants]
+    contigs = io.ContigMap(_fasta(str(fasta)).lengths)
+    tables, skipped = [], Counter()
+    levels = masking.null_levels(panel.bank, panel.null)
+    chunks = region_chunks((None, s) for s in sorted(sites, key=lambda s: (s.chrom, s.start)))
+    for task in annotate_stream.tasks(chunks, pipeline.task_size(settings.device)):
+        task_sites = [([s for _, s in chunk], contigs(chunk[0][1].chrom)) for chunk in task]
+        for (chunk_sites, contig), (scores, skips, _) in zip(task_sites, pipeline.score_task(
+                task_sites, str(fasta), panel.bank, settings)):
+            skipped.update(skips.values())
+            tables.append(long_table(scores, chunk_sites, panel.bank.ids, pretrained.panel_tfs(panel),
+                                     percentiles(panel, scores), effects(panel, scores),
+                                     masked_by(panel, chunk_sites, scores, str(fasta), contig, settings, levels)))
+    import pyarrow as pa
+
+    from .output import TABLE_SCHEMA
+
+    df = pa.concat_tables(tables).to_pandas() if tables else TABLE_SCHEMA.empty_table().to_pandas()
+    df.attrs["skipped"] = dict(skipped)
+    if skipped:  # never an empty or short result without a word
+        log.warning("score_variants: %d ALT alleles not scored (%s); see df.attrs['skipped']", sum(skipped.values()),
+                    ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())))
+    return df
+
+
+class _Local:
+    """A stand-in for a Dask client: runs tasks at once, in this process."""
+
+    def submit(self, fn, *args, **kw):
+        result = fn(*args)
+        return type("Done", (), {"result": staticmethod(lambda: result)})()
+
+    def close(self) -> None:
+        pass
+
+
+def _client(workers: int | None, address: str | None) -> Any:
+    if not workers and not address:
+        return _Local(), None
+    from dask.distributed import Client, LocalCluster
+
+    quiet_dask()
+    if address:
+        client = Client(address)
+        cluster = None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    return client, cluster
+
+
+def _joined(parts: list[AlleleScores], n_sites: list[int], n_models: int) -> AlleleScores:
+    """Allele scores of consecutive chunks as one, site indices counted across them."""
+    offsets = np.cumsum([0] + n_sites[:-1])
+    cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape, np.float32)  # noqa: E731
+    deepfind = None if parts and parts[0].deepfind is None else cat([p.deepfind for p in parts], (0,))
+    return AlleleScores(cat([p.site + o for p, o in zip(parts, offsets)], (0,)).astype(np.int64),
+                        cat([p.allele for p in parts], (0,)).astype(np.int64),
+                        cat([p.ref for p in parts], (0, n_models)), cat([p.alt for p in parts], (0, n_models)), deepfind)
+
+
+def _joined_skips(parts: list[dict[tuple[int, int], str]], n_sites: list[int]) -> dict[tuple[int, int], str]:
+    """Skipped alleles of consecutive chunks as one ``{(site, allele): reason}``, sites counted across them."""
+    out: dict[tuple[int, int], str] = {}
+    for part, offset in zip(parts, np.cumsum([0] + n_sites[:-1]).tolist()):
+        out.update({(s + offset, a): reason for (s, a), reason in part.items()})
+    return out
+
+
+def _dask_task_size(device, workers: int) -> int:
+    """Records a Dask task: a GPU's batch; on CPUs one region chunk, as many tasks as workers can share."""
+    return pipeline.TASK_GPU if pipeline.task_size(device) == pipeline.TASK_GPU else 1
+
+
+def _pct_function(panel: Panel, full: bool):
+    """Percentiles for a task's chunks: full ``(E, M)`` tables when a score table is written, otherwise
+    a function giving those of the top models only (:func:`varbind.annotate.topk.pair_percentiles`)."""
+    def of(scores: list[AlleleScores]) -> list:
+        if panel.null is None:
+            return [None] * len(scores)
+        if full:
+            return [percentiles(panel, s) for s in scores]
+        from .topk import pair_percentiles
+
+        def make(s: AlleleScores):
+            return lambda rows, cols: (pair_percentiles(panel.null, s.ref[rows, cols], cols, panel.bank.ids),
+                                       pair_percentiles(panel.null, s.alt[rows, cols], cols, panel.bank.ids))
+        return [make(s) for s in scores]
+    return of
+
+
+def masked_by(panel: Panel, sites: Sequence[Site], scores: AlleleScores, fasta_path: str, contig: str | None,
+              settings: Settings, levels: masking.NullLevels) -> np.ndarray | None:
+    """The ``masked_by`` column of a chunk's table rows (:mod:`varbind.annotate.masking`)."""
+    if contig is None or not len(scores.site):
+        return None
+    fasta = _fasta(fasta_path)
+    return masked_column(panel.bank, levels, sites, scores, lambda a, b: fasta.codes(contig, a, b), settings.window,
+                         settings.ref_mismatch, fasta.lengths[contig], strand_merge=settings.strand_merge)
+
+
+def quiet_dask() -> None:
+    """Keep Dask's INFO logs (cluster start/stop) and its "large graph" warning from the user: the
+    summary line says what happened. Only ``distributed``'s own loggers and that warning are touched."""
+    import warnings
+
+    for name in [n for n in logging.root.manager.loggerDict if n == "distributed" or n.startswith("distributed.")]:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*[Ll]arge graph.*")
+    warnings.filterwarnings("ignore", message="Port .* is already in use", module="distributed")
+
+
+def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndarray] | None:
+    """Reference and alternate score percentiles in each model's null distribution (``None``
+    when the panel ships no null tables)."""
+    if panel.null is None or not len(scores.site):
+        return None
+    return pretrained.percentile(panel, scores.ref), pretrained.percentile(panel, scores.alt)
+
+
+def effects(panel: Panel, scores: AlleleScores) -> np.ndarray | None:
+    """Calibrated effects ``(E, M)`` of the scored alleles (:func:`varbind.panels.sources.calibrated_effect`),
+    ``None`` when the panel ships no null tables."""
+    if panel.null is None or not len(scores.site):
+        return None
+    return pretrained.calibrated_effect(panel, scores.ref, scores.alt)
+
+
+def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Panel, *,
+                 ids: Sequence[str] | None = None, settings: Settings | None = None, top_k: int = 5,
+                 scores: str | None = None, strict: bool = False, workers: int | None = None,
+                 dask_address: str | None = None, command: str = "", progress: bool = False,
+                 deepfind: bool = True, tss: str | None = None, regions: str | Sequence | None = None,
+                 regions_file: str | None = None) -> Summary:
+    """Annotate a VCF/BCF with the panel's scores; write VCF (``.vcf``/``.vcf.gz``/``.bcf``), TSV or Parquet.
+
+    VCF output keeps every record and adds INFO ``VARBIND`` (top-``top_k`` models by ``|effect|``, the
+    calibrated effect, per ALT, ``Allele|Model|TF|Ref|Alt|Delta|Effect|...``), ``VB_MAXGAIN``,
+    ``VB_MAXLOSS`` (largest/smallest effect) and ``VB_PANEL`` (mean effect) (Number=A); ``scores``
+    (Parquet or TSV) and TSV/Parquet outputs hold every model's scores in long format. Outputs are written to
+    temporary files and renamed on success. When the panel ships a DeepFind model (``deepfind``) the
+    VCF also gets ``VB_DEEPFIND`` (Number=A): with ``tss`` (a TSS table, see
+    :func:`varbind.deepfind.data.read_tss`) the model of scores + TSS distance + transversion,
+    otherwise the scores-only model.
+
+    ``vcf`` may be ``-`` (stdin). ``regions`` (``"chr1:100-200,chr2"``, 1-based, or spans) and
+    ``regions_file`` (``-R``: TSV or BED) restrict it as in bcftools (see :mod:`varbind.io.vcf_source`).
+    ``progress`` shows a bar on a terminal, log lines every 30 s otherwise.
+
+    A record using a contig, FILTER, INFO or FORMAT tag its header does not declare passes through
+    unchanged with the declaration added to the output header (the run starts again once with the
+    declarations the whole input needs; see :mod:`varbind.io.vcf_policy`); with ``strict`` such a
+    record, a tag name that is not valid VCF, or an allele that cannot be scored stops the run.
+
+    Raises
+    ------
+    InputFormatError, RefMismatchError, ContigNotFoundError
+        For unusable input (no contig of the VCF in the FASTA: probably another genome build).
+    """
+    kw = dict(ids=ids, settings=settings, top_k=top_k, scores=scores, strict=strict, workers=workers,
+              dask_address=dask_address, command=command, progress=progress, deepfind=deepfind, tss=tss,
+              regions=regions, regions_file=regions_file)
+    try:
+        return _annotate_vcf(vcf, fasta, output, panel, **kw)
+    except vcf_policy.Undeclared as e:
+        if strict:
+            raise InputFormatError(f"{vcf}: {e}; refused as --strict is set") from None
+        if str(vcf) == "-":  # a stream cannot be read again
+            raise InputFormatError(f"stdin: {e}; declare it in the header, or give the file's name so that "
+                                   "varbind can declare it") from None
+        first = e
+    lines = vcf_policy.undeclared_lines(str(vcf))
+    what = vcf_policy.names(lines)
+    shown = ", ".join(what[:10]) + (f", ... ({len(what)} in all)" if len(what) > 10 else "")
+    (log.info if all(w.startswith("contig/") for w in what) else log.warning)(
+        "%s: %s; declared in the output header as htslib reads them: %s", vcf, first, shown or "none")
+    try:
+        return _annotate_vcf(vcf, fasta, output, panel, declared=lines, **kw)
+    except vcf_policy.Undeclared as e:
+        raise InputFormatError(f"{vcf}: {e}, and declaring it did not help") from None
+
+
+def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Panel, *,
+                  ids: Sequence[str] | None = None, settings: Settings | None = None, top_k: int = 5,
+                  scores: str | None = None, strict: bool = False, workers: int | None = None,
+                  dask_address: str | None = None, command: str = "", progress: bool = False,
+                  deepfind: bool = True, tss: str | None = None, regions: str | Sequence | None = None,
+                  regions_file: str | None = None, declared: Sequence[str] = ()) -> Summary:
+    settings = settings or Settings()
+    panel = resolve_panel(panel, ids)
+    tfs = pretrained.panel_tfs(panel)
+    dfind = load_deepfind(panel, tss) if deepfind else None
+    _fs.refuse_overwriting_input(output, vcf, fasta)
+    if scores is not None:
+        _fs.refuse_overwriting_input(scores, vcf, fasta, output)
+        if Path(scores).resolve() == Path(output).resolve():
+            raise InputFormatError(f"--scores {scores}: the same file as the output")
+    fasta_obj = _fasta(str(fasta))
+    source = vcf_source.open_source(vcf, *vcf_source.resolve_regions(regions, regions_file))
+    reader = source.reader
+    vcf_policy.declare(reader, declared)
+    if strict:
+        vcf_policy.check_strict(reader, str(vcf))
+    contigs = io.ContigMap(fasta_obj.lengths, aliases_said=bool(declared))  # a restart: said on the first pass
+    header = io.header_contigs(reader)
+    if header and not any(contigs(c) for c in header):
+        raise ContigNotFoundError(_build_message(list(header), fasta_obj))
+    kind = output_kind(output)
+    header_lines = [f"##varbind_version={__version__}", f"##varbind_command={command or 'annotate_vcf()'}",
+                    f"##varbind_panel={panel.name}", f"##varbind_panel_sha256={pretrained.panel_sha256(panel)}",
+                    f"##varbind_models={len(panel.bank)}", f"##varbind_window={settings.window}",
+                    f"##varbind_mode={settings.mode}", f"##varbind_fasta={fasta}",
+                    f"##reference=file://{Path(fasta).resolve()}"]
+    if dfind is not None:
+        header_lines.append(f"##varbind_deepfind={Path(dfind.path).relative_to(Path(dfind.path).parents[2])}"
+                            f" ({dfind.model.config.feature_set}){f'; TSS table {tss}' if tss else ''}")
+    sinks: list = []
+    counts: Counter = Counter()
+    skipped: Counter = Counter()
+    client, cluster = None, None
+    try:
+        main = (VcfSink(output, reader, header_lines, dfind and dfind.model.config.feature_set, panel.null is not None,
+                        [SKIP_DEF], source=str(vcf))
+                if kind in ("vcf", "vcf.gz", "bcf") else TableSink(output, kind))
+        sinks.append(main)
+        table_sink = main if isinstance(main, TableSink) else (TableSink(scores, _table_kind(scores)) if scores else None)
+        if table_sink is not None and table_sink is not main:
+            sinks.append(table_sink)
+        levels = masking.null_levels(panel.bank, panel.null) if table_sink is not None else None
+        client, cluster = _client(workers, dask_address)
+        local = isinstance(client, _Local)
+        n_workers = max(1, workers or len(getattr(client, "scheduler_info", dict)().get("workers", {})))
+        bank, dfind_arg = panel.bank, dfind
+        if not local:  # sent to every worker once, not with each task
+            bank = client.scatter(panel.bank, broadcast=True)
+            dfind_arg = client.scatter(dfind, broadcast=True) if dfind is not None else None
+        from ..progress import Progress
+
+        bar = Progress("annotate", source.total, "rec", bytes_total=source.bytes_total, enabled=progress)
+        mapped, seen = 0, set()
+        pct_of = _pct_function(panel, table_sink is not None)
+
+        def write(task: list, results: list) -> None:
+            for chunk, (allele_scores, skips, c) in zip(task, results):
+                counts.update(c)
+                skipped.update(skips.values())
+                counts["annotated"] += len(allele_scores.site)
+                if strict and skips:
+                    (i, _), reason = next(iter(skips.items()))
+                    s = chunk[i][1]
+                    raise InputFormatError(f"{vcf}: {s.chrom}:{s.start + 1}: not annotated "
+                                           f"({SKIP_REASONS[reason]}) and --strict is set")
+            if table_sink is not None:
+                for chunk, (allele_scores, skips, _), pct in zip(task, results, pct_of([r[0] for r in results])):
+                    chunk_sites = [s for _, s in chunk]
+                    effect = effects(panel, allele_scores)
+                    masked = masked_by(panel, chunk_sites, allele_scores, str(fasta), contigs(chunk_sites[0].chrom),
+                                       settings, levels)
+                    table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct, effect, masked,
+                                                skips))
+                    if main is not table_sink:
+                        info = info_values(allele_scores, chunk_sites, panel.bank.ids, tfs, top_k, pct, effect, skips)
+                        for (rec, _), values in zip(chunk, info):
+                            main.write(rec, values)
+            else:  # the task's chunks as one batch (INFO values do not depend on the batch)
+                records = [item for chunk in task for item in chunk]
+                n_sites = [len(chunk) for chunk in task]
+                allele_scores = _joined([r[0] for r in results], n_sites, len(panel.bank))
+                info = info_values(allele_scores, [s for _, s in records], panel.bank.ids, tfs, top_k,
+                                   pct_of([allele_scores])[0], effects(panel, allele_scores),
+                                   _joined_skips([r[1] for r in results], n_sites))
+                for (rec, _), values in zip(records, info):
+                    main.write(rec, values)
+            bar.update(sum(len(chunk) for chunk in task), source.position())
+
+        def chunks() -> Iterator[list]:
+            nonlocal mapped
+            records = ((rec, Site(*io.site_of(rec))) for batch in source.batches(4096) for rec in batch)
+            for chunk in region_chunks(records):
+                counts["records"] += len(chunk)
+                counts["alleles"] += sum(max(len(s.alts), 1) for _, s in chunk)
+                mapped += contigs(chunk[0][1].chrom) is not None
+                seen.add(chunk[0][1].chrom)
+                yield chunk
+
+        size = pipeline.task_size(settings.device) if local else _dask_task_size(settings.device, n_workers)
+        annotate_stream.run(annotate_stream.tasks(chunks(), size), lambda chunk: contigs(chunk[0][1].chrom),
+                            str(fasta), bank, settings, dfind if local else dfind_arg, write,
+                            client=None if local else client, in_flight=2 * n_workers)
+        bar.close()
+        if counts["records"] and not mapped:
+            raise ContigNotFoundError(_build_message(sorted(seen), fasta_obj))
+        index = None
+        for sink in sinks:
+            got = sink.close()
+            index = index or (got if isinstance(sink, VcfSink) else None)
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    summary = Summary(counts["records"], counts["alleles"], counts["annotated"], dict(sorted(skipped.items())),
+                      counts["ref_mismatch"], counts["ref_alt_swap"], output, index)
+    # kept under --quiet (WARNING) whenever an ALT was not scored: the output alone does not say how many
+    log.log(logging.WARNING if summary.skipped else logging.INFO, "%s", format_summary(summary))
+    differ = summary.ref_mismatch + summary.ref_alt_swap
+    if summary.records and differ > summary.records / 2:
+        log.warning("REF differs from the FASTA in %d of %d records (%d of them with REF/ALT swapped): is the "
+                    "FASTA the genome build the VCF was called on? (varbind check %s --fasta %s)",
+                    differ, summary.records, summary.ref_alt_swap, vcf, fasta)
+    if counts["iupac_window"]:
+        log.warning("%d sites have IUPAC ambiguity codes (R, Y, ...) of the FASTA in their window; they are "
+                    "scored as N", counts["iupac_window"])
+    return summary
+
+
+def _table_kind(path: str) -> str:
+    """``parquet`` or ``tsv`` for a ``scores`` file (``.parquet``/``.pq``, ``.tsv``/``.tsv.gz``)."""
+    kind = output_kind(path) if path.endswith((".parquet", ".pq", ".tsv", ".tsv.gz")) else None
+    if kind is None:
+        raise InputFormatError(f"--scores {path}: must be a .parquet, .tsv or .tsv.gz file")
+    return kind
+
+
+def _build_message(vcf_contigs: Sequence[str], fasta: io.Fasta) -> str:
+    shown = ", ".join(list(vcf_contigs)[:4])
+    fa = ", ".join(list(fasta.lengths)[:4])
+    return (f"none of the VCF's contigs ({shown}{', ...' if len(vcf_contigs) > 4 else ''}) is in the FASTA "
+            f"{fasta.path} ({fa}, ...), even with chr/MT aliasing: the genome build probably differs")
+
+
+def format_summary(s: Summary) -> str:
+    """One line: records, alleles annotated, skipped by reason, REF checks."""
+    skipped = ", ".join(f"{k} {v}" for k, v in s.skipped.items()) or "none"
+    return (f"annotated {s.annotated} of {s.alleles} ALT alleles in {s.records} records; ALT alleles skipped: "
+            f"{skipped}; records whose REF differs from the FASTA: {s.ref_mismatch}, plus {s.ref_alt_swap} with "
+            f"REF/ALT swapped; wrote {s.output}")

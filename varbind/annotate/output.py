@@ -1,0 +1,451 @@
+"""Outputs of ``varbind annotate``: INFO strings, long score tables, and sinks written atomically.
+
+A sink writes to a temporary file beside its target and renames it only on success
+(:meth:`close`); :meth:`abort` removes it. VCF output goes through cyvcf2 (:mod:`varbind.io`),
+tables through pyarrow (TSV or Parquet, long format: one row per variant allele and model).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pyarrow as pa
+
+from .. import _fs, io
+from ..io import readback
+from ..io import vcf_policy
+from .windows import SKIP_REASONS
+from ..errors import OutputError
+
+#: INFO fields added to the VCF; VARBIND's Description carries the split-vep ``Format:``
+VARBIND_FIELDS = ("Allele", "Model", "TF", "Ref", "Alt", "Delta", "Effect", "RefPct", "AltPct", "Consequence")
+#: the Sequence Ontology term in every VARBIND entry (bcftools +split-vep <= 1.17 requires the field)
+CONSEQUENCE = "TF_binding_site_variant"
+#: what the ranking scale is, for the header Descriptions: calibrated (null tables) or raw
+_SCALE = {
+    True: "calibrated effect (Alt - Ref in units of the model's null spread, see docs/reading-scores.md)",
+    False: "raw Alt - Ref score (this panel has no null tables, so no calibrated effect: raw deltas of "
+           "different models are not comparable)",
+}
+
+
+def info_defs(calibrated: bool = True) -> tuple[tuple[str, str, str, str], ...]:
+    """The INFO header definitions; ``calibrated``: the panel has null tables (models ranked by
+    calibrated effect), else raw deltas."""
+    scale = _SCALE[calibrated]
+    return (
+        ("VARBIND", ".", "String", f"varbind: the top-k models for each ALT by |{scale}|; Ref/Alt/Delta are raw "
+         "scores, Effect the calibrated effect (. without null tables), RefPct/AltPct the scores' percentiles in "
+         "the model's null distribution (. when the panel has none). Format: " + "|".join(VARBIND_FIELDS)),
+        ("VB_MAXGAIN", "A", "Float", f"varbind: largest {scale} over all models, per ALT"),
+        ("VB_MAXLOSS", "A", "Float", f"varbind: smallest (most negative) {scale} over all models, per ALT"),
+        ("VB_PANEL", "A", "Float", "varbind: panel-level effect per ALT: the mean calibrated effect over all models "
+         "of the panel (> 0: binding gained on balance, < 0: lost; . without null tables; see docs/reading-scores.md)"),
+    )
+
+
+INFO_DEFS = info_defs(True)
+#: added when the panel has a DeepFind model (see :mod:`varbind.deepfind.model`)
+#: why an ALT was not scored (a key of :data:`varbind.annotate.windows.SKIP_REASONS`; . when it was)
+SKIP_DEF = ("VB_SKIP", "A", "String",
+            "varbind: why the ALT was not scored (" + ", ".join(SKIP_REASONS) + "); . for scored ALTs")
+DEEPFIND_DEF = ("VB_DEEPFIND", "A", "Float",
+                "varbind DeepFind: probability that the ALT is a deleterious promoter SNV ({features}; "
+                "51-bp window; . for alleles that are not SNVs)")
+TABLE_SCHEMA = pa.schema([
+    ("chrom", pa.dictionary(pa.int32(), pa.string())),
+    ("pos", pa.int64()),
+    ("id", pa.string()),
+    ("ref", pa.string()),
+    ("alt", pa.string()),
+    ("model", pa.dictionary(pa.int32(), pa.string())),
+    ("tf", pa.dictionary(pa.int32(), pa.string())),
+    ("ref_score", pa.float32()),
+    ("alt_score", pa.float32()),
+    ("delta", pa.float32()),
+    ("effect", pa.float32()),
+    ("ref_pct", pa.float32()),
+    ("alt_pct", pa.float32()),
+    ("panel_effect", pa.float32()),
+    ("masked_by", pa.string()),  # varbind.annotate.masking: "site created but masked by a stronger site at ..."
+    ("skip", pa.string()),
+])
+_UNSAFE = re.compile(r"[|,;=\s]")
+
+
+def clean_field(text: str) -> str:
+    """A value safe inside a CSQ-style INFO entry (no ``| , ; =`` or white space).
+
+    Examples
+    --------
+    >>> clean_field("NKX2-5; isoform|2")
+    'NKX2-5__isoform_2'
+    """
+    return _UNSAFE.sub("_", text) or "."
+
+
+@functools.lru_cache(maxsize=8)
+def _cleaned(names: tuple[str, ...]) -> list[str]:
+    return [clean_field(n) for n in names]
+
+
+def _f(x: float) -> str:
+    return f"{x:.4f}"
+
+
+def _pct(x: float) -> str:
+    return "." if x != x else f"{x:.2f}"  # x != x: NaN (np.isnan costs more than the formatting)
+
+
+class AlleleScores(NamedTuple):
+    """Scores of the scored alleles of a chunk of sites.
+
+    ``site`` and ``allele`` are ``(E,)``: the site (index into the chunk) and ALT (0-based) of each
+    row of ``ref`` and ``alt``, both ``(E, M)`` float32.
+    """
+
+    site: np.ndarray
+    allele: np.ndarray
+    ref: np.ndarray
+    alt: np.ndarray
+    deepfind: np.ndarray | None = None  # (E,) DeepFind probability, NaN where not an SNV
+
+
+def _nan(x: float) -> str:
+    return "." if np.isnan(x) else _f(x)
+
+
+def ranking_scale(delta: np.ndarray, effect: np.ndarray | None) -> np.ndarray:
+    """The values models are ranked and aggregated on ``(E, M)``: the calibrated ``effect`` where the
+    panel has null tables (NaN-free; a model without one ranks last), the raw ``delta`` when no model
+    has one."""
+    if effect is None or np.isnan(effect).all():
+        return delta
+    return np.where(np.isnan(effect), 0.0, effect)
+
+
+def panel_effect(effect: np.ndarray | None, n: int) -> np.ndarray:
+    """The panel-level effect of each allele ``(E,)``: the mean calibrated effect over the models
+    that have one (NaN without null tables). See docs/reading-scores.md for why the mean."""
+    if effect is None or not effect.shape[1] or np.isnan(effect).all():
+        return np.full(n, np.nan)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an allele whose every effect is NaN: NaN
+        return np.nanmean(effect, axis=1)
+
+
+def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
+                top_k: int, pct: tuple[np.ndarray, np.ndarray] | Callable | None = None,
+                effect: np.ndarray | None = None,
+                skips: dict[tuple[int, int], str] | None = None) -> list[tuple[str | None, ...] | None]:
+    """``(VARBIND, VB_MAXGAIN, VB_MAXLOSS, VB_PANEL[, VB_DEEPFIND][, VB_SKIP])`` INFO values per site
+    (``None``: nothing scored).
+
+    Top-k models by ``|effect|`` (the calibrated effect ``(E, M)``; ties: panel order), or by raw
+    ``|delta|`` when the panel has no null tables (``effect`` None or all NaN); VB_MAXGAIN/VB_MAXLOSS
+    are the largest/smallest value on the same scale. Missing ALTs are ``.`` in the Number=A fields.
+    ``pct``: reference and alternate percentiles ``(E, M)`` each; or a function of flat row and model
+    indices returning the two percentiles of those pairs only (see
+    :func:`varbind.annotate.topk.pair_percentiles`); or ``None``. With ``skips``
+    (``{(site, allele): reason}``) every tuple ends with the ``VB_SKIP`` value: the reason per ALT,
+    ``.`` for scored ones, ``None`` when no ALT of the site was skipped; a site with skipped ALTs
+    only gets ``None`` for the other fields.
+    """
+    from .topk import top_models
+
+    out: list[tuple[str, ...] | None] = [None] * len(sites)
+    delta = scores.alt - scores.ref
+    eff = effect if effect is not None else np.full(delta.shape, np.nan, np.float32)
+    rank = ranking_scale(delta, effect)
+    whole = panel_effect(effect, len(delta)).tolist()
+    k = min(top_k, len(ids))
+    top = top_models(rank, k)
+    rows = np.repeat(np.arange(len(delta)), k)
+    if pct is None:
+        ref_top = alt_top = np.full(top.shape, np.nan)
+    elif callable(pct):  # percentiles of the listed models only
+        ref_top, alt_top = (x.reshape(top.shape) for x in pct(rows, top.ravel()))
+    else:
+        ref_top, alt_top = (np.take_along_axis(x, top, 1) for x in pct)
+    gains, losses = (rank.max(1).tolist(), rank.min(1).tolist()) if len(delta) else ([], [])
+    top_l, ref_l, alt_l = top.tolist(), ref_top.tolist(), alt_top.tolist()
+    ref_v, alt_v, delta_v, eff_v = (np.take_along_axis(x, top, 1).tolist()
+                                    for x in (scores.ref, scores.alt, delta, eff))
+    by_site: dict[int, list[int]] = {}
+    for e, s in enumerate(scores.site.tolist()):
+        by_site.setdefault(s, []).append(e)
+    ids_c, tfs_c = _cleaned(tuple(ids)), _cleaned(tuple(tfs))
+    alleles = scores.allele.tolist()
+    for s, e_rows in by_site.items():
+        n_alt = len(sites[s].alts)
+        gain, loss, dfind, agg, entries = ["."] * n_alt, ["."] * n_alt, ["."] * n_alt, ["."] * n_alt, []
+        for e in e_rows:
+            a = alleles[e]
+            gain[a], loss[a], agg[a] = _f(gains[e]), _f(losses[e]), _nan(whole[e])
+            if scores.deepfind is not None and not np.isnan(scores.deepfind[e]):
+                dfind[a] = _f(float(scores.deepfind[e]))
+            allele = sites[s].alts[a]
+            for j, r, a_, d, ef, rp, ap in zip(top_l[e], ref_v[e], alt_v[e], delta_v[e], eff_v[e], ref_l[e],
+                                                alt_l[e]):
+                # one f-string an entry (the formats of _f, _nan and _pct; measured 3x faster than joining calls)
+                entries.append(f"{allele}|{ids_c[j]}|{tfs_c[j]}|{r:.4f}|{a_:.4f}|{d:.4f}|"
+                               f"{'.' if ef != ef else f'{ef:.4f}'}|"
+                               f"{'.' if rp != rp else f'{rp:.2f}'}|{'.' if ap != ap else f'{ap:.2f}'}|{CONSEQUENCE}")
+        out[s] = (",".join(entries) or ".", ",".join(gain), ",".join(loss), ",".join(agg))
+        if scores.deepfind is not None:
+            out[s] += (",".join(dfind),)
+    if skips is None:
+        return out
+    reasons: dict[int, list[str]] = {}
+    for (s, a), reason in skips.items():
+        if a >= 0:  # ALT '.': no allele to carry the reason
+            reasons.setdefault(s, ["."] * len(sites[s].alts))[a] = reason
+    width = 5 if scores.deepfind is not None else 4
+    for s in range(len(sites)):
+        value = ",".join(reasons[s]) if s in reasons else None
+        if out[s] is not None:
+            out[s] = (*out[s], value)
+        elif value is not None:
+            out[s] = (None,) * width + (value,)
+    return out
+
+
+def long_table(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
+               pct: tuple[np.ndarray, np.ndarray] | None = None, effect: np.ndarray | None = None,
+               masked: np.ndarray | None = None, skips: dict[tuple[int, int], str] | None = None) -> pa.Table:
+    """One row per scored allele and model (see :data:`TABLE_SCHEMA`); ``pos`` is 1-based;
+    ``ref_pct``/``alt_pct`` are NaN without ``pct``, ``effect`` (calibrated, ``(E, M)``) and
+    ``panel_effect`` (the allele's mean effect, the same on each of its rows) NaN without ``effect``;
+    ``masked_by`` holds ``masked`` (``(E, M)`` text, :func:`varbind.annotate.masking.masked_column`),
+    empty without it. With ``skips`` (``{(site, allele): reason}``) each skipped ALT adds one row with
+    its reason in ``skip`` (null model, NaN scores); ``skip`` is null on scored rows."""
+    e, m = scores.ref.shape
+    eff = effect if effect is not None else np.full(scores.ref.shape, np.nan)
+    tf_names = list(dict.fromkeys(tfs))  # a dictionary holds each TF once (several models may share one)
+    tf_index = np.array([tf_names.index(t) for t in tfs] or [0], np.int32)
+    rows = np.repeat(np.arange(e), m)
+    model = np.tile(np.arange(m, dtype=np.int32), e)
+    chroms = sorted({sites[s].chrom for s in scores.site.tolist()})
+    chrom_idx = {c: i for i, c in enumerate(chroms)}
+    site_l = scores.site.tolist()
+    per_e = lambda f: np.array([f(sites[s], int(a)) for s, a in zip(site_l, scores.allele.tolist())], dtype=object)  # noqa: E731
+    cols = {
+        "chrom": pa.DictionaryArray.from_arrays(
+            np.array([chrom_idx[sites[s].chrom] for s in site_l], np.int32)[rows] if e else np.zeros(0, np.int32),
+            pa.array(chroms, pa.string())),
+        "pos": pa.array(np.array([sites[s].start + 1 for s in site_l], np.int64)[rows] if e else np.zeros(0, np.int64)),
+        "id": pa.array(per_e(lambda st, a: st.id)[rows] if e else [], pa.string()),
+        "ref": pa.array(per_e(lambda st, a: st.ref)[rows] if e else [], pa.string()),
+        "alt": pa.array(per_e(lambda st, a: st.alts[a])[rows] if e else [], pa.string()),
+        "model": pa.DictionaryArray.from_arrays(model, pa.array(list(ids), pa.string())),
+        "tf": pa.DictionaryArray.from_arrays(tf_index[model], pa.array(tf_names, pa.string())),
+        "ref_score": pa.array(scores.ref.reshape(-1), pa.float32()),
+        "alt_score": pa.array(scores.alt.reshape(-1), pa.float32()),
+        "delta": pa.array((scores.alt - scores.ref).reshape(-1), pa.float32()),
+        "effect": pa.array(np.asarray(eff).reshape(-1), pa.float32()),
+        "ref_pct": pa.array((pct[0] if pct is not None else np.full(scores.ref.shape, np.nan)).reshape(-1), pa.float32()),
+        "alt_pct": pa.array((pct[1] if pct is not None else np.full(scores.ref.shape, np.nan)).reshape(-1), pa.float32()),
+        "panel_effect": pa.array(np.repeat(panel_effect(effect, e), m), pa.float32()),
+        "masked_by": pa.array(masked.reshape(-1) if masked is not None else np.full(e * m, "", object), pa.string()),
+        "skip": pa.nulls(e * m, pa.string()),
+    }
+    table = pa.table(cols, schema=TABLE_SCHEMA)
+    rows_skipped = sorted((s, a, r) for (s, a), r in (skips or {}).items() if a >= 0)
+    if not rows_skipped:
+        return table
+    n = len(rows_skipped)
+    nan = pa.array(np.full(n, np.nan, np.float32))
+    extra = pa.table({
+        "chrom": pa.array([sites[s].chrom for s, _, _ in rows_skipped]).dictionary_encode(),
+        "pos": pa.array([sites[s].start + 1 for s, _, _ in rows_skipped], pa.int64()),
+        "id": pa.array([sites[s].id for s, _, _ in rows_skipped], pa.string()),
+        "ref": pa.array([sites[s].ref for s, _, _ in rows_skipped], pa.string()),
+        "alt": pa.array([sites[s].alts[a] for s, a, _ in rows_skipped], pa.string()),
+        "model": pa.nulls(n, pa.dictionary(pa.int32(), pa.string())),
+        "tf": pa.nulls(n, pa.dictionary(pa.int32(), pa.string())),
+        "ref_score": nan, "alt_score": nan, "delta": nan, "effect": nan, "ref_pct": nan, "alt_pct": nan,
+        "panel_effect": nan, "masked_by": pa.array([""] * n, pa.string()),
+        "skip": pa.array([r for _, _, r in rows_skipped], pa.string()),
+    }, schema=TABLE_SCHEMA)
+    key = np.concatenate([np.repeat(scores.site.astype(np.int64) * 1_000_000 + scores.allele, m),
+                          np.array([s * 1_000_000 + a for s, a, _ in rows_skipped], np.int64)])
+    return _concat(table, extra).take(pa.array(np.argsort(key, kind="stable")))
+
+
+def _concat(a: pa.Table, b: pa.Table) -> pa.Table:
+    """Two tables of :data:`TABLE_SCHEMA` as one, dictionaries unified (writers need one per batch)."""
+    return pa.concat_tables([a, b]).unify_dictionaries().combine_chunks()
+
+
+def temp_path(final: str | os.PathLike) -> str:
+    """A hidden temporary name beside ``final`` that keeps its endings (see :func:`varbind._fs.temp_path`)."""
+    return _fs.temp_path(final)
+
+
+def output_kind(path: str) -> str:
+    """``vcf``, ``vcf.gz``, ``bcf``, ``tsv`` (also ``.tsv.gz``) or ``parquet`` from a file name."""
+    for end, kind in ((".vcf.gz", "vcf.gz"), (".vcf.bgz", "vcf.gz"), (".vcf", "vcf"), (".bcf", "bcf"),
+                      (".tsv", "tsv"), (".tsv.gz", "tsv"), (".txt", "tsv"), (".parquet", "parquet"),
+                      (".pq", "parquet")):
+        if path.endswith(end):
+            return kind
+    from ..errors import InputFormatError
+
+    raise InputFormatError(f"{path}: unknown output type (use .vcf, .vcf.gz, .bcf, .tsv, .tsv.gz or .parquet)")
+
+
+class TableSink:
+    """Long-format scores to TSV or Parquet, written to a temp file and renamed on :meth:`close`.
+
+    Every write and the close are checked (:class:`~varbind.errors.OutputError`, temp file removed).
+    """
+
+    def __init__(self, path: str, kind: str):
+        self.path, self.kind, self.tmp = path, kind, _fs.new_temp(path)
+        try:
+            if kind == "parquet":
+                import pyarrow.parquet as pq
+
+                self._w: Any = pq.ParquetWriter(self.tmp, TABLE_SCHEMA, compression="zstd")
+            else:
+                import pyarrow.csv as pcsv
+
+                stream = (pa.CompressedOutputStream(self.tmp, "gzip") if path.endswith(".gz")
+                          else pa.OSFile(self.tmp, "wb"))
+                self._stream = stream
+                plain = pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+                                   for f in TABLE_SCHEMA])
+                self._plain = plain
+                # the header written here: pyarrow quotes column names ("chrom") whatever quoting_style says
+                stream.write(("\t".join(plain.names) + "\n").encode())
+                self._w = pcsv.CSVWriter(stream, plain, write_options=pcsv.WriteOptions(
+                    include_header=False, delimiter="\t", quoting_style="none"))
+        except OSError as e:
+            self.abort()
+            raise _fs._error(path, e) from None
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        try:
+            if self.kind == "parquet":
+                self._w.write_table(table)
+            else:
+                self._w.write_table(table.cast(self._plain))
+        except OSError as e:
+            self.abort()
+            raise _fs._error(self.path, e) from None
+
+    def close(self) -> None:
+        try:
+            self._w.close()
+            if self.kind != "parquet":
+                self._stream.close()
+        except OSError as e:
+            self.abort()
+            raise _fs._error(self.path, e) from None
+        _fs.commit(self.tmp, self.path)
+
+    def abort(self) -> None:
+        for closer in ("_w", "_stream"):
+            try:
+                getattr(self, closer).close()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+        _fs.discard(self.tmp)
+
+
+class VcfSink:
+    """The input's records with the INFO fields added, through a cyvcf2 Writer on a temp file;
+    ``.vcf.gz`` output is bgzipped and tabix-indexed (skipped with a warning when unsorted).
+
+    A record the Writer cannot write is handled by :func:`varbind.io.vcf_policy.write` (``source``:
+    the input's name for its messages). htslib does not report a failed write through cyvcf2, so :meth:`close` reads the file back
+    (:func:`varbind.io.readback.count_vcf_records`) and refuses it unless it holds every record written.
+    """
+
+    def __init__(self, path: str, reader: Any, header_lines: Sequence[str], deepfind_features: str | None = None,
+                 calibrated: bool = True, extra_defs: Sequence[tuple[str, str, str, str]] = (),
+                 source: str = "VCF"):
+        self.defs = list(info_defs(calibrated))
+        if deepfind_features:
+            key, number, type_, desc = DEEPFIND_DEF
+            self.defs.append((key, number, type_, desc.format(features=deepfind_features)))
+        self.defs += list(extra_defs)
+        for key, number, type_, desc in self.defs:
+            io.add_info(reader, key, number, type_, desc)
+        for line in header_lines:
+            if not (line.startswith("##reference=") and "\n##reference=" in reader.raw_header):
+                io.add_header_line(reader, line)
+        self.path, self.tmp = path, _fs.new_temp(path)
+        self.source, self.written, self.contigs = source, 0, set(io.header_contigs(reader))
+        self._pending: list = []  # written in groups, htslib's messages caught (vcf_policy.write_all)
+        try:
+            self._w = io.vcf_writer(self.tmp, reader)
+        except OSError as e:
+            _fs.discard(self.tmp)
+            raise _fs._error(path, e) from None
+
+    def write(self, rec: Any, info: tuple[str, ...] | None) -> None:
+        if info is not None:
+            for (key, *_), value in zip(self.defs, info):
+                if value is not None and (key not in ("VB_DEEPFIND", "VB_PANEL") or value.strip(".,")):  # nothing known: left out
+                    io.set_info(rec, key, value)
+        self._pending.append(rec)
+        if len(self._pending) == 256:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        try:
+            vcf_policy.write_all(self._w, pending, self.written + 1, self.source, self.contigs,
+                                 self.tmp.endswith(".bcf"))
+        except OSError as e:  # htslib could not write (a full disk, an I/O error): the output's fault
+            self.abort()
+            raise OutputError(f"{self.path}: cannot write: {e.strerror or e} (disk full or I/O error?); "
+                              "nothing was written under this name") from None
+        self.written += len(pending)
+
+    def close(self) -> str | None:
+        self._flush()
+        with io.quiet_writes():
+            self._w.close()
+        try:
+            got = readback.count_vcf_records(self.tmp)
+            problem = f"it holds {got} of the {self.written} records written"
+        except (OSError, ValueError, EOFError) as e:
+            got, problem = None, f"it is cut short or corrupt ({str(e).rsplit(': ', 1)[-1]})"
+        if got != self.written:
+            self.abort()
+            raise OutputError(f"{self.path}: cannot write: read back, {problem} (disk full or I/O error?); "
+                              "nothing was written under this name")
+        tmp_index = io.index_vcf(self.tmp) if self.path.endswith((".gz", ".bgz", ".bcf")) else None
+        for stale in (self.path + ".tbi", self.path + ".csi"):
+            Path(stale).unlink(missing_ok=True)
+        ours = os.stat(self.tmp).st_ino
+        _fs.commit(self.tmp, self.path)
+        if tmp_index is None:
+            return None
+        index = self.path + tmp_index[len(self.tmp):]
+        if os.stat(self.path).st_ino != ours:  # another run renamed its output over ours: its index goes with it
+            _fs.discard(tmp_index)
+            return None
+        _fs.commit(tmp_index, index)  # after the data, so the index is not older than it
+        return index
+
+    def abort(self) -> None:
+        try:
+            with io.quiet_writes():
+                self._w.close()
+        except Exception:  # noqa: BLE001
+            pass
+        for p in (self.tmp + ".tbi", self.tmp + ".csi"):
+            Path(p).unlink(missing_ok=True)
+        _fs.discard(self.tmp)

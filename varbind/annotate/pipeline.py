@@ -1,0 +1,287 @@
+"""The scoring stages of ``varbind annotate``: region chunks -> windows -> one scoring pass -> allele scores.
+
+A *chunk* is what :func:`varbind.annotate.api.region_chunks` cuts (consecutive records of one contig in
+one 1-Mb bin, at most 2,048): the unit of windows, of output and, on the CPU, of scoring (nearby
+variants share one reference pass, :func:`varbind.annotate.scoring.score_global`). A *task* is a run
+of chunks scored together: on a GPU, tens of thousands of records, all their windows in one
+:func:`varbind.predict.score_edits` call (DeepFind's 51-bp windows in the same call when the
+DeepFind model reads the panel itself, so one pass scores both); on the CPU a few thousand records,
+each chunk scored as before. A chunk's scores do not depend on which task it is in on the CPU (the
+same calls on the same windows), so outputs are byte-identical whatever the task size; on a GPU the
+kernels' tiles are fixed per GPU model (:mod:`varbind.predict.kernels.triton_tiles`), which makes them independent
+of batch sizes too.
+
+:func:`prepare` (host: FASTA, windows) and :func:`score` (device) are separate so that
+:mod:`varbind.annotate.stream` can overlap them; a Dask worker runs :func:`score_task` (both).
+"""
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .. import device as _device
+from .. import io, predict
+from .deepfind import DeepFind, DeepFindWindows, deepfind_from_scores, deepfind_windows
+from .output import AlleleScores
+from ..bank import ModelBank
+from ..sequence import N_CODE, CodeBatch
+from .windows import Site, Windows, build_windows
+from .scoring import score_global
+
+#: records a task: on a GPU enough windows to fill it, on the CPU enough to amortise per-call costs
+TASK_GPU = 32768
+TASK_CPU = 4096
+
+
+def task_size(device) -> int:
+    return TASK_GPU if _device.resolve(device).type == "cuda" else TASK_CPU
+
+
+class Prepared(NamedTuple):
+    """One chunk's windows: ``win`` for the panel, ``dfw`` for DeepFind (or None), the REF-check
+    ``counts`` and ``genome`` (the N-padded contig as a function, for the CPU's region path)."""
+
+    win: Windows
+    dfw: DeepFindWindows | None
+    counts: Counter
+    genome: Any
+
+
+@functools.lru_cache(maxsize=4)
+def fasta(path: str) -> io.Fasta:
+    return io.Fasta(path)
+
+
+def prepare(sites: Sequence[Site], fasta_path: str, contig: str | None, settings, deepfind: DeepFind | None
+            ) -> Prepared:
+    """Windows of one chunk's sites (all on one contig; ``contig`` is its FASTA name or ``None``)."""
+    counts: Counter = Counter()
+    genome, length = None, None
+    if contig is not None:
+        fa = fasta(fasta_path)
+        length = fa.lengths[contig]
+        ok = [s for s in sites if s.start >= 0 and len(s.ref) <= settings.window]
+        genome = SitesGenome(fa, contig, ok, max(settings.window, 128))  # DeepFind's windows (51 bp) too
+        if genome.ambiguous:
+            counts["iupac_window"] += sites_near(ok, np.array(genome.ambiguous, np.int64), settings.window)
+    win = build_windows(sites, genome, settings.window, settings.ref_mismatch, length, counts)
+    dfw = None if deepfind is None or not len(win.site) else deepfind_windows(sites, win.site, win.allele, genome,
+                                                                              deepfind)
+    return Prepared(win, dfw, counts, genome)
+
+
+def sites_near(sites: Sequence[Site], positions: np.ndarray, window: int) -> int:
+    """How many sites have one of ``positions`` (sorted, 0-based) in their ``window``-base window."""
+    if not len(sites):
+        return 0
+    start = np.array([s.start - (window - len(s.ref)) // 2 for s in sites], np.int64)
+    first = np.searchsorted(positions, start)
+    hit = first < len(positions)
+    return int((positions[first[hit]] < start[hit] + window).sum())
+
+
+class SitesGenome:
+    """``genome(a, b)``: codes of ``contig[a:b]`` (N-padded) read from the FASTA only around a chunk's
+    sites: the stretches within ``margin`` bases of a site are fetched once (a chunk's sites can be
+    spread over a megabase, their windows cover a fraction of it). A request inside one stretch is a
+    slice of it; a wider one (a chunk's SNVs read as one span) gets the stretches it covers and N
+    between them, which is never read: every window lies within ``margin`` of its site. ``ambiguous``:
+    the sorted positions of the IUPAC ambiguity codes (R, Y, ...) in the stretches (read as N)."""
+
+    GAP = 4096  # stretches closer than this are fetched as one
+
+    def __init__(self, fa: io.Fasta, contig: str, sites: Sequence[Site], margin: int):
+        self.fa, self.contig = fa, contig
+        starts = sorted((s.start - margin, s.start + len(s.ref) + margin) for s in sites)
+        merged: list[list[int]] = []
+        for a, b in starts:
+            if merged and a <= merged[-1][1] + self.GAP:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self.lo = np.array([a for a, _ in merged], np.int64)
+        self.hi = np.array([b for _, b in merged], np.int64)
+        self.ambiguous: list[int] = []
+        self.codes = [fa.codes(contig, int(a), int(b), self.ambiguous) for a, b in merged]
+
+    def __call__(self, a: int, b: int) -> np.ndarray:
+        i = int(np.searchsorted(self.lo, a, "right")) - 1
+        if i >= 0 and b <= self.hi[i]:
+            return self.codes[i][a - self.lo[i] : b - self.lo[i]]
+        j = int(np.searchsorted(self.lo, b, "left"))
+        first = max(i, 0) if i >= 0 and a < self.hi[i] else i + 1  # the first stretch overlapping [a, b)
+        if first >= j or b - a > 1 << 26:  # outside every stretch: from the FASTA
+            return self.fa.codes(self.contig, a, b)
+        out = np.full(b - a, N_CODE, np.uint8)
+        for k in range(first, j):
+            lo, hi = max(a, int(self.lo[k])), min(b, int(self.hi[k]))
+            if hi > lo:
+                out[lo - a : hi - a] = self.codes[k][lo - self.lo[k] : hi - self.lo[k]]
+        return out
+
+
+def placed(bank: ModelBank, deepfind: DeepFind | None, device) -> tuple[ModelBank, ModelBank | None]:
+    """The panel's bank and DeepFind's on ``device`` (each moved once per process, see
+    :meth:`varbind.bank.ModelBank.to`); DeepFind's MLP moves there too."""
+    dev = _device.resolve(device)
+    bank = bank.to(dev)
+    if deepfind is None:
+        return bank, None
+    dbank = deepfind.model.bank
+    dbank = bank if list(dbank.ids) == list(bank.ids) else dbank.to(dev)
+    if deepfind.model.mlp is not None and dev.type == "cuda":
+        deepfind.model.mlp.to(dev)
+    return bank, dbank
+
+
+def score(items: Sequence[Prepared], bank: ModelBank, settings, deepfind: DeepFind | None = None
+          ) -> list[tuple[AlleleScores, dict, Counter]]:
+    """Allele scores of prepared chunks, each ``(AlleleScores, skipped, counts)`` as
+    :func:`varbind.annotate.api.score_chunk` returns."""
+    predict.warmup.announce(settings.device)
+    bank, dbank = placed(bank, deepfind, settings.device)
+    fused = (bank.device.type != "cpu" and settings.mode == "global"
+             and (deepfind is None or (dbank is bank and deepfind.model.config.strand_merge == settings.strand_merge)))
+    if fused:
+        return _score_fused(items, bank, settings, deepfind)
+    out = []
+    for p in items:
+        win = p.win
+        if len(win.site) == 0:
+            ref = alt = np.zeros((0, len(bank)), np.float32)
+        elif settings.mode == "global":
+            r = score_global(bank, win, p.genome, strand_merge=settings.strand_merge)
+            ref, alt = r.ref[win.edits.ref_index], r.alt
+        else:
+            kw = dict(mode="deepbind", strand_merge=settings.strand_merge)
+            ref = predict.score(bank, win.refs, **kw)[win.edits.ref_index]
+            alt = predict.score(bank, predict.apply_edits(win.refs, win.edits), **kw)
+        probs = None
+        if deepfind is not None:
+            probs = np.full(len(win.site), np.nan, np.float32)
+            if p.dfw is not None:
+                s = predict.score_edits(dbank, p.dfw.refs, p.dfw.edits, strand_merge=deepfind.model.config.strand_merge)
+                probs = deepfind_from_scores(deepfind, p.dfw, s.ref, s.alt, len(win.site))
+        out.append((AlleleScores(win.site, win.allele, ref, alt, probs), win.skipped, p.counts))
+    return out
+
+
+def _concat(batches: list[CodeBatch]) -> CodeBatch:
+    width = max((b.codes.shape[1] for b in batches), default=0)
+    codes = np.full((sum(len(b.lengths) for b in batches), width), N_CODE, np.uint8)
+    i = 0
+    for b in batches:
+        codes[i : i + len(b.lengths), : b.codes.shape[1]] = b.codes
+        i += len(b.lengths)
+    return CodeBatch(codes, np.concatenate([b.lengths for b in batches]).astype(np.int64))
+
+
+def _score_fused(items: Sequence[Prepared], bank: ModelBank, settings, deepfind: DeepFind | None):
+    """All windows of all chunks (and DeepFind's) as one :func:`varbind.predict.score_edits` call."""
+    refs, e_parts, spans = [], [], []
+    nb = 0
+    for p in items:
+        for part in (p.win, p.dfw):
+            if part is None or len(part.refs.lengths) == 0:
+                spans.append(None)
+                continue
+            e = part.edits
+            refs.append(part.refs)
+            e_parts.append((e.ref_index + nb, e.start, e.codes, e.lengths))
+            spans.append((nb, nb + len(part.refs.lengths)))
+            nb += len(part.refs.lengths)
+    if nb:
+        k = max(c.shape[1] for _, _, c, _ in e_parts)
+        codes = np.full((sum(len(s) for s, _, _, _ in e_parts), k), N_CODE, np.uint8)
+        i = 0
+        for _, _, c, _ in e_parts:
+            codes[i : i + len(c), : c.shape[1]] = c
+            i += len(c)
+        ref_index, start, lengths = (np.concatenate([x[j] for x in e_parts]).astype(np.int64) for j in (0, 1, 3))
+        edits = predict.Edits(ref_index, start, codes, lengths)
+        r = predict.score_edits(bank, _concat(refs), edits, strand_merge=settings.strand_merge)
+    out, df_rows, df_alt = [], [], []
+    e0 = 0
+    for i, p in enumerate(items):
+        win = p.win
+        ref = alt = np.zeros((0, len(bank)), np.float32)
+        span = spans[2 * i]
+        if span is not None:
+            ne = len(win.edits.start)
+            ref, alt = r.ref[span[0] + win.edits.ref_index], r.alt[e0 : e0 + ne]
+            e0 += ne
+        probs = None
+        if deepfind is not None:
+            probs = np.full(len(win.site), np.nan, np.float32)
+            dspan = spans[2 * i + 1]
+            if dspan is not None:
+                nd = len(p.dfw.edits.start)
+                df_rows.append(dspan[0] + p.dfw.edits.ref_index)
+                df_alt.append(np.arange(e0, e0 + nd))
+                e0 += nd
+        out.append((AlleleScores(win.site, win.allele, ref, alt, probs), win.skipped, p.counts))
+    if df_rows:  # DeepFind's classifier once for the whole task
+        from .. import deepfind as _deepfind
+
+        dfws = [p.dfw for p in items if p.dfw is not None and len(p.win.site)]
+        got = _deepfind.score(deepfind.model, r.ref[np.concatenate(df_rows)], r.alt[np.concatenate(df_alt)],
+                              np.concatenate([w.dist for w in dfws]), np.concatenate([w.tv for w in dfws]))
+        k = 0
+        for (scores, _, _), p in zip(out, items):
+            if p.dfw is not None and len(p.win.site):
+                n = len(p.dfw.rows)
+                scores.deepfind[p.dfw.rows] = got[k : k + n]
+                k += n
+    return out
+
+
+def score_task(chunks: Sequence[tuple[Sequence[Site], str | None]], fasta_path: str, bank: ModelBank, settings,
+               deepfind: DeepFind | None = None) -> list[tuple[AlleleScores, dict, Counter]]:
+    """Windows and scores of a task's chunks ``[(sites, FASTA contig or None), ...]``: the unit of work
+    of a Dask worker (which fits its thread pools and picks its GPU first)."""
+    settings = worker_settings(settings)
+    return score([prepare(s, fasta_path, c, settings, deepfind) for s, c in chunks], bank, settings, deepfind)
+
+
+def worker_settings(settings):
+    """Inside a Dask worker: thread pools fitted to it, and with ``--device cuda`` (no index) the
+    worker's own GPU (worker ``i`` of a local cluster takes GPU ``i`` modulo the GPUs visible)."""
+    n = fit_threads_to_worker()
+    if n is None or settings.device is None or str(settings.device) not in ("cuda", "auto"):
+        return settings
+    gpus = _device.gpu_count()
+    if not gpus:
+        return settings
+    from dataclasses import replace
+
+    from distributed import get_worker
+
+    name = get_worker().name
+    index = name if isinstance(name, int) else sum(map(ord, str(name)))
+    return replace(settings, device=f"cuda:{index % gpus}")
+
+
+def fit_threads_to_worker() -> int | None:
+    """Inside a Dask worker, give numba and torch as many threads as the worker has task threads.
+
+    Each of ``N`` single-threaded worker processes would otherwise start one numba and one torch
+    thread per core (``N`` x cores threads on ``cores`` cores). Returns the thread count set, or
+    ``None`` outside a worker (nothing is changed there).
+    """
+    try:
+        from distributed import get_worker
+
+        n = int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return None
+    import numba
+    import torch
+
+    n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
+    torch.set_num_threads(n)
+    return n

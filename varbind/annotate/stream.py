@@ -1,0 +1,158 @@
+"""The three stages of ``varbind annotate`` running at once: a reader thread reads records (cyvcf2)
+and builds windows on the host, a scorer thread scores earlier tasks on the device, and the calling
+thread writes finished tasks in input order. Queues between stages hold at most :data:`DEPTH` tasks,
+so memory is bounded whatever the input size.
+
+With a Dask client the reader submits tasks to the cluster (each worker builds windows and scores,
+:func:`varbind.annotate.pipeline.score_task`), at most ``in_flight`` at a time, and the calling thread
+writes their results in order.
+
+An error in any stage stops the others and is raised in the calling thread.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from . import pipeline
+
+log = logging.getLogger("varbind")
+
+#: tasks waiting between two stages
+DEPTH = 2
+#: seconds to wait for the other stages to stop after an error in one
+JOIN_AFTER_ERROR = 2.0
+_END = object()
+
+
+class _Stopped(Exception):
+    pass
+
+
+def tasks(chunks: Iterable[list], size: int) -> Iterator[list[list]]:
+    """Consecutive chunks grouped into tasks of at least ``size`` records (the last may be smaller)."""
+    task: list = []
+    n = 0
+    for chunk in chunks:
+        task.append(chunk)
+        n += len(chunk)
+        if n >= size:
+            yield task
+            task, n = [], 0
+    if task:
+        yield task
+
+
+class _Pipe:
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+
+    def put(self, q: queue.Queue, item: Any) -> None:
+        while True:
+            if self.stop.is_set():
+                raise _Stopped
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def get(self, q: queue.Queue) -> Any:
+        while True:
+            if self.stop.is_set():
+                raise _Stopped
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
+    def thread(self, fn: Callable[[], None], out: queue.Queue) -> threading.Thread:
+        def body() -> None:
+            try:
+                fn()
+            except _Stopped:
+                return
+            except BaseException as e:  # noqa: BLE001 - handed to the calling thread
+                try:
+                    self.put(out, e)
+                except _Stopped:
+                    pass
+
+        t = threading.Thread(target=body, daemon=True)
+        t.start()
+        return t
+
+
+def run(task_iter: Iterator[list[list]], contig_of: Callable[[list], str | None], fasta_path: str, bank, settings,
+        deepfind, write: Callable[[list, list], None], client=None, in_flight: int = 2) -> None:
+    """Score every task of ``task_iter`` (lists of chunks of ``(record, Site)``) and call
+    ``write(task, results)`` for each, in order; ``contig_of(chunk)`` is the chunk's FASTA contig."""
+    pipe = _Pipe()
+    busy = dict.fromkeys(("read", "score", "write"), 0.0)
+    t0 = time.perf_counter()
+    done: queue.Queue = queue.Queue(maxsize=DEPTH if client is None else in_flight)
+
+    def sites_of(task: list[list]) -> list[tuple[list, str | None]]:
+        return [([s for _, s in chunk], contig_of(chunk)) for chunk in task]
+
+    if client is None:
+        prepared: queue.Queue = queue.Queue(maxsize=DEPTH)
+
+        def read() -> None:
+            t = time.perf_counter()
+            for task in task_iter:
+                items = [pipeline.prepare(s, fasta_path, c, settings, deepfind) for s, c in sites_of(task)]
+                busy["read"] += time.perf_counter() - t
+                pipe.put(prepared, (task, items))
+                t = time.perf_counter()
+            pipe.put(prepared, _END)
+
+        def score() -> None:
+            while True:
+                item = pipe.get(prepared)
+                if item is _END or isinstance(item, BaseException):
+                    pipe.put(done, item)
+                    return
+                task, items = item
+                t = time.perf_counter()
+                results = pipeline.score(items, bank, settings, deepfind)
+                busy["score"] += time.perf_counter() - t
+                pipe.put(done, (task, results))
+
+        threads = [pipe.thread(read, prepared), pipe.thread(score, done)]
+    else:
+        def submit() -> None:
+            for task in task_iter:
+                fut = client.submit(pipeline.score_task, sites_of(task), fasta_path, bank, settings, deepfind,
+                                    pure=False)
+                pipe.put(done, (task, fut))
+            pipe.put(done, _END)
+
+        threads = [pipe.thread(submit, done)]
+    finished = False
+    try:
+        while True:
+            item = pipe.get(done)
+            if item is _END:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            task, results = item
+            results = results if client is None else results.result()
+            t = time.perf_counter()
+            write(task, results)
+            busy["write"] += time.perf_counter() - t
+        finished = True
+    finally:
+        pipe.stop.set()
+        # after an error (a signal too) a stage busy in a long call is not waited for: it stops at its
+        # next queue operation, and the process may end before (the threads are daemons)
+        deadline = None if finished else time.monotonic() + JOIN_AFTER_ERROR
+        for th in threads:
+            th.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+    log.debug("annotate stages, busy seconds: reading + windows %.2f, scoring %.2f, writing %.2f; wall %.2f",
+              busy["read"], busy["score"], busy["write"], time.perf_counter() - t0)

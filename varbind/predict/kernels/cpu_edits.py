@@ -1,0 +1,186 @@
+"""Numba kernels for edits: global-mode features of reference sequences and of same-length edits of
+them (variants, mutation maps), as deltas on one reference pass. Layouts as in
+:mod:`varbind.predict.kernels.cpu`; windows of shared regions are in :mod:`varbind.predict.kernels.cpu_regions`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .cpu import _scatter
+
+
+@njit(cache=True, nogil=True)
+def _edit_block(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0):
+    m = tab.shape[0]
+    blk = tab.shape[2]
+    npos = n + m - 1
+    raw = np.empty((npos, blk), dtype=np.float32)  # conv + threshold, before the ReLU
+    for p in range(npos):
+        for c in range(blk):
+            raw[p, c] = thr[c]
+        for j in range(m):
+            code = row[p + j]
+            for c in range(blk):
+                raw[p, c] += tab[j, code, c]
+    _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0)
+
+
+@njit(cache=True, nogil=True)
+def _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0):
+    """Pooled features of a reference map ``raw`` ``(npos, blk)`` (conv + threshold, before the
+    ReLU) into ``ref_feats[:, rb]``, and of its edits into ``alt_feats[:, e0 + e]``. ``row[q]`` must
+    be the reference code at padded index ``q`` wherever an edit lands (see :func:`edit_pool`).
+
+    A lone edit (an isolated variant) takes the maximum of the map outside the positions it touches
+    in the same pass as the total; several edits read prefix and suffix maxima of the map."""
+    npos, blk = raw.shape
+    m = tab.shape[0]
+    d = ref_feats.shape[2] // 2
+    inv = np.float32(1.0) / np.float32(npos)
+    rows = np.empty((5, blk), dtype=np.float32)
+    mx, sm, tot, acc, out = rows[0], rows[1], rows[2], rows[3], rows[4]
+    # maxima start at 0 (the ReLU's floor), so they take the raw map
+    for c in range(blk):
+        tot[c] = 0.0
+        out[c] = 0.0
+        mx[c] = 0.0
+    ne = e_start.shape[0]
+    if ne == 1:
+        lo, hi = _edit_span(e_start[0], e_len[0], m, npos)
+        _max_sum_rows(out, tot, raw, 0, lo)
+        _max_sum_rows(mx, tot, raw, lo, hi)
+        _max_sum_rows(out, tot, raw, hi, npos)
+        for c in range(blk):
+            mx[c] = out[c] if out[c] > mx[c] else mx[c]
+            sm[c] = tot[c] * inv
+        _scatter(mx, sm, slot, feat, d, ref_feats, rb)
+        _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes[0], e_start[0], e_len[0], lo, hi, inv)
+        _scatter(mx, sm, slot, feat, d, alt_feats, e0)
+        return
+    _max_sum_rows(mx, tot, raw, 0, npos)
+    for c in range(blk):
+        sm[c] = tot[c] * inv
+    _scatter(mx, sm, slot, feat, d, ref_feats, rb)
+    if ne == 0:
+        return
+    # pmax[q] = max(0, raw[:q]), smax[q] = max(0, raw[q:]); the running maximum is kept in ``out``
+    # (reading the last row back is slower)
+    pmax = np.empty((npos + 1, blk), dtype=np.float32)
+    smax = np.empty((npos + 1, blk), dtype=np.float32)
+    for c in range(blk):
+        pmax[0, c] = 0.0
+    for q in range(npos):
+        rq = raw[q]
+        pq = pmax[q + 1]
+        for c in range(blk):
+            out[c] = rq[c] if rq[c] > out[c] else out[c]
+            pq[c] = out[c]
+    for c in range(blk):
+        out[c] = 0.0
+        smax[npos, c] = 0.0
+    for q in range(npos - 1, -1, -1):
+        rq = raw[q]
+        sq = smax[q]
+        for c in range(blk):
+            out[c] = rq[c] if rq[c] > out[c] else out[c]
+            sq[c] = out[c]
+    for e in range(ne):
+        lo, hi = _edit_span(e_start[e], e_len[e], m, npos)
+        pl, sh = pmax[lo], smax[hi]
+        for c in range(blk):
+            out[c] = pl[c] if pl[c] > sh[c] else sh[c]
+        _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes[e], e_start[e], e_len[e], lo, hi, inv)
+        _scatter(mx, sm, slot, feat, d, alt_feats, e0 + e)
+
+
+@njit(cache=True, nogil=True, inline="always")  # called per edit: a call costs more than its work
+def _edit_span(st, k, m, npos):
+    """The conv positions ``lo .. hi-1`` that an edit of ``k`` bases at sequence position ``st``
+    touches: position ``p`` covers padded ``[p, p + m)``, the edit padded ``[st + m - 1, st + k + m - 1)``."""
+    hi = st + k + m - 1
+    return st, (hi if hi < npos else npos)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _max_sum_rows(mx, tot, raw, lo, hi):
+    """``mx = max(mx, raw[lo:hi])`` and ``tot += sum(ReLU(raw[lo:hi]))`` per column, rows in order."""
+    for q in range(lo, hi):
+        rq = raw[q]
+        for c in range(mx.shape[0]):  # (loops with one store each: numba vectorises them far better)
+            mx[c] = rq[c] if rq[c] > mx[c] else mx[c]
+        for c in range(mx.shape[0]):
+            tot[c] += rq[c] if rq[c] > 0.0 else np.float32(0.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, codes, st, k, lo, hi, inv):
+    """Max ``mx`` and mean ``sm`` of the map edited at positions ``lo .. hi-1`` (see
+    :func:`_edited_value`), given the maximum ``out`` of the map elsewhere (at least 0) and its ReLU total ``tot``."""
+    blk = mx.shape[0]
+    for c in range(blk):
+        mx[c] = out[c]
+        sm[c] = tot[c]
+    for p in range(lo, hi):
+        rp = raw[p]
+        _edited_value(acc, rp, row, tab, codes, st, k, p)
+        for c in range(blk):
+            mx[c] = acc[c] if acc[c] > mx[c] else mx[c]
+        for c in range(blk):
+            v = acc[c] if acc[c] > 0.0 else np.float32(0.0)
+            r = rp[c] if rp[c] > 0.0 else np.float32(0.0)
+            sm[c] += v - r
+    for c in range(blk):
+        sm[c] *= inv
+
+
+@njit(cache=True, nogil=True, inline="always")  # called per position or window: a call costs more than its work
+def _edited_value(acc, src, row, tab, codes, st, k, p):
+    """``acc`` = conv position ``p``'s reference value ``src`` plus the weight differences of an edit
+    of ``k`` bases by ``codes`` at sequence position ``st``: only the detector offsets that fall on
+    edited bases change (``min(k, m)`` rows, at least one). ``row`` is the padded reference (index
+    ``p + j`` at offset ``j``)."""
+    m = tab.shape[0]
+    j0 = st + m - 1 - p
+    j1 = j0 + k
+    if j0 < 0:
+        j0 = 0
+    if j1 > m:
+        j1 = m
+    tn = tab[j0, codes[p + j0 - (m - 1) - st]]
+    to = tab[j0, row[p + j0]]
+    for c in range(acc.shape[0]):
+        acc[c] = src[c] + (tn[c] - to[c])
+    for j in range(j0 + 1, j1):
+        tn = tab[j, codes[p + j - (m - 1) - st]]
+        to = tab[j, row[p + j]]
+        for c in range(acc.shape[0]):
+            acc[c] += tn[c] - to[c]
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def edit_pool(codes, lengths, table, thr, slot, feat, e_offsets, e_start, e_codes, e_len,
+              ref_feats, alt_feats):
+    """Global-mode features of reference sequences and of same-length edits of them.
+
+    Edits ``e_offsets[b] .. e_offsets[b+1]`` belong to reference ``b`` (edits sorted by reference);
+    edit ``e`` replaces ``e_len[e]`` codes starting at sequence position ``e_start[e]`` by
+    ``e_codes[e, :e_len[e]]``. Only the ``k + m - 1`` convolution positions an edit touches are
+    updated; the rest of the max comes from prefix/suffix maxima of the reference map and the
+    mean from its total. A recomputed position adds only the weight differences of the edited
+    bases it covers (``min(k, m)`` rows), so a point mutation costs ``m`` additions a column.
+    Tasks go by column block, then reference, so that a thread reuses each block's table.
+    """
+    nb = codes.shape[0]
+    nblk = table.shape[0]
+    blk = table.shape[3]
+    for t in prange(nb * nblk):  # references inner: a thread keeps a column block's table in L1 across them
+        k = t // nb
+        b = t % nb
+        e0 = e_offsets[b]
+        e1 = e_offsets[b + 1]
+        _edit_block(
+            codes[b], lengths[b], table[k], thr[k],
+            e_start[e0:e1], e_codes[e0:e1], e_len[e0:e1],
+            slot[k * blk:(k + 1) * blk], feat[k * blk:(k + 1) * blk], ref_feats, b, alt_feats, e0,
+        )
