@@ -25,7 +25,7 @@ KINDS = ["out.vcf", "out.vcf.gz", "out.bcf", "out.tsv", "out.parquet"]
 SLOW_CHILD = """
 import os, sys, time
 from varbind.annotate import pipeline as annotate_pipeline
-from varbind.cli import main
+from varbind.cli import entry
 real, calls = annotate_pipeline.prepare, [0]
 def slow(*a, **k):
     calls[0] += 1
@@ -34,7 +34,8 @@ def slow(*a, **k):
         time.sleep(120)
     return real(*a, **k)
 annotate_pipeline.prepare = slow
-sys.exit(main(sys.argv[1:]))
+sys.argv = ['varbind', *sys.argv[1:]]
+entry()
 """
 
 

@@ -129,3 +129,21 @@ def error_line(e: BaseException) -> str:
         text = (f"internal error, please report (varbind {__version__}, run with --debug for the traceback): "
                 f"{type(e).__name__}: {e}")
     return " ".join(text.split())  # one line, whatever the message holds
+
+
+def entry() -> None:
+    """The ``varbind`` executable (and ``python -m varbind``): :func:`main`, then exit with its code.
+
+    After an interrupt or SIGTERM (exit codes 130, 143) the outputs' temporary files are already
+    removed; a pipeline stage may still be inside a native call (a numba or torch kernel, htslib),
+    where the interpreter's shutdown can wait on it, so the process ends at once instead.
+    """
+    import os
+    import threading
+
+    code = main()
+    if code in (130, 143) and threading.active_count() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
