@@ -168,27 +168,36 @@ def percentile(null: NullTable, scores: np.ndarray, ids: Sequence[str]) -> np.nd
 
 
 def null_spread(null: NullTable, ids: Sequence[str]) -> np.ndarray:
-    """Each model's null spread ``(M,)``: the robust standard deviation of its null scores,
-    ``(q[84.13%] - q[15.87%]) / 2`` (equal to the SD for a normal distribution, unmoved by the
-    long upper tail that real sites give). NaN for models absent from ``null``; a degenerate
-    (constant) null gets ``(max - min) / 1000`` of its range, or 1.0 when that is 0 too.
+    """Each model's null spread ``(M,)``: a robust standard deviation of its null scores, the largest
+    of ``(q[84.13%] - q[15.87%]) / 2``, ``(q[97.5%] - q[2.5%]) / 3.92`` and ``(q[99.5%] - q[0.5%]) /
+    5.15`` (each equal to the SD for a normal distribution). The central span alone is unmoved by the
+    long upper tail real sites give, but is near 0 for a CNN whose output sits on one floor value for
+    most background sequences (DeepBind's Atf4 D00055.004: 9e-5, for a range of 7): its deltas
+    would become effects in the hundreds and crowd every ranking; the wider spans see the spread such a
+    model really has. NaN for models absent from ``null``; a constant null gets ``(max - min) / 1000``,
+    or 1.0 when that is 0 too.
 
     Examples
     --------
     >>> t = NullTable(["a"], np.linspace(0, 1, 101), np.linspace(-5, 5, 101)[None, :], {})
     >>> round(float(null_spread(t, ["a"])[0]), 3)
     3.413
+    >>> floor = np.r_[np.zeros(90), np.linspace(0, 5, 11)][None, :]   # 90% of the null on one value
+    >>> round(float(null_spread(NullTable(["b"], np.linspace(0, 1, 101), floor, {}), ["b"])[0]), 2)
+    0.96
     """
     probs = np.asarray(null.probs, dtype=np.float64)
     row = {m: i for i, m in enumerate(null.ids)}
     out = np.full(len(ids), np.nan)
+    spans = np.array([[0.158655, 0.841345], [0.025, 0.975], [0.005, 0.995]])
+    z = np.array([1.0, 1.959964, 2.575829])
     for j, model_id in enumerate(ids):
         r = row.get(model_id)
         if r is None:
             continue
         qs = np.asarray(null.quantiles[r], dtype=np.float64)
-        lo, hi = np.interp([0.158655, 0.841345], probs, qs)
-        s = (hi - lo) / 2
+        q = np.interp(spans.ravel(), probs, qs).reshape(3, 2)
+        s = float(np.max((q[:, 1] - q[:, 0]) / (2 * z)))
         if not s > 0:
             s = (qs[-1] - qs[0]) / 1000 or 1.0
         out[j] = s
