@@ -210,6 +210,39 @@ def test_predict_variants_matches_score_and_checks_the_panel():
         model.attach(bank.select(["p0", "p1"]))
 
 
+def test_attach_checks_weights_by_the_fast_hash_when_the_config_has_one():
+    from dataclasses import replace
+
+    from varbind.panels.bundle import panel_weights_sha256
+
+    bank = _bank()
+    model, *_ = _trained_on(bank, n=20)
+    model.config = replace(model.config, weights_sha256=panel_weights_sha256(bank.ids, bank.params),
+                           panel_sha256="stale text hash: not read when the fast one is there")
+    model.attach(bank)
+    nudged = [replace(p, thresholds=p.thresholds + np.float32(1e-3)) if i == 1 else p for i, p in enumerate(bank.params)]
+    with pytest.raises(ModelSourceError, match="sha256"):
+        model.attach(ModelBank.from_params(nudged, list(bank.ids)))
+
+
+def test_shipped_deepfind_configs_carry_the_fast_hash_of_their_panels():
+    """Every shipped config names the weights it was trained on by the fast hash (what attach checks)."""
+    import json
+
+    from varbind.panels import sources
+    from varbind.panels.bundle import panel_weights_sha256
+
+    configs = sorted((Path(__file__).parents[1] / "pretrained" / "deepfind").glob("*/*/config.json"))
+    assert len(configs) == 12
+    banks = {}
+    for path in configs:
+        raw = json.loads(path.read_text())
+        if raw["panel"] not in banks:
+            banks[raw["panel"]] = sources.load_panel(raw["panel"]).bank
+        bank = banks[raw["panel"]].select(raw["model_ids"])
+        assert raw["weights_sha256"] == panel_weights_sha256(bank.ids, bank.params), path
+
+
 def _db_folder(path: Path, bank: ModelBank) -> Path:
     (path / "params").mkdir(parents=True)
     for model_id, p in zip(bank.ids, bank.params):

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import _fs, deepfind
 from ..deepfind import data as deepfind_data
-from ..panels.bundle import models_sha256
+from ..panels.bundle import models_sha256, panel_weights_sha256
 from ..deepfind.data import CENTER
 from ..errors import InputFormatError
 from ..sequence import CodeBatch, encode
@@ -106,6 +106,7 @@ def run_train(args: argparse.Namespace) -> int:
     panel = args.panel_name or Path(str(args.models)).name
     metrics, models = deepfind_train.run_training(
         data, feats.ref, feats.alt, model_ids=list(bank.ids), panel_sha256=models_sha256(bank.ids, bank.params), panel=panel,
+        weights_sha256=panel_weights_sha256(bank.ids, bank.params),
         classifiers=tuple(args.classifiers), feature_sets=tuple(args.feature_sets), seed=args.seed, device=common.device(args),
         mlp_options={"max_epochs": args.max_epochs, "batch_size": args.batch_size, "grid": MLP_GRID if args.mlp_grid else None,
                      "ensemble": args.mlp_ensemble}, lightgbm_options={"num_boost_round": args.lgb_rounds}, log=log.info)

@@ -39,7 +39,7 @@ from torch import nn
 
 from .. import predict
 from ..bank import ModelBank
-from ..panels.bundle import models_sha256
+from ..panels.bundle import models_sha256, panel_weights_sha256
 from .data import CENTER, WINDOW
 from ..errors import ModelSourceError
 from ..sequence import CodeBatch
@@ -164,6 +164,9 @@ class DeepFindConfig:
     ensemble: dict = field(default_factory=dict)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
+    #: :func:`varbind.panels.bundle.panel_weights_sha256` of the models (fast to check on every load;
+    #: configs without it are checked by ``panel_sha256``, the slower text hash)
+    weights_sha256: str = ""
 
 
 class DeepFindModel:
@@ -197,7 +200,11 @@ class DeepFindModel:
                                    f"models (first: {missing[0]!r})")
         if list(bank.ids) != self.config.model_ids:
             bank = bank.select(self.config.model_ids)
-        if models_sha256(bank.ids, bank.params) != self.config.panel_sha256:
+        if self.config.weights_sha256:  # hashing the float32 buffers: milliseconds for 927 models
+            same = panel_weights_sha256(bank.ids, bank.params) == self.config.weights_sha256
+        else:  # hashing the models' parameter text: seconds
+            same = models_sha256(bank.ids, bank.params) == self.config.panel_sha256
+        if not same:
             raise ModelSourceError("the panel's model weights differ from those the DeepFind model was trained on "
                                    "(sha256 mismatch)")
         self.bank = bank

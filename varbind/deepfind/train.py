@@ -150,6 +150,7 @@ def evaluate(model: DeepFindModel, X: np.ndarray, y: np.ndarray, chrom: np.ndarr
 
 
 def run_training(data, ref: np.ndarray, alt: np.ndarray, *, model_ids: list[str], panel_sha256: str, panel: str,
+                 weights_sha256: str = "",
                  classifiers: tuple[str, ...] = ("mlp", "lightgbm"),
                  feature_sets: tuple[str, ...] = ("scores", "scores+tss+tv"), seed: int = 0,
                  device: str | None = None, mlp_options: dict | None = None,
@@ -185,7 +186,7 @@ def run_training(data, ref: np.ndarray, alt: np.ndarray, *, model_ids: list[str]
         X = feature_matrix(ref, alt, data.tss_distance, data.transversion, feature_set)
         for kind in classifiers:
             cfg = DeepFindConfig(kind, feature_set, list(model_ids), panel_sha256, panel=panel,
-                                 n_features=X.shape[1], seed=seed)
+                                 n_features=X.shape[1], seed=seed, weights_sha256=weights_sha256)
             tr, va, te = parts["train"], parts["val"], parts["test"]
             if kind == "mlp":
                 model, info = _train_mlp_grid(X, y, parts, cfg, device, dict(mlp_options or {}))
