@@ -161,6 +161,33 @@ def test_top_models_equal_a_stable_argsort_with_ties_and_nan():
         assert np.array_equal(top_models(d, k), np.argsort(-np.abs(d), axis=1, kind="stable")[:, :k])
 
 
+@pytest.mark.parametrize("spread", ["calibrated", "some_missing", "none", "all_missing"])
+def test_top_selection_on_a_torch_device_equals_the_host_one(spread):
+    """What the scoring stage keeps on a GPU (select_on: torch, stable sort) is what the host's
+    select gives: the same models in the same order (ties in panel order), the same numbers; the
+    panel mean to float rounding (it sums in another order). Run here on torch's CPU device."""
+    from varbind.annotate.topk import select, select_on
+
+    rng = np.random.default_rng(3)
+    ref = rng.normal(size=(300, 41)).astype(np.float32)
+    alt = ref + rng.normal(size=ref.shape).astype(np.float32)
+    alt[::5, :12] = ref[::5, :12] + np.float32(0.5)  # equal deltas: ties at and across the k-th place
+    alt[7] = ref[7]  # an allele that changes nothing: all ties at 0
+    s = {"calibrated": rng.uniform(0.2, 3.0, 41), "some_missing": rng.uniform(0.2, 3.0, 41),
+         "none": None, "all_missing": np.full(41, np.nan)}[spread]
+    if spread == "some_missing":
+        s[[0, 4, 9]] = np.nan  # models without a null table rank last
+    for k in (1, 5, 41):
+        want, got = select(ref, alt, k, s), select_on("cpu", ref, alt, k, s)
+        assert np.array_equal(got.index, want.index)
+        for field in ("ref", "alt", "delta", "effect", "gain", "loss"):
+            assert np.array_equal(getattr(got, field), getattr(want, field), equal_nan=True), field
+        np.testing.assert_allclose(got.panel, want.panel, rtol=1e-12, equal_nan=True)
+    assert select(ref, alt, 5, s).index[7].tolist() == [0, 1, 2, 3, 4]  # nothing changes: panel order
+    if spread == "some_missing":  # a model without a null table ranks as effect 0, below any change
+        assert not np.isin(select(ref, alt, 5, s).index[np.arange(300) != 7], [0, 4, 9]).any()
+
+
 def test_pair_percentiles_equal_the_full_table():
     rng = np.random.default_rng(1)
     ids = [f"m{i}" for i in range(6)]

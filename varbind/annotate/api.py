@@ -38,7 +38,9 @@ from ..bank import ModelBank
 from ..errors import ContigNotFoundError, InputFormatError
 from ..panels.sources import Panel
 from .deepfind import DeepFind, load_deepfind
+from .topk import Selection, Top
 from .windows import SKIP_REASONS, Site
+from ..panels.nulls import null_spread
 
 log = logging.getLogger("varbind")
 
@@ -201,9 +203,13 @@ def _joined(parts: list[AlleleScores], n_sites: list[int], n_models: int) -> All
     offsets = np.cumsum([0] + n_sites[:-1])
     cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape, np.float32)  # noqa: E731
     deepfind = None if parts and parts[0].deepfind is None else cat([p.deepfind for p in parts], (0,))
+    top = None
+    if parts and parts[0].top is not None:
+        top = Top(*(np.concatenate(x) for x in zip(*(p.top for p in parts))))
+    width = 0 if top is not None else n_models
     return AlleleScores(cat([p.site + o for p, o in zip(parts, offsets)], (0,)).astype(np.int64),
                         cat([p.allele for p in parts], (0,)).astype(np.int64),
-                        cat([p.ref for p in parts], (0, n_models)), cat([p.alt for p in parts], (0, n_models)), deepfind)
+                        cat([p.ref for p in parts], (0, width)), cat([p.alt for p in parts], (0, width)), deepfind, top)
 
 
 def _joined_skips(parts: list[dict[tuple[int, int], str]], n_sites: list[int]) -> dict[tuple[int, int], str]:
@@ -219,21 +225,23 @@ def _dask_task_size(device, workers: int) -> int:
     return pipeline.TASK_GPU if pipeline.task_size(device) == pipeline.TASK_GPU else 1
 
 
-def _pct_function(panel: Panel, full: bool):
-    """Percentiles for a task's chunks: full ``(E, M)`` tables when a score table is written, otherwise
-    a function giving those of the top models only (:func:`varbind.annotate.topk.pair_percentiles`)."""
-    def of(scores: list[AlleleScores]) -> list:
-        if panel.null is None:
-            return [None] * len(scores)
-        if full:
-            return [percentiles(panel, s) for s in scores]
-        from .topk import pair_percentiles
+def _pair_percentiles(panel: Panel):
+    """The percentiles of the top models' scores only (:func:`varbind.annotate.topk.pair_percentiles`),
+    as :func:`varbind.annotate.output.info_values` takes them; ``None`` without null tables."""
+    if panel.null is None:
+        return None
+    from .topk import pair_percentiles
 
-        def make(s: AlleleScores):
-            return lambda rows, cols: (pair_percentiles(panel.null, s.ref[rows, cols], cols, panel.bank.ids),
-                                       pair_percentiles(panel.null, s.alt[rows, cols], cols, panel.bank.ids))
-        return [make(s) for s in scores]
-    return of
+    ids = panel.bank.ids
+    return lambda ref, alt, cols: (pair_percentiles(panel.null, ref, cols, ids),
+                                   pair_percentiles(panel.null, alt, cols, ids))
+
+
+def _selection(panel: Panel, top_k: int) -> Selection:
+    """What the scoring stage keeps when only INFO fields are written: the top ``top_k`` models by
+    calibrated effect (by raw delta without null tables)."""
+    spread = None if panel.null is None else null_spread(panel.null, panel.bank.ids)
+    return Selection(min(top_k, len(panel.bank)), spread)
 
 
 def masked_by(panel: Panel, sites: Sequence[Site], scores: AlleleScores, fasta_path: str, contig: str | None,
@@ -385,7 +393,8 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
 
         bar = Progress("annotate", source.total, "rec", bytes_total=source.bytes_total, enabled=progress)
         mapped, seen = 0, set()
-        pct_of = _pct_function(panel, table_sink is not None)
+        pair_pct = _pair_percentiles(panel)
+        selection = _selection(panel, top_k) if table_sink is None else None
 
         def write(task: list, results: list) -> None:
             for chunk, (allele_scores, skips, c) in zip(task, results):
@@ -398,8 +407,9 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
                     raise InputFormatError(f"{vcf}: {s.chrom}:{s.start + 1}: not annotated "
                                            f"({SKIP_REASONS[reason]}) and --strict is set")
             if table_sink is not None:
-                for chunk, (allele_scores, skips, _), pct in zip(task, results, pct_of([r[0] for r in results])):
+                for chunk, (allele_scores, skips, _) in zip(task, results):
                     chunk_sites = [s for _, s in chunk]
+                    pct = percentiles(panel, allele_scores)
                     effect = effects(panel, allele_scores)
                     masked = masked_by(panel, chunk_sites, allele_scores, str(fasta), contigs(chunk_sites[0].chrom),
                                        settings, levels)
@@ -413,9 +423,8 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
                 records = [item for chunk in task for item in chunk]
                 n_sites = [len(chunk) for chunk in task]
                 allele_scores = _joined([r[0] for r in results], n_sites, len(panel.bank))
-                info = info_values(allele_scores, [s for _, s in records], panel.bank.ids, tfs, top_k,
-                                   pct_of([allele_scores])[0], effects(panel, allele_scores),
-                                   _joined_skips([r[1] for r in results], n_sites))
+                info = info_values(allele_scores, [s for _, s in records], panel.bank.ids, tfs, top_k, pair_pct,
+                                   None, _joined_skips([r[1] for r in results], n_sites))
                 for (rec, _), values in zip(records, info):
                     main.write(rec, values)
             bar.update(sum(len(chunk) for chunk in task), source.position())
@@ -433,7 +442,7 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
         size = pipeline.task_size(settings.device) if local else _dask_task_size(settings.device, n_workers)
         annotate_stream.run(annotate_stream.tasks(chunks(), size), lambda chunk: contigs(chunk[0][1].chrom),
                             str(fasta), bank, settings, dfind if local else dfind_arg, write,
-                            client=None if local else client, in_flight=2 * n_workers)
+                            client=None if local else client, in_flight=2 * n_workers, selection=selection)
         bar.close()
         if counts["records"] and not mapped:
             raise ContigNotFoundError(_build_message(sorted(seen), fasta_obj))

@@ -21,6 +21,7 @@ from ..io import readback
 from ..io import vcf_policy
 from .windows import SKIP_REASONS
 from ..errors import OutputError
+from .topk import Top, panel_effect, select
 
 #: INFO fields added to the VCF; VARBIND's Description carries the split-vep ``Format:``
 VARBIND_FIELDS = ("Allele", "Model", "TF", "Ref", "Alt", "Delta", "Effect", "RefPct", "AltPct", "Consequence")
@@ -106,7 +107,9 @@ class AlleleScores(NamedTuple):
     """Scores of the scored alleles of a chunk of sites.
 
     ``site`` and ``allele`` are ``(E,)``: the site (index into the chunk) and ALT (0-based) of each
-    row of ``ref`` and ``alt``, both ``(E, M)`` float32.
+    row of ``ref`` and ``alt``, both ``(E, M)`` float32. When only INFO fields are written the
+    scoring stage reduces them to ``top`` (:class:`varbind.annotate.topk.Top`) and ``ref``/``alt``
+    are ``(E, 0)``.
     """
 
     site: np.ndarray
@@ -114,31 +117,11 @@ class AlleleScores(NamedTuple):
     ref: np.ndarray
     alt: np.ndarray
     deepfind: np.ndarray | None = None  # (E,) DeepFind probability, NaN where not an SNV
+    top: Top | None = None
 
 
 def _nan(x: float) -> str:
     return "." if np.isnan(x) else _f(x)
-
-
-def ranking_scale(delta: np.ndarray, effect: np.ndarray | None) -> np.ndarray:
-    """The values models are ranked and aggregated on ``(E, M)``: the calibrated ``effect`` where the
-    panel has null tables (NaN-free; a model without one ranks last), the raw ``delta`` when no model
-    has one."""
-    if effect is None or np.isnan(effect).all():
-        return delta
-    return np.where(np.isnan(effect), 0.0, effect)
-
-
-def panel_effect(effect: np.ndarray | None, n: int) -> np.ndarray:
-    """The panel-level effect of each allele ``(E,)``: the mean calibrated effect over the models
-    that have one (NaN without null tables). See docs/reading-scores.md for why the mean."""
-    if effect is None or not effect.shape[1] or np.isnan(effect).all():
-        return np.full(n, np.nan)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an allele whose every effect is NaN: NaN
-        return np.nanmean(effect, axis=1)
 
 
 def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: Sequence[str],
@@ -150,47 +133,41 @@ def info_values(scores: AlleleScores, sites: Sequence, ids: Sequence[str], tfs: 
 
     Top-k models by ``|effect|`` (the calibrated effect ``(E, M)``; ties: panel order), or by raw
     ``|delta|`` when the panel has no null tables (``effect`` None or all NaN); VB_MAXGAIN/VB_MAXLOSS
-    are the largest/smallest value on the same scale. Missing ALTs are ``.`` in the Number=A fields.
-    ``pct``: reference and alternate percentiles ``(E, M)`` each; or a function of flat row and model
-    indices returning the two percentiles of those pairs only (see
+    are the largest/smallest value on the same scale (:func:`varbind.annotate.topk.select`, or
+    ``scores.top`` when the scoring stage selected them). Missing ALTs are ``.`` in the Number=A fields.
+    ``pct``: reference and alternate percentiles ``(E, M)`` each; or a function of the top models'
+    reference scores, alternate scores and model columns (flat) returning their two percentiles (see
     :func:`varbind.annotate.topk.pair_percentiles`); or ``None``. With ``skips``
     (``{(site, allele): reason}``) every tuple ends with the ``VB_SKIP`` value: the reason per ALT,
     ``.`` for scored ones, ``None`` when no ALT of the site was skipped; a site with skipped ALTs
     only gets ``None`` for the other fields.
     """
-    from .topk import top_models
-
     out: list[tuple[str, ...] | None] = [None] * len(sites)
-    delta = scores.alt - scores.ref
-    eff = effect if effect is not None else np.full(delta.shape, np.nan, np.float32)
-    rank = ranking_scale(delta, effect)
-    whole = panel_effect(effect, len(delta)).tolist()
-    k = min(top_k, len(ids))
-    top = top_models(rank, k)
-    rows = np.repeat(np.arange(len(delta)), k)
+    top = scores.top if scores.top is not None else select(scores.ref, scores.alt, top_k, effect=effect)
     if pct is None:
-        ref_top = alt_top = np.full(top.shape, np.nan)
+        ref_top = alt_top = np.full(top.index.shape, np.nan)
     elif callable(pct):  # percentiles of the listed models only
-        ref_top, alt_top = (x.reshape(top.shape) for x in pct(rows, top.ravel()))
+        ref_top, alt_top = (x.reshape(top.index.shape) for x in pct(top.ref.ravel(), top.alt.ravel(),
+                                                                       top.index.ravel()))
     else:
-        ref_top, alt_top = (np.take_along_axis(x, top, 1) for x in pct)
-    gains, losses = (rank.max(1).tolist(), rank.min(1).tolist()) if len(delta) else ([], [])
-    top_l, ref_l, alt_l = top.tolist(), ref_top.tolist(), alt_top.tolist()
-    ref_v, alt_v, delta_v, eff_v = (np.take_along_axis(x, top, 1).tolist()
-                                    for x in (scores.ref, scores.alt, delta, eff))
+        ref_top, alt_top = (np.take_along_axis(x, top.index, 1) for x in pct)
+    whole, gains, losses = top.panel.tolist(), top.gain.tolist(), top.loss.tolist()
+    top_l, ref_l, alt_l = top.index.tolist(), ref_top.tolist(), alt_top.tolist()
+    ref_v, alt_v, delta_v, eff_v = (x.tolist() for x in (top.ref, top.alt, top.delta, top.effect))
     by_site: dict[int, list[int]] = {}
     for e, s in enumerate(scores.site.tolist()):
         by_site.setdefault(s, []).append(e)
     ids_c, tfs_c = _cleaned(tuple(ids)), _cleaned(tuple(tfs))
     alleles = scores.allele.tolist()
+    dfind_v = scores.deepfind.tolist() if scores.deepfind is not None else None
     for s, e_rows in by_site.items():
         n_alt = len(sites[s].alts)
         gain, loss, dfind, agg, entries = ["."] * n_alt, ["."] * n_alt, ["."] * n_alt, ["."] * n_alt, []
         for e in e_rows:
             a = alleles[e]
             gain[a], loss[a], agg[a] = _f(gains[e]), _f(losses[e]), _nan(whole[e])
-            if scores.deepfind is not None and not np.isnan(scores.deepfind[e]):
-                dfind[a] = _f(float(scores.deepfind[e]))
+            if dfind_v is not None and dfind_v[e] == dfind_v[e]:  # not NaN
+                dfind[a] = _f(dfind_v[e])
             allele = sites[s].alts[a]
             for j, r, a_, d, ef, rp, ap in zip(top_l[e], ref_v[e], alt_v[e], delta_v[e], eff_v[e], ref_l[e],
                                                 alt_l[e]):

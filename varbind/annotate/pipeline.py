@@ -31,6 +31,8 @@ from ..bank import ModelBank
 from ..sequence import N_CODE, CodeBatch
 from .windows import Site, Windows, build_windows
 from .scoring import score_global
+from . import topk
+from .topk import Selection
 
 #: records a task: on a GPU enough windows to fill it, on the CPU enough to amortise per-call costs
 TASK_GPU = 32768
@@ -138,16 +140,39 @@ def placed(bank: ModelBank, deepfind: DeepFind | None, device) -> tuple[ModelBan
     return bank, dbank
 
 
-def score(items: Sequence[Prepared], bank: ModelBank, settings, deepfind: DeepFind | None = None
-          ) -> list[tuple[AlleleScores, dict, Counter]]:
+def score(items: Sequence[Prepared], bank: ModelBank, settings, deepfind: DeepFind | None = None,
+          selection: Selection | None = None) -> list[tuple[AlleleScores, dict, Counter]]:
     """Allele scores of prepared chunks, each ``(AlleleScores, skipped, counts)`` as
-    :func:`varbind.annotate.api.score_chunk` returns."""
+    :func:`varbind.annotate.api.score_chunk` returns; with ``selection`` reduced to the top models
+    (:func:`reduced`)."""
     predict.warmup.announce(settings.device)
     bank, dbank = placed(bank, deepfind, settings.device)
     fused = (bank.device.type != "cpu" and settings.mode == "global"
              and (deepfind is None or (dbank is bank and deepfind.model.config.strand_merge == settings.strand_merge)))
-    if fused:
-        return _score_fused(items, bank, settings, deepfind)
+    out = _score_fused(items, bank, settings, deepfind) if fused else _score_chunks(items, bank, dbank, settings, deepfind)
+    return out if selection is None else reduced(out, selection, bank.device)
+
+
+def reduced(results: list[tuple[AlleleScores, dict, Counter]], selection: Selection, device
+            ) -> list[tuple[AlleleScores, dict, Counter]]:
+    """``results`` with each chunk's ``(E, M)`` scores replaced by their :class:`~varbind.annotate.topk.Top`
+    (what the INFO fields show), computed on ``device``: on a GPU for all chunks at once, so that the
+    writer formats ``(E, k)`` arrays instead of sorting ``(E, M)`` ones."""
+    empty = np.zeros((0, 0), np.float32)
+    if _device.resolve(device).type != "cuda":
+        tops = [topk.select(s.ref, s.alt, selection.k, selection.spread) for s, _, _ in results]
+    else:
+        n = np.cumsum([0] + [len(s.site) for s, _, _ in results])
+        whole = topk.select_on(device, np.concatenate([s.ref for s, _, _ in results]),
+                               np.concatenate([s.alt for s, _, _ in results]), selection.k, selection.spread)
+        tops = [topk.Top(*(x[a:b] for x in whole)) for a, b in zip(n[:-1], n[1:])]
+    return [(s._replace(ref=empty.reshape(len(s.site), 0), alt=empty.reshape(len(s.site), 0), top=t), skips, c)
+            for (s, skips, c), t in zip(results, tops)]
+
+
+def _score_chunks(items: Sequence[Prepared], bank: ModelBank, dbank: ModelBank | None, settings,
+                  deepfind: DeepFind | None) -> list[tuple[AlleleScores, dict, Counter]]:
+    """Each chunk scored on its own (the CPU's shared-region path, ``deepbind`` mode)."""
     out = []
     for p in items:
         win = p.win
@@ -240,11 +265,13 @@ def _score_fused(items: Sequence[Prepared], bank: ModelBank, settings, deepfind:
 
 
 def score_task(chunks: Sequence[tuple[Sequence[Site], str | None]], fasta_path: str, bank: ModelBank, settings,
-               deepfind: DeepFind | None = None) -> list[tuple[AlleleScores, dict, Counter]]:
+               deepfind: DeepFind | None = None, selection: Selection | None = None
+               ) -> list[tuple[AlleleScores, dict, Counter]]:
     """Windows and scores of a task's chunks ``[(sites, FASTA contig or None), ...]``: the unit of work
     of a Dask worker (which fits its thread pools and picks its GPU first)."""
     settings = worker_settings(settings)
-    return score([prepare(s, fasta_path, c, settings, deepfind) for s, c in chunks], bank, settings, deepfind)
+    return score([prepare(s, fasta_path, c, settings, deepfind) for s, c in chunks], bank, settings, deepfind,
+                 selection)
 
 
 def worker_settings(settings):

@@ -88,9 +88,11 @@ class _Pipe:
 
 
 def run(task_iter: Iterator[list[list]], contig_of: Callable[[list], str | None], fasta_path: str, bank, settings,
-        deepfind, write: Callable[[list, list], None], client=None, in_flight: int = 2) -> None:
+        deepfind, write: Callable[[list, list], None], client=None, in_flight: int = 2, selection=None) -> None:
     """Score every task of ``task_iter`` (lists of chunks of ``(record, Site)``) and call
-    ``write(task, results)`` for each, in order; ``contig_of(chunk)`` is the chunk's FASTA contig."""
+    ``write(task, results)`` for each, in order; ``contig_of(chunk)`` is the chunk's FASTA contig;
+    ``selection`` (:class:`varbind.annotate.topk.Selection`): results reduced to the top models
+    in the scoring stage."""
     pipe = _Pipe()
     busy = dict.fromkeys(("read", "score", "write"), 0.0)
     t0 = time.perf_counter()
@@ -119,7 +121,7 @@ def run(task_iter: Iterator[list[list]], contig_of: Callable[[list], str | None]
                     return
                 task, items = item
                 t = time.perf_counter()
-                results = pipeline.score(items, bank, settings, deepfind)
+                results = pipeline.score(items, bank, settings, deepfind, selection)
                 busy["score"] += time.perf_counter() - t
                 pipe.put(done, (task, results))
 
@@ -128,7 +130,7 @@ def run(task_iter: Iterator[list[list]], contig_of: Callable[[list], str | None]
         def submit() -> None:
             for task in task_iter:
                 fut = client.submit(pipeline.score_task, sites_of(task), fasta_path, bank, settings, deepfind,
-                                    pure=False)
+                                    selection, pure=False)
                 pipe.put(done, (task, fut))
             pipe.put(done, _END)
 

@@ -5,12 +5,128 @@ full percentile table cost more than the scoring on a GPU).
 Both give exactly what the plain ways give: :func:`top_models` the first ``k`` of a stable argsort
 of ``-|delta|`` (ties in panel order), :func:`pair_percentiles` the entries of
 :func:`varbind.panels.nulls.percentile` (the same arithmetic, on the selected pairs only).
+
+:func:`select` reduces a batch's ``(E, M)`` scores to what the INFO fields show (:class:`Top`: the
+top ``k`` models' scores, the largest and smallest effect, the panel's mean effect). ``varbind
+annotate`` runs it in the scoring stage, on the scores' device (:func:`select_on` for a GPU: the
+same arithmetic in float64, a stable sort for the order), so the writer gets ``(E, k)`` arrays
+instead of ``(E, M)`` ones.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
+
+
+class Top(NamedTuple):
+    """What the INFO fields show of each scored allele ``(E, ...)``: the ``k`` top models' columns
+    ``index`` (by ``|rank|``, ties in panel order) with their raw ``ref``/``alt``/``delta`` and
+    calibrated ``effect`` (NaN without null tables), and over all models the largest (``gain``) and
+    smallest (``loss``) rank value and the mean effect (``panel``, NaN without null tables)."""
+
+    index: np.ndarray
+    ref: np.ndarray
+    alt: np.ndarray
+    delta: np.ndarray
+    effect: np.ndarray
+    gain: np.ndarray
+    loss: np.ndarray
+    panel: np.ndarray
+
+    def __len__(self) -> int:  # alleles, not fields
+        return len(self.gain)
+
+
+class Selection(NamedTuple):
+    """What the scoring stage keeps of a batch's scores (:func:`reduce`): the top ``k`` models, ranked
+    with the models' null ``spread`` ``(M,)`` (``None``: the panel has no null tables)."""
+
+    k: int
+    spread: np.ndarray | None
+
+
+def ranking_scale(delta: np.ndarray, effect: np.ndarray | None) -> np.ndarray:
+    """The values models are ranked and aggregated on ``(E, M)``: the calibrated ``effect`` where the
+    panel has null tables (NaN-free; a model without one ranks last), the raw ``delta`` when no model
+    has one."""
+    if effect is None or np.isnan(effect).all():
+        return delta
+    return np.where(np.isnan(effect), 0.0, effect)
+
+
+def panel_effect(effect: np.ndarray | None, n: int) -> np.ndarray:
+    """The panel-level effect of each allele ``(E,)``: the mean calibrated effect over the models
+    that have one (NaN without null tables). See docs/reading-scores.md for why the mean."""
+    if effect is None or not effect.shape[1] or np.isnan(effect).all():
+        return np.full(n, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an allele whose every effect is NaN: NaN
+        return np.nanmean(effect, axis=1)
+
+
+def effect_of(ref: np.ndarray, alt: np.ndarray, spread: np.ndarray | None) -> np.ndarray | None:
+    """Calibrated effects ``(alt - ref) / spread`` in float64 (see
+    :func:`varbind.panels.nulls.calibrated_effect`); ``None`` without a spread."""
+    if spread is None:
+        return None
+    return (np.asarray(alt, np.float64) - np.asarray(ref, np.float64)) / spread[None, :]
+
+
+def select(ref: np.ndarray, alt: np.ndarray, k: int, spread: np.ndarray | None = None,
+           effect: np.ndarray | None = None) -> Top:
+    """:class:`Top` of scores ``(E, M)`` on the host; ``spread`` ``(M,)``: the models' null spreads
+    (``None``: the panel has no null tables), or ``effect`` ``(E, M)`` when already computed.
+
+    Examples
+    --------
+    >>> ref = np.zeros((1, 3), np.float32); alt = np.array([[0.5, -2.0, 1.0]], np.float32)
+    >>> t = select(ref, alt, 2, spread=np.array([0.25, 4.0, 1.0]))
+    >>> t.index.tolist(), t.effect.tolist(), t.gain.tolist(), t.loss.tolist()
+    ([[0, 2]], [[2.0, 1.0]], [2.0], [-0.5])
+    """
+    delta = alt - ref
+    if effect is None:
+        effect = effect_of(ref, alt, spread)
+    rank = ranking_scale(delta, effect)
+    eff = effect if effect is not None else np.full(delta.shape, np.nan)
+    top = top_models(rank, min(k, delta.shape[1]))
+    at = lambda x: np.take_along_axis(x, top, 1)  # noqa: E731
+    gain, loss = (rank.max(1), rank.min(1)) if len(delta) and delta.shape[1] else (np.zeros(0), np.zeros(0))
+    return Top(top, at(ref), at(alt), at(delta), at(eff), gain, loss, panel_effect(effect, len(delta)))
+
+
+def select_on(device, ref: np.ndarray, alt: np.ndarray, k: int, spread: np.ndarray | None = None) -> Top:
+    """:func:`select` computed on a torch ``device`` (a GPU): the same float32 deltas and float64
+    effects (IEEE subtraction and division give the same numbers there), the order from a stable
+    descending sort of ``|rank|`` (ties in panel order, NaN last, as :func:`top_models`). Only the
+    panel mean sums in another order (a difference in the 16th digit, not in the 4 printed)."""
+    import torch
+
+    e, m = ref.shape
+    if e == 0 or m == 0:
+        return select(ref, alt, k, spread)
+    r = torch.from_numpy(np.ascontiguousarray(ref)).to(device)
+    a = torch.from_numpy(np.ascontiguousarray(alt)).to(device)
+    delta = a - r
+    eff = None
+    if spread is not None:
+        eff = (a.double() - r.double()) / torch.from_numpy(np.asarray(spread, np.float64)).to(device)[None, :]
+    if eff is None or bool(torch.isnan(eff).all()):
+        rank, panel = delta, None
+    else:
+        rank = torch.where(torch.isnan(eff), torch.zeros((), dtype=eff.dtype, device=eff.device), eff)
+        panel = torch.nanmean(eff, 1)
+    key = rank.abs()
+    key = torch.where(torch.isnan(key), torch.full((), -torch.inf, dtype=key.dtype, device=key.device), key)
+    top = torch.sort(key, dim=1, descending=True, stable=True).indices[:, : min(k, m)]
+    at = lambda x: torch.gather(x, 1, top).cpu().numpy()  # noqa: E731
+    nan = np.full((e, top.shape[1]), np.nan)
+    return Top(top.cpu().numpy().astype(np.int64), at(r), at(a), at(delta), nan if eff is None else at(eff),
+               rank.amax(1).cpu().numpy(), rank.amin(1).cpu().numpy(),
+               np.full(e, np.nan) if panel is None else panel.cpu().numpy())
 
 
 def top_models(delta: np.ndarray, k: int) -> np.ndarray:
