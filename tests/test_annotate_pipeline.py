@@ -114,6 +114,19 @@ def test_output_does_not_depend_on_task_size(genome_world, tmp_path, monkeypatch
     assert out[0] == out[1] and len(out[0]) > 1000
 
 
+@pytest.mark.parametrize("kind", ["vcf.gz", "bcf"])
+def test_compressing_threads_write_the_same_bytes(genome_world, tmp_path, monkeypatch, kind):
+    """htslib's compression threads (io.WRITER_THREADS) change who compresses, not what is written."""
+    out = []
+    for threads in (1, 3):
+        monkeypatch.setattr(io, "WRITER_THREADS", threads)
+        path = tmp_path / f"o{threads}.{kind}"
+        annotate.annotate_vcf(str(genome_world["vcf"]), str(genome_world["fa"]), str(path), annotate.resolve_panel(
+            tiny_bank()), settings=annotate.Settings(window=W, device="cpu"))
+        out.append(path.read_bytes())
+    assert out[0] == out[1] and len(out[0]) > 1000
+
+
 def test_stream_keeps_order_and_raises_a_stage_error():
     seen = []
 

@@ -107,3 +107,45 @@ def test_device_names_resolve():
     assert vdevice.resolve("cuda") == torch.device("cuda", torch.cuda.current_device())
     with pytest.raises(Exception, match="CUDA devices"):
         vdevice.resolve(f"cuda:{torch.cuda.device_count()}")
+
+
+def test_top_selection_on_the_gpu_equals_the_host_one():
+    """What annotate's scoring stage keeps on a GPU (topk.select_on) is what the host's select gives."""
+    from varbind.annotate.topk import select, select_on
+
+    rng = np.random.default_rng(5)
+    ref = rng.normal(size=(5000, 927)).astype(np.float32)
+    alt = ref + rng.normal(size=ref.shape).astype(np.float32)
+    alt[::3, :40] = ref[::3, :40] + np.float32(0.25)  # ties at and across the k-th place
+    spread = rng.uniform(0.1, 4.0, 927)
+    spread[::50] = np.nan  # models without null tables
+    for s in (spread, None):
+        want, got = select(ref, alt, 5, s), select_on("cuda", ref, alt, 5, s)
+        assert np.array_equal(got.index, want.index)
+        for field in ("ref", "alt", "delta", "effect", "gain", "loss"):
+            assert np.array_equal(getattr(got, field), getattr(want, field), equal_nan=True), field
+        np.testing.assert_allclose(got.panel, want.panel, rtol=1e-12, equal_nan=True)
+
+
+def test_annotate_on_the_gpu_writes_the_same_info_with_and_without_full_tables(tmp_path):
+    """INFO from the GPU-side selection (no --scores) equals INFO from the full (E, M) tables on the
+    host (taken when --scores is written), on a random genome with a calibrated panel."""
+    from varbind import annotate
+
+    from .annotate_helpers import random_genome, write_fasta, write_vcf
+    from .test_annotate_pipeline import calibrated_panel
+
+    rng = np.random.default_rng(2)
+    g = random_genome(rng, 40000)
+    fa = write_fasta(tmp_path / "g.fa", {"chr1": g})
+    other = {b: [c for c in "ACGT" if c != b] for b in "ACGT"}
+    pos = sorted(set(rng.integers(60, 39900, 500).tolist()))
+    vcf = write_vcf(tmp_path / "v.vcf", [f"chr1\t{p + 1}\t.\t{g[p]}\t{other[g[p]][p % 3]}\t.\t.\t." for p in pos], {"chr1": 40000})
+    bodies = []
+    for scores in (None, tmp_path / "s.parquet"):
+        path = tmp_path / f"o{scores is None}.vcf"
+        annotate.annotate_vcf(str(vcf), str(fa), str(path), calibrated_panel(),
+                              settings=annotate.Settings(window=41, device="cuda"),
+                              scores=None if scores is None else str(scores))
+        bodies.append([ln for ln in path.read_text().splitlines() if not ln.startswith("##")])
+    assert bodies[0] == bodies[1] and sum("VARBIND=" in b for b in bodies[0]) > 400

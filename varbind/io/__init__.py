@@ -271,16 +271,26 @@ def add_header_line(reader: Any, line: str) -> None:
     reader.add_to_header(line)
 
 
+#: htslib threads compressing a BGZF/BCF output (the same bytes as one thread writes; the calling
+#: thread keeps formatting records meanwhile)
+WRITER_THREADS = 2
+
+
 def vcf_writer(path: str, reader: Any) -> Any:
-    """A cyvcf2 Writer with the reader's (amended) header; BGZF for ``.gz``, BCF for ``.bcf``."""
+    """A cyvcf2 Writer with the reader's (amended) header; BGZF for ``.gz``, BCF for ``.bcf``
+    (compressed by :data:`WRITER_THREADS` htslib threads)."""
     import cyvcf2
 
     mode = "wz" if path.endswith((".gz", ".bgz")) else "wb" if path.endswith(".bcf") else "w"
     with _captured_stderr():
         try:
-            return cyvcf2.Writer(path, reader, mode=mode)
+            writer = cyvcf2.Writer(path, reader, mode=mode)
         except OSError:
-            pass
+            writer = None
+    if writer is not None:
+        if mode != "w" and WRITER_THREADS > 1:
+            writer.set_threads(WRITER_THREADS)
+        return writer
     folder = Path(path).parent
     code = errno.ENOENT if not folder.is_dir() else errno.EACCES if not os.access(folder, os.W_OK) else errno.EIO
     raise OSError(code, f"cannot write the output here ({os.strerror(code)})", str(folder))
