@@ -28,11 +28,11 @@ from .. import __version__, _fs, io, masking
 from ..panels import sources as pretrained
 from ..io import vcf_policy
 from ..io import vcf_source
-from . import pipeline
+from . import parallel, pipeline
 from . import stream as annotate_stream
 from .masking import masked_column
 from .pipeline import fit_threads_to_worker  # noqa: F401  (public name)
-from .output import (SKIP_DEF, AlleleScores, TableSink, VcfSink, info_values, long_table,
+from .output import (SKIP_DEF, AlleleScores, TableSink, VcfSink, commit_vcf, info_values, long_table,
                               output_kind)
 from ..bank import ModelBank
 from ..errors import ContigNotFoundError, InputFormatError
@@ -286,7 +286,7 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
                  scores: str | None = None, strict: bool = False, workers: int | None = None,
                  dask_address: str | None = None, command: str = "", progress: bool = False,
                  deepfind: bool = True, tss: str | None = None, regions: str | Sequence | None = None,
-                 regions_file: str | None = None) -> Summary:
+                 regions_file: str | None = None, host_workers: int | None = None) -> Summary:
     """Annotate a VCF/BCF with the panel's scores; write VCF (``.vcf``/``.vcf.gz``/``.bcf``), TSV or Parquet.
 
     VCF output keeps every record and adds INFO ``VARBIND`` (top-``top_k`` models by ``|effect|``, the
@@ -307,6 +307,10 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     declarations the whole input needs; see :mod:`varbind.io.vcf_policy`); with ``strict`` such a
     record, a tag name that is not valid VCF, or an allele that cannot be scored stops the run.
 
+    ``host_workers``: processes that read, build windows, format and write parts of a large VCF file
+    at once (:mod:`varbind.annotate.parallel`; ``None``: :func:`varbind.annotate.parallel.default_workers`,
+    several on a GPU, one on the CPU; the VCF text written is the same).
+
     Raises
     ------
     InputFormatError, RefMismatchError, ContigNotFoundError
@@ -314,7 +318,7 @@ def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pan
     """
     kw = dict(ids=ids, settings=settings, top_k=top_k, scores=scores, strict=strict, workers=workers,
               dask_address=dask_address, command=command, progress=progress, deepfind=deepfind, tss=tss,
-              regions=regions, regions_file=regions_file)
+              regions=regions, regions_file=regions_file, host_workers=host_workers)
     try:
         return _annotate_vcf(vcf, fasta, output, panel, **kw)
     except vcf_policy.Undeclared as e:
@@ -340,11 +344,16 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
                   scores: str | None = None, strict: bool = False, workers: int | None = None,
                   dask_address: str | None = None, command: str = "", progress: bool = False,
                   deepfind: bool = True, tss: str | None = None, regions: str | Sequence | None = None,
-                  regions_file: str | None = None, declared: Sequence[str] = ()) -> Summary:
+                  regions_file: str | None = None, declared: Sequence[str] = (), host_workers: int | None = None,
+                  dfind: DeepFind | None = None, part_stats: dict | None = None) -> Summary:
+    """The run :func:`annotate_vcf` starts (again, with ``declared``, after an undeclared tag).
+    ``dfind``: DeepFind already loaded; ``part_stats`` (a worker of :mod:`varbind.annotate.parallel`
+    annotating one part): filled with the counts instead of checking contigs and saying the summary."""
     settings = settings or Settings()
     panel = resolve_panel(panel, ids)
     tfs = pretrained.panel_tfs(panel)
-    dfind = load_deepfind(panel, tss) if deepfind else None
+    if dfind is None and deepfind:
+        dfind = load_deepfind(panel, tss)
     _fs.refuse_overwriting_input(output, vcf, fasta)
     if scores is not None:
         _fs.refuse_overwriting_input(scores, vcf, fasta, output)
@@ -369,6 +378,19 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
     if dfind is not None:
         header_lines.append(f"##varbind_deepfind={Path(dfind.path).relative_to(Path(dfind.path).parents[2])}"
                             f" ({dfind.model.config.feature_set}){f'; TSS table {tss}' if tss else ''}")
+    sink_args = (header_lines, dfind and dfind.model.config.feature_set, panel.null is not None, [SKIP_DEF])
+    if part_stats is None:
+        explicit = host_workers is not None
+        host_workers = parallel.default_workers(settings.device) if host_workers is None else host_workers
+        why = parallel.applicable(str(vcf), kind, host_workers, scores, bool(workers or dask_address),
+                                  bool(source.spans), explicit)
+        if why is None:
+            return _annotate_parts(vcf, fasta, output, panel, reader, sink_args, fasta_obj, host_workers, progress,
+                                   source.total, dict(run=_annotate_vcf, region=REGION, chunk=CHUNK, fasta=str(fasta),
+                                                      panel=panel, settings=settings, top_k=top_k, strict=strict,
+                                                      command=command, deepfind=dfind, declared=list(declared),
+                                                      vcf=str(vcf)))
+        log.debug("annotate in one host process: %s", why)
     sinks: list = []
     counts: Counter = Counter()
     skipped: Counter = Counter()
@@ -436,6 +458,7 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
                 counts["records"] += len(chunk)
                 counts["alleles"] += sum(max(len(s.alts), 1) for _, s in chunk)
                 mapped += contigs(chunk[0][1].chrom) is not None
+                counts["_mapped"] = mapped
                 seen.add(chunk[0][1].chrom)
                 yield chunk
 
@@ -444,7 +467,7 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
                             str(fasta), bank, settings, dfind if local else dfind_arg, write,
                             client=None if local else client, in_flight=2 * n_workers, selection=selection)
         bar.close()
-        if counts["records"] and not mapped:
+        if part_stats is None and counts["records"] and not mapped:
             raise ContigNotFoundError(_build_message(sorted(seen), fasta_obj))
         index = None
         for sink in sinks:
@@ -459,6 +482,14 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
             client.close()
         if cluster is not None:
             cluster.close()
+    if part_stats is not None:
+        part_stats.update(counts=counts, skipped=skipped, seen=seen)
+        return Summary(counts["records"], counts["alleles"], counts["annotated"], dict(skipped), 0, 0, output, None)
+    return _summarized(vcf, fasta, output, counts, skipped, index)
+
+
+def _summarized(vcf: str, fasta: str, output: str, counts: Counter, skipped: Counter, index: str | None) -> Summary:
+    """The run's :class:`Summary`, said in one line (and warnings that the counts call for)."""
     summary = Summary(counts["records"], counts["alleles"], counts["annotated"], dict(sorted(skipped.items())),
                       counts["ref_mismatch"], counts["ref_alt_swap"], output, index)
     # kept under --quiet (WARNING) whenever an ALT was not scored: the output alone does not say how many
@@ -472,6 +503,27 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
         log.warning("%d sites have IUPAC ambiguity codes (R, Y, ...) of the FASTA in their window; they are "
                     "scored as N", counts["iupac_window"])
     return summary
+
+
+def _annotate_parts(vcf: str, fasta: str, output: str, panel: Panel, reader, sink_args: tuple, fasta_obj,
+                    host_workers: int, progress: bool, total: int | None, job: dict) -> Summary:
+    """:func:`annotate_vcf` by parts in ``host_workers`` processes (:mod:`varbind.annotate.parallel`)."""
+    from ..progress import Progress
+
+    header = VcfSink(str(Path(output).parent / ".varbind-header.vcf"), reader, sink_args[0], *sink_args[1:],
+                     source=str(vcf)).header_bytes()
+    tmp = _fs.new_temp(output)
+    bar = Progress("annotate", total, "rec", enabled=progress)
+    try:
+        counts, skipped, seen = parallel.run(str(vcf), tmp, header, host_workers, job, bar)
+        bar.close()
+        if counts["records"] and not counts["_mapped"]:
+            raise ContigNotFoundError(_build_message(sorted(seen), fasta_obj))
+        index = commit_vcf(tmp, output, counts["records"])
+    except BaseException:
+        _fs.discard(tmp)
+        raise
+    return _summarized(vcf, fasta, output, Counter(counts), Counter(skipped), index)
 
 
 def _table_kind(path: str) -> str:

@@ -339,6 +339,37 @@ class TableSink:
         _fs.discard(self.tmp)
 
 
+def commit_vcf(tmp: str, path: str, written: int) -> str | None:
+    """Check that the finished temporary VCF ``tmp`` holds ``written`` records (htslib does not report
+    a failed write through cyvcf2, so it is read back: :func:`varbind.io.readback.count_vcf_records`),
+    index it (``.gz``/``.bcf``) and rename both to ``path``; returns the index's path. A short or
+    corrupt file is removed and refused (:class:`~varbind.errors.OutputError`)."""
+    try:
+        got = readback.count_vcf_records(tmp)
+        problem = f"it holds {got} of the {written} records written"
+    except (OSError, ValueError, EOFError) as e:
+        got, problem = None, f"it is cut short or corrupt ({str(e).rsplit(': ', 1)[-1]})"
+    if got != written:
+        _fs.discard(tmp)
+        for p in (tmp + ".tbi", tmp + ".csi"):
+            Path(p).unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write: read back, {problem} (disk full or I/O error?); "
+                          "nothing was written under this name")
+    tmp_index = io.index_vcf(tmp) if path.endswith((".gz", ".bgz", ".bcf")) else None
+    for stale in (path + ".tbi", path + ".csi"):
+        Path(stale).unlink(missing_ok=True)
+    ours = os.stat(tmp).st_ino
+    _fs.commit(tmp, path)
+    if tmp_index is None:
+        return None
+    index = path + tmp_index[len(tmp):]
+    if os.stat(path).st_ino != ours:  # another run renamed its output over ours: its index goes with it
+        _fs.discard(tmp_index)
+        return None
+    _fs.commit(tmp_index, index)  # after the data, so the index is not older than it
+    return index
+
+
 class VcfSink:
     """The input's records with the INFO fields added, through a cyvcf2 Writer on a temp file;
     ``.vcf.gz`` output is bgzipped and tabix-indexed (skipped with a warning when unsorted).
@@ -394,28 +425,18 @@ class VcfSink:
         self._flush()
         with io.quiet_writes():
             self._w.close()
+        return commit_vcf(self.tmp, self.path, self.written)
+
+    def header_bytes(self) -> bytes:
+        """The header this sink writes (for :mod:`varbind.annotate.parallel`, which writes the
+        records itself); the sink is aborted after: nothing is written under its name."""
+        self._w.write_header()
+        with io.quiet_writes():
+            self._w.close()
         try:
-            got = readback.count_vcf_records(self.tmp)
-            problem = f"it holds {got} of the {self.written} records written"
-        except (OSError, ValueError, EOFError) as e:
-            got, problem = None, f"it is cut short or corrupt ({str(e).rsplit(': ', 1)[-1]})"
-        if got != self.written:
+            return Path(self.tmp).read_bytes() if self.tmp.endswith(".vcf") else b""
+        finally:
             self.abort()
-            raise OutputError(f"{self.path}: cannot write: read back, {problem} (disk full or I/O error?); "
-                              "nothing was written under this name")
-        tmp_index = io.index_vcf(self.tmp) if self.path.endswith((".gz", ".bgz", ".bcf")) else None
-        for stale in (self.path + ".tbi", self.path + ".csi"):
-            Path(stale).unlink(missing_ok=True)
-        ours = os.stat(self.tmp).st_ino
-        _fs.commit(self.tmp, self.path)
-        if tmp_index is None:
-            return None
-        index = self.path + tmp_index[len(self.tmp):]
-        if os.stat(self.path).st_ino != ours:  # another run renamed its output over ours: its index goes with it
-            _fs.discard(tmp_index)
-            return None
-        _fs.commit(tmp_index, index)  # after the data, so the index is not older than it
-        return index
 
     def abort(self) -> None:
         try:

@@ -42,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     dist = p.add_mutually_exclusive_group()
     dist.add_argument("--workers", type=int, metavar="N", help="score on a local Dask cluster of N processes")
     dist.add_argument("--dask", metavar="ADDRESS", help="score on an existing Dask scheduler (shared file system)")
+    p.add_argument("--host-workers", metavar="N", default="auto",
+                   help="processes that read, build windows, format and write parts of a large VCF at once "
+                   "(auto: one per core but one, at most 12, on a GPU, where one process would leave it idle; "
+                   "1 on the CPU; the VCF text is the same)")
     p.add_argument("--tss", metavar="TSS.tsv.gz",
                    help="TSS table (chrom, tss_1based, ...) for DeepFind's distance feature; without it "
                    "VB_DEEPFIND comes from the scores-only DeepFind model")
@@ -93,6 +97,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputFormatError(f"--top-k must be at least 1, not {args.top_k}")
     if args.workers is not None and args.workers < 1:
         raise InputFormatError(f"--workers must be at least 1, not {args.workers}")
+    host_workers = None
+    if args.host_workers != "auto":
+        if not str(args.host_workers).isdigit() or int(args.host_workers) < 1:
+            raise InputFormatError(f"--host-workers must be auto or a number of at least 1, not {args.host_workers}")
+        host_workers = int(args.host_workers)
     if args.scores and not args.scores.endswith((".parquet", ".pq", ".tsv", ".tsv.gz")):
         raise InputFormatError(f"--scores {args.scores}: must be a .parquet, .tsv or .tsv.gz file")
     common.device(args)  # an unusable --device stops here, before the panel loads
@@ -103,5 +112,5 @@ def run(args: argparse.Namespace) -> int:
                                     scores=args.scores, strict=args.strict, workers=args.workers,
                                     dask_address=args.dask, command=command_line(args), progress=not args.quiet,
                                     deepfind=args.deepfind, tss=args.tss, regions=args.regions,
-                                    regions_file=args.regions_file)
+                                    regions_file=args.regions_file, host_workers=host_workers)
     return common.nothing_annotated(summary, regions=bool(args.regions or args.regions_file))

@@ -1,0 +1,100 @@
+"""``annotate`` over several host processes (varbind.annotate.parallel): parts cut where chunks end,
+the same VCF text and summary as one process, errors and header restarts as in one process."""
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from varbind import annotate, io
+from varbind.annotate import parallel
+from varbind.annotate.windows import Site
+from varbind.errors import InputFormatError
+
+from .annotate_helpers import write_vcf
+from .test_annotate_pipeline import W, calibrated_panel, genome_world  # noqa: F401 (a fixture)
+
+
+@pytest.fixture
+def cut(monkeypatch):
+    """Parts of ~40 records; counts the runs that really went through worker processes."""
+    monkeypatch.setattr(parallel, "PART", 40)
+    runs = []
+    real = parallel.run
+
+    def run(*args, **kw):
+        runs.append(args[3])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(parallel, "run", run)
+    return runs
+
+
+def _text(path) -> list[str]:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as f:
+        return f.read().splitlines()
+
+
+def test_parts_end_where_region_chunks_end(genome_world):  # noqa: F811
+    reader = io.open_vcf(str(genome_world["vcf"]))
+    recs = [(r, Site(*io.site_of(r))) for b in io.read_batches(reader) for r in b]
+    starts, n = set(), 0
+    for chunk in annotate.region_chunks(recs, size=7):
+        starts.add(n)
+        n += len(chunk)
+    got = list(parallel.parts(str(genome_world["vcf"]), annotate.REGION, 7, size=20))
+    assert len(got) >= 5 and all(head.startswith(b"##fileformat") and head.endswith(b"INFO\n") for head, _ in got)
+    lines = [line for _, part in got for line in part]
+    assert [line.decode().split("\t")[1] for line in lines] == [str(r.POS) for r, _ in recs]
+    cuts = [sum(len(p) for _, p in got[:i]) for i in range(1, len(got))]
+    assert set(cuts) <= starts  # every part begins a chunk
+    assert all(len(p) >= 20 for _, p in got[:-1])
+
+
+@pytest.mark.parametrize("kind", ["vcf.gz", "vcf"])
+def test_parts_in_worker_processes_write_the_text_of_one_process(genome_world, tmp_path, cut, kind):  # noqa: F811
+    """Two worker processes, parts of ~40 records: the same VCF text (header included) and summary;
+    the .vcf.gz is BGZF that tabix indexes and pysam reads by region."""
+    import pysam
+
+    panel = calibrated_panel()
+    outs, summaries = [], []
+    for workers in (1, 2):
+        out = tmp_path / f"o{workers}.{kind}"
+        summaries.append(annotate.annotate_vcf(str(genome_world["vcf"]), str(genome_world["fa"]), str(out), panel,
+                                               settings=annotate.Settings(window=W, device="cpu"),
+                                               host_workers=workers)._replace(output="", index=None))
+        outs.append(out)
+    assert cut == [2]  # one process, then two workers
+    assert _text(outs[0]) == _text(outs[1]) and summaries[0] == summaries[1]
+    assert summaries[0].records > 150 and summaries[0].ref_mismatch + summaries[0].ref_alt_swap >= 1
+    if kind == "vcf.gz":
+        with pysam.TabixFile(str(outs[1])) as t:
+            assert len(list(t.fetch("chr2"))) == sum(ln.startswith("chr2\t") for ln in _text(outs[0]))
+
+
+def test_parts_raise_the_error_of_one_process_and_declare_contigs_alike(genome_world, tmp_path, cut):  # noqa: F811
+    rows = [ln for ln in _text(genome_world["vcf"]) if not ln.startswith("#")]
+    panel = calibrated_panel()
+    settings = annotate.Settings(window=W, device="cpu")
+    # no ##contig lines: both ways start again with the contigs declared, and write the same text
+    bare = write_vcf(tmp_path / "bare.vcf", rows)
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"bare{workers}.vcf"
+        annotate.annotate_vcf(str(bare), str(genome_world["fa"]), str(out), panel, settings=settings,
+                              host_workers=workers)
+        outs.append(_text(out))
+    assert cut == [2, 2]  # the parts' first pass met the undeclared contigs, the second declared them
+    assert outs[0] == outs[1] and any(ln.startswith("##contig=<ID=chr2") for ln in outs[0])
+    # --strict and an allele that cannot be scored in a later part: the same message, no output
+    messages = []
+    for workers in (1, 2):
+        out = tmp_path / f"strict{workers}.vcf.gz"
+        with pytest.raises(InputFormatError) as e:
+            annotate.annotate_vcf(str(genome_world["vcf"]), str(genome_world["fa"]), str(out), panel,
+                                  settings=settings, strict=True, host_workers=workers)
+        messages.append(str(e.value))
+        assert not out.exists() and not list(tmp_path.glob(".varbind-parts-*"))
+    assert cut == [2, 2, 2] and messages[0] == messages[1] and "--strict" in messages[0]

@@ -1,0 +1,306 @@
+"""``varbind annotate`` over several host processes: the input cut into parts, each part annotated by
+a worker process, the parts' records joined in input order.
+
+On a GPU the kernels score ~100,000 SNVs a second while one Python process reads, builds windows,
+formats INFO and writes ~10,000 records a second (all under one interpreter lock). Here the parent
+only reads the input as text and cuts it into parts of about :data:`PART` records; each worker (a
+process of its own, the panel and DeepFind loaded once, scoring on the GPU shared by all) runs the
+ordinary single-process annotation (:func:`varbind.annotate.api.annotate_vcf`'s body) on its part and
+writes plain VCF text, which it compresses (BGZF) itself for ``.vcf.gz`` output. The parent writes the
+header, appends the parts' blocks in order and checks, indexes and renames the file as a single run
+does (:func:`varbind.annotate.output.commit_vcf`).
+
+Parts end where a region chunk ends (the same contig and 1-Mb bin, at most
+:data:`varbind.annotate.api.CHUNK` records), so every record is scored in the same chunk as in one
+process and the VCF text is the same; for ``.vcf.gz`` the blocks of BGZF differ (each part starts its
+own), the decompressed text does not. At most ``2 x workers`` parts are on disk at a time (temporary
+files beside the output), so memory and disk stay bounded whatever the input size.
+
+Used for plain or bgzipped VCF files (not stdin, BCF, ``-r``/``-R`` regions, ``--scores`` tables or
+Dask) when ``host_workers`` > 1 (the default on a GPU, see :func:`default_workers`).
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import pickle
+import shutil
+import tempfile
+from collections import Counter, deque
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .. import _fs
+from ..errors import InputFormatError, VarbindError
+
+log = logging.getLogger("varbind")
+
+#: records a part (a worker's unit); cut at the next chunk boundary
+PART = 16384
+#: the BGZF end-of-file block (SAM/BAM specification, 4.1.2)
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+#: inputs smaller than this (bytes of the file) are annotated in one process: a worker's start costs more
+MIN_BYTES = {"bgzf": 256 << 10, "gzip": 256 << 10, "plain": 4 << 20}
+
+
+def default_workers(device) -> int:
+    """Host processes for ``--host-workers auto``: on a GPU one per core but one (at most 12; the
+    GPU is shared), on the CPU 1 (the kernels already use every core)."""
+    from .. import device as _device
+
+    if _device.resolve(device).type != "cuda":
+        return 1
+    return max(1, min(12, (os.cpu_count() or 2) - 1))
+
+
+def applicable(vcf: str, output_kind: str, workers: int, scores: str | None, dask: bool, regions: bool,
+               explicit: bool = False) -> str | None:
+    """Why the input is not cut into parts (``None``: it is); ``explicit``: the user asked for the
+    workers (then a small input is cut too)."""
+    if workers <= 1:
+        return "one host process"
+    if dask or scores is not None or regions or output_kind not in ("vcf", "vcf.gz") or str(vcf) == "-":
+        return "stdin, BCF or table output, --scores, regions or Dask"
+    from .. import io
+
+    kind = io.sniff(str(vcf))
+    if kind not in MIN_BYTES:
+        return f"{kind} input"
+    if not explicit and os.path.getsize(vcf) < MIN_BYTES[kind]:
+        return "a small input"
+    return None
+
+
+# ---------------------------------------------------------------- the parent
+
+
+def _lines(vcf: str) -> Iterator[bytes]:
+    opener = gzip.open if Path(vcf).open("rb").read(2) == b"\x1f\x8b" else open
+    with opener(vcf, "rb") as f:
+        yield from f
+
+
+def parts(vcf: str, region: int, chunk: int, size: int | None = None) -> Iterator[tuple[bytes, list[bytes]]]:
+    """``(header, records)`` of consecutive parts of ``vcf`` (raw lines), each at least ``size``
+    records (the last may be smaller) and ending where a region chunk ends
+    (:func:`varbind.annotate.api.region_chunks`: the contig or ``region``-base bin changes, or
+    ``chunk`` records); ``size`` defaults to :data:`PART`."""
+    size = size or PART
+    lines = _lines(vcf)
+    header: list[bytes] = []
+    for line in lines:
+        if not line.startswith(b"#"):
+            first = line
+            break
+        header.append(line)
+    else:
+        return
+    head = b"".join(header)
+    part: list[bytes] = []
+    key, in_chunk = None, 0
+    for line in _chain(first, lines):
+        if not line.strip():
+            continue
+        fields = line.split(b"\t", 2)
+        try:
+            k = (fields[0], (int(fields[1]) - 1) // region)
+        except (IndexError, ValueError):
+            k = key  # a malformed line: never a cut; its worker says what is wrong
+        if in_chunk and (k != key or in_chunk == chunk):
+            if len(part) >= size:
+                yield head, part
+                part = []
+            in_chunk = 0
+        part.append(line)
+        in_chunk += 1
+        key = k
+    if part:
+        yield head, part
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, progress=None) -> tuple[Counter, dict, set]:
+    """Annotate ``vcf`` into ``output`` (a temporary file) by parts; returns the merged counts, the
+    skipped ALT alleles by reason and the contigs seen (see :func:`annotate_part`). ``job``: what
+    every worker needs, pickled once per worker: ``run`` (the single-process annotation,
+    :func:`varbind.annotate.api._annotate_vcf`), ``region`` and ``chunk`` (how it cuts chunks), the
+    panel, DeepFind, settings ..."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    counts: Counter = Counter()
+    skipped: Counter = Counter()
+    seen: set = set()
+    folder = tempfile.mkdtemp(prefix=".varbind-parts-", dir=str(Path(output).resolve().parent))
+    compress = output.endswith((".gz", ".bgz"))
+    # pickled here, by value: multiprocessing's own pickler would pass torch tensors as shared memory
+    # that the parent may unmap under the worker (a segfault in a CPU kernel)
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=_init, initargs=(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL), workers))
+    pending: deque = deque()
+    try:
+        with open(output, "wb") as out:
+            out.write(_bgzf(header_text) if compress else header_text)
+
+            def drain_one() -> None:
+                fut, n = pending.popleft()
+                result = fut.result()
+                if result[0] != "ok":
+                    _raise(result)
+                _, body, stats = result
+                with open(body, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 20)
+                os.unlink(body)
+                counts.update(stats["counts"])
+                skipped.update(stats["skipped"])
+                seen.update(stats["seen"])
+                if progress is not None:
+                    progress.update(n)
+
+            offset = 0
+            for i, (head, lines) in enumerate(parts(vcf, job["region"], job["chunk"])):
+                path = os.path.join(folder, f"part{i:06d}.vcf")
+                with open(path, "wb") as f:
+                    f.write(head)
+                    f.writelines(lines)
+                pending.append((pool.submit(annotate_part, path, compress, offset), len(lines)))
+                offset += len(lines)
+                while len(pending) >= 2 * workers:
+                    drain_one()
+            while pending:
+                drain_one()
+            if compress:
+                out.write(BGZF_EOF)
+    except BaseException:
+        for fut, _ in pending:
+            fut.cancel()
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()  # a worker busy with a part would otherwise run it to the end
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    pool.shutdown(wait=True)
+    return counts, dict(skipped), seen
+
+
+def _bgzf(data: bytes) -> bytes:
+    """``data`` as BGZF blocks, without the end-of-file block (the parts follow)."""
+    import io as _io
+
+    from pysam.libcbgzf import BGZFile
+
+    fd, tmp = tempfile.mkstemp(suffix=".gz")
+    os.close(fd)
+    try:
+        f = BGZFile(tmp, "wb")
+        f.write(data)
+        f.close()
+        raw = Path(tmp).read_bytes()
+    finally:
+        os.unlink(tmp)
+    return raw[: -len(BGZF_EOF)] if raw.endswith(BGZF_EOF) else raw
+
+
+def _raise(result: tuple) -> None:
+    """Raise in the parent what a worker raised (its class when it takes one message)."""
+    from ..io import vcf_policy
+
+    kind = result[0]
+    if kind == "undeclared":  # annotate_vcf declares and starts again, as for one process
+        raise vcf_policy.Undeclared(*result[1:])
+    _, module, name, message = result
+    import importlib
+
+    cls = getattr(importlib.import_module(module), name, None)
+    if isinstance(cls, type) and issubclass(cls, VarbindError):
+        try:
+            raise cls(message)
+        except TypeError:
+            pass
+    raise InputFormatError(message) if kind == "input" else RuntimeError(f"a host worker failed: {message}")
+
+
+# ---------------------------------------------------------------- a worker
+
+_JOB: dict[str, Any] = {}
+
+
+def _init(job_bytes: bytes, workers: int) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends its workers
+    logging.getLogger("varbind").setLevel(logging.ERROR)  # the parent says the summary once
+    from .. import threads
+
+    threads.configure(max(1, (os.cpu_count() or 1) // workers))  # the cores shared, not each taken whole
+    job = pickle.loads(job_bytes)
+    settings = job["settings"]
+    if settings.device is not None and str(settings.device) in ("cuda", "auto"):
+        from dataclasses import replace
+        import multiprocessing
+
+        from .. import device as _device
+
+        gpus = _device.gpu_count()
+        if gpus:
+            index = (multiprocessing.current_process()._identity or (1,))[0] - 1
+            job["settings"] = replace(settings, device=f"cuda:{index % gpus}")
+    _JOB.update(job)
+
+
+def annotate_part(path: str, compress: bool, offset: int = 0) -> tuple:
+    """Annotate one part (a plain VCF: the input's header and some of its records, ``offset``
+    records before them) into plain VCF text; returns ``("ok", body, stats)`` with ``body`` the file
+    of its records (BGZF blocks with ``compress``, without the end-of-file block), or a picklable
+    description of the error."""
+    from ..io import vcf_policy
+
+    out = path[: -len(".vcf")] + ".out.vcf"
+    stats: dict = {}
+    j = _JOB
+    try:
+        j["run"](path, j["fasta"], out, j["panel"], settings=j["settings"], top_k=j["top_k"], strict=j["strict"],
+                 command=j["command"], deepfind=j["deepfind"] is not None, dfind=j["deepfind"],
+                 declared=j["declared"], part_stats=stats)
+    except vcf_policy.Undeclared as e:
+        return ("undeclared", e.number + offset, e.where, e.code)
+    except VarbindError as e:
+        return ("input", type(e).__module__, type(e).__name__, _renumbered(str(e), path))
+    except Exception as e:  # noqa: BLE001 - described to the parent, which raises it
+        return ("error", type(e).__module__, type(e).__name__, f"{type(e).__name__}: {e}")
+    finally:
+        os.unlink(path)
+    body = out + (".body.gz" if compress else ".body")
+    with open(out, "rb") as f:
+        for line in f:
+            if line.startswith(b"#CHROM"):
+                break
+        if compress:
+            from pysam.libcbgzf import BGZFile
+
+            g = BGZFile(body, "wb")
+            for block in iter(lambda: f.read(1 << 20), b""):
+                g.write(block)
+            g.close()
+            size = os.path.getsize(body)
+            with open(body, "r+b") as b:  # the parent writes one end-of-file block at the end
+                b.seek(size - len(BGZF_EOF))
+                if b.read() == BGZF_EOF:
+                    b.truncate(size - len(BGZF_EOF))
+        else:
+            with open(body, "wb") as g:
+                shutil.copyfileobj(f, g, 1 << 20)
+    os.unlink(out)
+    return ("ok", body, stats)
+
+
+def _renumbered(message: str, path: str) -> str:
+    """A worker's message names its part file; the user knows the input."""
+    return message.replace(path, _JOB.get("vcf", path))
