@@ -170,15 +170,28 @@ def bench_end_to_end(bank, genome, sites, window, device) -> float:
         return len(sites) / (time.perf_counter() - t)
 
 
+#: prints the peak RSS (KB) of the process running it: VmHWM, the high-water mark of its own address
+#: space. Not ``getrusage(RUSAGE_SELF).ru_maxrss``: Linux folds the peak of the address space a process
+#: leaves at exec into it, and a child that subprocess starts through vfork leaves its parent's, so a
+#: child measured that way reports at least the parent's peak (measured: a child printing 826 MB after
+#: its parent had held 800 MB; here the parent peaks at ~640 MB building the 10^6-record inputs)
+PEAK_RSS = """
+import resource
+try:
+    with open("/proc/self/status") as _f:
+        print(next(int(line.split()[1]) for line in _f if line.startswith("VmHWM:")))
+except (OSError, StopIteration):  # no /proc (macOS): ru_maxrss (bytes there), may include the parent's
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
 CHILD = """
-import resource, sys
+import sys
 sys.path.insert(0, {repo!r})
 from varbind import annotate
 panel = annotate.resolve_panel({models!r}, {ids!r})
 annotate.annotate_vcf({vcf!r}, {fa!r}, {out!r}, panel, settings=annotate.Settings(window={w}, device="cpu"),
                       scores={scores!r}, deepfind=False)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-"""
+""" + PEAK_RSS
 
 
 def bench_rss(models: str, n_models: int, n: int, window: int, rng, sizes=None) -> list[tuple[int, float]]:
