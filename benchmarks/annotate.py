@@ -170,30 +170,48 @@ def bench_end_to_end(bank, genome, sites, window, device) -> float:
         return len(sites) / (time.perf_counter() - t)
 
 
+#: prints the peak RSS (KB) of the process running it: VmHWM, the high-water mark of its own address
+#: space. Not ``getrusage(RUSAGE_SELF).ru_maxrss``: Linux folds the peak of the address space a process
+#: leaves at exec into it, and a child that subprocess starts through vfork leaves its parent's, so a
+#: child measured that way reports at least the parent's peak (measured: a child printing 826 MB after
+#: its parent had held 800 MB; here the parent peaks at ~640 MB building the 10^6-record inputs)
+PEAK_RSS = """
+import resource
+try:
+    with open("/proc/self/status") as _f:
+        print(next(int(line.split()[1]) for line in _f if line.startswith("VmHWM:")))
+except (OSError, StopIteration):  # no /proc (macOS): ru_maxrss (bytes there), may include the parent's
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
 CHILD = """
-import resource, sys
+import sys
 sys.path.insert(0, {repo!r})
 from varbind import annotate
 panel = annotate.resolve_panel({models!r}, {ids!r})
 annotate.annotate_vcf({vcf!r}, {fa!r}, {out!r}, panel, settings=annotate.Settings(window={w}, device="cpu"),
                       scores={scores!r}, deepfind=False)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-"""
+""" + PEAK_RSS
 
 
 def bench_rss(models: str, n_models: int, n: int, window: int, rng, sizes=None) -> list[tuple[int, float]]:
+    """Peak RSS (MB) of an ``annotate_vcf`` child for each size. An untimed child on 1,000 records runs
+    first (its own rng): on a fresh checkout it is the one that compiles numba's CPU kernels into the
+    on-disk cache (~150 MB more RSS, measured: 637 MB instead of 489 MB at 10^4 records)."""
     ids = list(deepbind_db.read_catalogue(models).index[:n_models])
-    out = []
-    for size in sizes or (n, 10 * n):
-        genome = rng.integers(0, 4, size=max(20 * size, 100_000)).astype(np.uint8)
-        sites = random_snvs(rng, genome, size, window)
-        with tempfile.TemporaryDirectory() as d:
-            fa, vcf = write_inputs(Path(d), genome, sites)
-            code = CHILD.format(repo=str(REPO), models=models, ids=ids, vcf=str(vcf), fa=str(fa),
-                                out=str(Path(d) / "o.vcf.gz"), w=window, scores=str(Path(d) / "s.parquet"))
-            res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-            out.append((size, int(res.stdout.split()[-1]) / 1024))
-    return out
+    _rss_child(models, ids, 1000, window, np.random.default_rng(1))
+    return [(size, _rss_child(models, ids, size, window, rng)) for size in sizes or (n, 10 * n)]
+
+
+def _rss_child(models: str, ids: list[str], size: int, window: int, rng) -> float:
+    genome = rng.integers(0, 4, size=max(20 * size, 100_000)).astype(np.uint8)
+    sites = random_snvs(rng, genome, size, window)
+    with tempfile.TemporaryDirectory() as d:
+        fa, vcf = write_inputs(Path(d), genome, sites)
+        code = CHILD.format(repo=str(REPO), models=models, ids=ids, vcf=str(vcf), fa=str(fa),
+                            out=str(Path(d) / "o.vcf.gz"), w=window, scores=str(Path(d) / "s.parquet"))
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        return int(res.stdout.split()[-1]) / 1024
 
 
 def main() -> None:
