@@ -28,11 +28,13 @@ from .. import __version__, _fs, io, masking
 from ..panels import sources as pretrained
 from ..io import vcf_policy
 from ..io import vcf_source
+from . import cluster as _cluster
 from . import parallel, pipeline
+from .cluster import quiet_dask  # noqa: F401  (public name)
 from . import stream as annotate_stream
 from .masking import masked_column
 from .pipeline import fit_threads_to_worker  # noqa: F401  (public name)
-from .output import (SKIP_DEF, AlleleScores, TableSink, VcfSink, commit_vcf, info_values, long_table,
+from .output import (SKIP_DEF, AlleleScores, TableSink, VcfSink, info_values, long_table,
                               output_kind)
 from ..bank import ModelBank
 from ..errors import ContigNotFoundError, InputFormatError
@@ -171,33 +173,6 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
     return df
 
 
-class _Local:
-    """A stand-in for a Dask client: runs tasks at once, in this process."""
-
-    def submit(self, fn, *args, **kw):
-        result = fn(*args)
-        return type("Done", (), {"result": staticmethod(lambda: result)})()
-
-    def close(self) -> None:
-        pass
-
-
-def _client(workers: int | None, address: str | None) -> Any:
-    if not workers and not address:
-        return _Local(), None
-    from dask.distributed import Client, LocalCluster
-
-    quiet_dask()
-    if address:
-        client = Client(address)
-        cluster = None
-    else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR)
-        client = Client(cluster)
-    return client, cluster
-
-
 def _joined(parts: list[AlleleScores], n_sites: list[int], n_models: int) -> AlleleScores:
     """Allele scores of consecutive chunks as one, site indices counted across them."""
     offsets = np.cumsum([0] + n_sites[:-1])
@@ -218,11 +193,6 @@ def _joined_skips(parts: list[dict[tuple[int, int], str]], n_sites: list[int]) -
     for part, offset in zip(parts, np.cumsum([0] + n_sites[:-1]).tolist()):
         out.update({(s + offset, a): reason for (s, a), reason in part.items()})
     return out
-
-
-def _dask_task_size(device, workers: int) -> int:
-    """Records a Dask task: a GPU's batch; on CPUs one region chunk, as many tasks as workers can share."""
-    return pipeline.TASK_GPU if pipeline.task_size(device) == pipeline.TASK_GPU else 1
 
 
 def _pair_percentiles(panel: Panel):
@@ -252,17 +222,6 @@ def masked_by(panel: Panel, sites: Sequence[Site], scores: AlleleScores, fasta_p
     fasta = _fasta(fasta_path)
     return masked_column(panel.bank, levels, sites, scores, lambda a, b: fasta.codes(contig, a, b), settings.window,
                          settings.ref_mismatch, fasta.lengths[contig], strand_merge=settings.strand_merge)
-
-
-def quiet_dask() -> None:
-    """Keep Dask's INFO logs (cluster start/stop) and its "large graph" warning from the user: the
-    summary line says what happened. Only ``distributed``'s own loggers and that warning are touched."""
-    import warnings
-
-    for name in [n for n in logging.root.manager.loggerDict if n == "distributed" or n.startswith("distributed.")]:
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=".*[Ll]arge graph.*")
-    warnings.filterwarnings("ignore", message="Port .* is already in use", module="distributed")
 
 
 def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndarray] | None:
@@ -385,11 +344,18 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
         why = parallel.applicable(str(vcf), kind, host_workers, scores, bool(workers or dask_address),
                                   bool(source.spans), explicit)
         if why is None:
-            return _annotate_parts(vcf, fasta, output, panel, reader, sink_args, fasta_obj, host_workers, progress,
-                                   source.total, dict(run=_annotate_vcf, region=REGION, chunk=CHUNK, fasta=str(fasta),
-                                                      panel=panel, settings=settings, top_k=top_k, strict=strict,
-                                                      command=command, deepfind=dfind, declared=list(declared),
-                                                      vcf=str(vcf)))
+            header = VcfSink(str(Path(output).parent / ".varbind-header.vcf"), reader, *sink_args,
+                             source=str(vcf)).header_bytes()
+
+            def check(counts: Counter, seen: set) -> None:
+                if counts["records"] and not counts["_mapped"]:
+                    raise ContigNotFoundError(_build_message(sorted(seen), fasta_obj))
+
+            job = dict(run=_annotate_vcf, region=REGION, chunk=CHUNK, fasta=str(fasta), panel=panel, settings=settings,
+                       top_k=top_k, strict=strict, command=command, deepfind=dfind, declared=list(declared), vcf=str(vcf))
+            counts, skipped, index = parallel.annotate(str(vcf), output, header, host_workers, job, source.total,
+                                                       progress, check)
+            return _summarized(vcf, fasta, output, counts, skipped, index)
         log.debug("annotate in one host process: %s", why)
     sinks: list = []
     counts: Counter = Counter()
@@ -404,8 +370,8 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
         if table_sink is not None and table_sink is not main:
             sinks.append(table_sink)
         levels = masking.null_levels(panel.bank, panel.null) if table_sink is not None else None
-        client, cluster = _client(workers, dask_address)
-        local = isinstance(client, _Local)
+        client, cluster = _cluster.client(workers, dask_address)
+        local = isinstance(client, _cluster.Local)
         n_workers = max(1, workers or len(getattr(client, "scheduler_info", dict)().get("workers", {})))
         bank, dfind_arg = panel.bank, dfind
         if not local:  # sent to every worker once, not with each task
@@ -462,7 +428,7 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
                 seen.add(chunk[0][1].chrom)
                 yield chunk
 
-        size = pipeline.task_size(settings.device) if local else _dask_task_size(settings.device, n_workers)
+        size = pipeline.task_size(settings.device) if local else _cluster.dask_task_size(settings.device, n_workers)
         annotate_stream.run(annotate_stream.tasks(chunks(), size), lambda chunk: contigs(chunk[0][1].chrom),
                             str(fasta), bank, settings, dfind if local else dfind_arg, write,
                             client=None if local else client, in_flight=2 * n_workers, selection=selection)
@@ -503,27 +469,6 @@ def _summarized(vcf: str, fasta: str, output: str, counts: Counter, skipped: Cou
         log.warning("%d sites have IUPAC ambiguity codes (R, Y, ...) of the FASTA in their window; they are "
                     "scored as N", counts["iupac_window"])
     return summary
-
-
-def _annotate_parts(vcf: str, fasta: str, output: str, panel: Panel, reader, sink_args: tuple, fasta_obj,
-                    host_workers: int, progress: bool, total: int | None, job: dict) -> Summary:
-    """:func:`annotate_vcf` by parts in ``host_workers`` processes (:mod:`varbind.annotate.parallel`)."""
-    from ..progress import Progress
-
-    header = VcfSink(str(Path(output).parent / ".varbind-header.vcf"), reader, sink_args[0], *sink_args[1:],
-                     source=str(vcf)).header_bytes()
-    tmp = _fs.new_temp(output)
-    bar = Progress("annotate", total, "rec", enabled=progress)
-    try:
-        counts, skipped, seen = parallel.run(str(vcf), tmp, header, host_workers, job, bar)
-        bar.close()
-        if counts["records"] and not counts["_mapped"]:
-            raise ContigNotFoundError(_build_message(sorted(seen), fasta_obj))
-        index = commit_vcf(tmp, output, counts["records"])
-    except BaseException:
-        _fs.discard(tmp)
-        raise
-    return _summarized(vcf, fasta, output, Counter(counts), Counter(skipped), index)
 
 
 def _table_kind(path: str) -> str:

@@ -125,6 +125,31 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
+def annotate(vcf: str, output: str, header: bytes, workers: int, job: dict, total: int | None, progress: bool,
+             check) -> tuple[Counter, Counter, str | None]:
+    """Annotate ``vcf`` into ``output`` by parts (:func:`run` into a temporary file, then
+    :func:`varbind.annotate.output.commit_vcf`); ``header``: the output's header text; ``check(counts,
+    seen)`` may refuse the run before the output is committed. Returns the counts, the skipped ALT
+    alleles by reason and the index's path."""
+    from .. import predict
+    from ..progress import Progress
+    from .output import commit_vcf
+
+    predict.warmup.announce(job["settings"].device)  # the workers' first-run compiling, said once here
+    log.info("annotating by parts of %d records in %d host processes", PART, workers)
+    tmp = _fs.new_temp(output)
+    bar = Progress("annotate", total, "rec", enabled=progress)
+    try:
+        counts, skipped, seen = run(vcf, tmp, header, workers, job, bar)
+        bar.close()
+        check(counts, seen)
+        index = commit_vcf(tmp, output, counts["records"])
+    except BaseException:
+        _fs.discard(tmp)
+        raise
+    return counts, Counter(skipped), index
+
+
 def run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, progress=None) -> tuple[Counter, dict, set]:
     """Annotate ``vcf`` into ``output`` (a temporary file) by parts; returns the merged counts, the
     skipped ALT alleles by reason and the contigs seen (see :func:`annotate_part`). ``job``: what
