@@ -236,6 +236,7 @@ def main() -> None:
     ap.add_argument("--fasta", help="reference FASTA of --end-to-end")
     ap.add_argument("--also-no-deepfind", action="store_true", help="--end-to-end: time --no-deepfind too")
     ap.add_argument("--workers", type=int, help="--end-to-end: annotate --workers N")
+    ap.add_argument("--also-one-process", action="store_true", help="--end-to-end: time --host-workers 1 too")
     args = ap.parse_args()
     if args.rss_only:
         for size, mb in bench_rss(args.models, args.rss_models, args.rss_n, args.window, np.random.default_rng(0),

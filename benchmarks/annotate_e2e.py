@@ -5,7 +5,8 @@ scoring call alone, on the same SNVs, in the same run.
   all scored by one :func:`varbind.predict.score_edits` call (what BENCHMARKS.md's kernel figures
   time), after an untimed warm-up on the first 8,192; the panel already loaded and on the device;
 * *end to end*: ``python -m varbind annotate VCF --fasta FA -o OUT.vcf.gz --models SRC --device DEV``
-  as a subprocess (DeepFind on, as by default; ``--no-deepfind`` as well with ``--also-no-deepfind``),
+  as a subprocess (DeepFind on, as by default; ``--no-deepfind`` as well with ``--also-no-deepfind``,
+  and in one host process, ``--host-workers 1``, with ``--also-one-process``),
   wall clock from start to exit: interpreter start, imports, panel and DeepFind loading, reading,
   scoring, writing, bgzip and the tabix index. Its peak RSS too.
 
@@ -137,6 +138,8 @@ def run(args) -> None:
     variants = [("end to end, DeepFind on", [])]
     if args.also_no_deepfind:
         variants.append(("end to end, --no-deepfind", ["--no-deepfind"]))
+    if args.also_one_process:
+        variants.append(("end to end, DeepFind on, --host-workers 1", ["--host-workers", "1"]))
     for label, extra in variants:
         rates, rss, cmd = end_to_end(args.end_to_end, args.fasta, args.models, device, extra, n, args.repeats,
                                      args.workers)
@@ -144,7 +147,7 @@ def run(args) -> None:
         rows += [(f"{label}: command", cmd),
                  (f"{label}, SNV/s (median; runs)", f"{med:,.0f} ({', '.join(f'{x:,.0f}' for x in rates)})"),
                  (f"{label} / scoring call alone", f"{100 * med / med_alone:.0f}%"),
-                 (f"{label}, peak RSS", f"{max(rss):,.0f} MB")]
+                 (f"{label}, peak RSS (the largest process)", f"{max(rss):,.0f} MB")]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}", flush=True)

@@ -24,10 +24,10 @@ for step in $STEPS; do
   tests) python3 -m pytest -q -p no:cacheprovider -o addopts="" tests/test_gpu_kernels.py 2>&1 | tee $OUT/gpu_tests.log ;;
   e2e) for m in ${E2E_MODELS:-deepbind}; do
          python3 benchmarks/annotate.py --end-to-end $D/snvs.vcf.gz --fasta $FA --models $m \
-           --device cuda --repeats ${REPEATS:-2} ${E2E_FLAGS:---also-no-deepfind} 2>&1 | tee -a $OUT/e2e.log
+           --device cuda --repeats ${REPEATS:-3} ${E2E_FLAGS:---also-no-deepfind --also-one-process} 2>&1 | tee -a $OUT/e2e.log
        done ;;
   big) python3 benchmarks/annotate.py --end-to-end $D/big.vcf.gz --fasta $FA --models ${BIG_MODELS:-deepbind} \
-         --device cuda --repeats 1 2>&1 | tee -a $OUT/e2e_big.log ;;
+         --device cuda --repeats ${BIG_REPEATS:-1} 2>&1 | tee -a $OUT/e2e_big.log ;;
   stages) for m in ${E2E_MODELS:-deepbind}; do
             /usr/bin/time -f "stages $m: %e s wall, %M KB peak RSS" python3 -m varbind --debug annotate $D/snvs.vcf.gz \
               --fasta $FA -o /tmp/stages.vcf.gz --models $m --device cuda 2>&1 | grep -E "stages|annotated|wall" | tee -a $OUT/stages.log
@@ -51,7 +51,16 @@ for vcf, size, scores in (("/tmp/snv40k.vcf", 2048, None), ("/tmp/snv40k.vcf", 3
         print("GPU output identical for tasks of 2,048 and 32,768 records (40,000 SNVs, DeepFind on):",
               filecmp.cmp(outs[0], outs[1], shallow=False), flush=True)
 print("GPU INFO identical with the top-k selection on the GPU and from full tables on the host (--scores; "
-      "3,000 SNVs):", filecmp.cmp(outs[2], outs[3], shallow=False))
+      "3,000 SNVs):", filecmp.cmp(outs[2], outs[3], shallow=False), flush=True)
+import gzip
+texts = []
+for workers in (1, None):  # None: --host-workers auto (12 processes here)
+    out = f"/tmp/ident_hw{workers}.vcf.gz"
+    annotate.annotate_vcf(".device/snvs.vcf.gz", "/tmp/hg19_snvs.fa", out, panel, settings=annotate.Settings(device="cuda"),
+                          command="identity", host_workers=workers)
+    texts.append(gzip.open(out, "rb").read())
+print("GPU VCF text identical in one host process and by parts in worker processes (171,409 SNVs, DeepFind on):",
+      texts[0] == texts[1], len(texts[0]))
 PY
             ;;
   cold) zcat $D/snvs.vcf.gz | awk '/^#/ || n++ < 1000' > /tmp/snv1k.vcf
