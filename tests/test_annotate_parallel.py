@@ -98,3 +98,20 @@ def test_parts_raise_the_error_of_one_process_and_declare_contigs_alike(genome_w
         messages.append(str(e.value))
         assert not out.exists() and not list(tmp_path.glob(".varbind-parts-*"))
     assert cut == [2, 2, 2] and messages[0] == messages[1] and "--strict" in messages[0]
+
+
+def test_parts_from_a_script_read_on_stdin(genome_world, tmp_path):  # noqa: F811
+    """`python -` has no main file for spawned workers to import again (they crashed on the GPU host)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "o.vcf.gz"
+    script = (f"from varbind import annotate\nfrom tests.test_annotate_pipeline import calibrated_panel\n"
+              f"s = annotate.annotate_vcf({str(genome_world['vcf'])!r}, {str(genome_world['fa'])!r}, {str(out)!r}, "
+              f"calibrated_panel(), settings=annotate.Settings(window={W}, device='cpu'), host_workers=2)\n"
+              "print('records', s.records)\n")
+    p = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=600,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "records 1" in p.stdout and len(_text(out)) > 150

@@ -342,7 +342,7 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
         explicit = host_workers is not None
         host_workers = parallel.default_workers(settings.device) if host_workers is None else host_workers
         why = parallel.applicable(str(vcf), kind, host_workers, scores, bool(workers or dask_address),
-                                  bool(source.spans), explicit)
+                                  bool(source.spans), explicit, source.total)
         if why is None:
             header = VcfSink(str(Path(output).parent / ".varbind-header.vcf"), reader, *sink_args,
                              source=str(vcf)).header_bytes()
@@ -429,7 +429,7 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
                 yield chunk
 
         size = pipeline.task_size(settings.device) if local else _cluster.dask_task_size(settings.device, n_workers)
-        annotate_stream.run(annotate_stream.tasks(chunks(), size), lambda chunk: contigs(chunk[0][1].chrom),
+        busy = annotate_stream.run(annotate_stream.tasks(chunks(), size), lambda chunk: contigs(chunk[0][1].chrom),
                             str(fasta), bank, settings, dfind if local else dfind_arg, write,
                             client=None if local else client, in_flight=2 * n_workers, selection=selection)
         bar.close()
@@ -449,7 +449,7 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
         if cluster is not None:
             cluster.close()
     if part_stats is not None:
-        part_stats.update(counts=counts, skipped=skipped, seen=seen)
+        part_stats.update(counts=counts, skipped=skipped, seen=seen, busy=busy)
         return Summary(counts["records"], counts["alleles"], counts["annotated"], dict(skipped), 0, 0, output, None)
     return _summarized(vcf, fasta, output, counts, skipped, index)
 

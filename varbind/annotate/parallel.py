@@ -21,12 +21,16 @@ Dask) when ``host_workers`` > 1 (the default on a GPU, see :func:`default_worker
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import os
 import pickle
 import shutil
+import statistics
+import sys
 import tempfile
+import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,8 +45,11 @@ log = logging.getLogger("varbind")
 PART = 16384
 #: the BGZF end-of-file block (SAM/BAM specification, 4.1.2)
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-#: inputs smaller than this (bytes of the file) are annotated in one process: a worker's start costs more
-MIN_BYTES = {"bgzf": 256 << 10, "gzip": 256 << 10, "plain": 4 << 20}
+#: ``--host-workers auto`` cuts inputs of at least this many records (from the index), or, without an
+#: index, files of at least this many bytes: the workers' start (~15-20 s on an H200 host with 12 of
+#: them) costs more than parts save on fewer (BENCHMARKS.md)
+AUTO_RECORDS = 400_000
+MIN_BYTES = {"bgzf": 2 << 20, "gzip": 2 << 20, "plain": 40 << 20}
 
 
 def default_workers(device) -> int:
@@ -56,9 +63,10 @@ def default_workers(device) -> int:
 
 
 def applicable(vcf: str, output_kind: str, workers: int, scores: str | None, dask: bool, regions: bool,
-               explicit: bool = False) -> str | None:
+               explicit: bool = False, records: int | None = None) -> str | None:
     """Why the input is not cut into parts (``None``: it is); ``explicit``: the user asked for the
-    workers (then a small input is cut too)."""
+    workers (then a small input is cut too); ``records``: the input's record count when its index
+    says."""
     if workers <= 1:
         return "one host process"
     if dask or scores is not None or regions or output_kind not in ("vcf", "vcf.gz") or str(vcf) == "-":
@@ -68,7 +76,7 @@ def applicable(vcf: str, output_kind: str, workers: int, scores: str | None, das
     kind = io.sniff(str(vcf))
     if kind not in MIN_BYTES:
         return f"{kind} input"
-    if not explicit and os.path.getsize(vcf) < MIN_BYTES[kind]:
+    if not explicit and (records < AUTO_RECORDS if records is not None else os.path.getsize(vcf) < MIN_BYTES[kind]):
         return "a small input"
     return None
 
@@ -159,9 +167,33 @@ def run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, prog
     import concurrent.futures as cf
     import multiprocessing
 
+    with _main_importable():
+        return _run(vcf, output, header_text, workers, job, progress, cf, multiprocessing)
+
+
+@contextlib.contextmanager
+def _main_importable() -> Iterator[None]:
+    """A spawned worker imports the parent's ``__main__`` file again; a script read from stdin
+    (``python -``) has none, so its name is hidden from them while the workers start."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or getattr(main, "__spec__", None) is not None or path is None or os.path.isfile(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
+def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, progress, cf, multiprocessing
+         ) -> tuple[Counter, dict, set]:
     counts: Counter = Counter()
     skipped: Counter = Counter()
     seen: set = set()
+    timing: dict[str, list[float]] = {"startup": [], "annotate": [], "join": [], "waited": []}
+    t_run = time.perf_counter()
     folder = tempfile.mkdtemp(prefix=".varbind-parts-", dir=str(Path(output).resolve().parent))
     compress = output.endswith((".gz", ".bgz"))
     # pickled here, by value: multiprocessing's own pickler would pass torch tensors as shared memory
@@ -175,13 +207,20 @@ def run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, prog
 
             def drain_one() -> None:
                 fut, n = pending.popleft()
+                t = time.perf_counter()
                 result = fut.result()
+                timing["waited"].append(time.perf_counter() - t)
                 if result[0] != "ok":
                     _raise(result)
                 _, body, stats = result
                 with open(body, "rb") as f:
                     shutil.copyfileobj(f, out, 1 << 20)
                 os.unlink(body)
+                for key in ("startup", "annotate", "join"):
+                    if stats.get(key) is not None:
+                        timing[key].append(stats[key])
+                log.debug("part of %d records: worker %d, annotate %.2f s (stages %s), join %.2f s", n, stats["pid"],
+                          stats["annotate"], ", ".join(f"{k} {v:.2f}" for k, v in stats["busy"].items()), stats["join"])
                 counts.update(stats["counts"])
                 skipped.update(stats["skipped"])
                 seen.update(stats["seen"])
@@ -212,6 +251,11 @@ def run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, prog
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     pool.shutdown(wait=True)
+    med = {k: statistics.median(v) if v else 0.0 for k, v in timing.items()}
+    log.debug("host workers: %d started in %.1f s (median; max %.1f), parts annotated in %.2f s and joined in %.2f s "
+              "(medians), the parent waited %.1f s in all; wall %.1f s", len(timing["startup"]), med["startup"],
+              max(timing["startup"], default=0.0), med["annotate"], med["join"], sum(timing["waited"]),
+              time.perf_counter() - t_run)
     return counts, dict(skipped), seen
 
 
@@ -260,6 +304,12 @@ _JOB: dict[str, Any] = {}
 def _init(job_bytes: bytes, workers: int) -> None:
     import signal
 
+    try:  # from the process's start: the interpreter and imports are most of it
+        import psutil
+
+        started = psutil.Process().create_time()
+    except Exception:  # noqa: BLE001 - only a debug figure
+        started = time.time()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends its workers
     logging.getLogger("varbind").setLevel(logging.ERROR)  # the parent says the summary once
     from .. import threads
@@ -277,7 +327,7 @@ def _init(job_bytes: bytes, workers: int) -> None:
         if gpus:
             index = (multiprocessing.current_process()._identity or (1,))[0] - 1
             job["settings"] = replace(settings, device=f"cuda:{index % gpus}")
-    _JOB.update(job)
+    _JOB.update(job, _startup=time.time() - started)
 
 
 def annotate_part(path: str, compress: bool, offset: int = 0) -> tuple:
@@ -288,8 +338,9 @@ def annotate_part(path: str, compress: bool, offset: int = 0) -> tuple:
     from ..io import vcf_policy
 
     out = path[: -len(".vcf")] + ".out.vcf"
-    stats: dict = {}
+    stats: dict = {"startup": _JOB.pop("_startup", None), "pid": os.getpid()}
     j = _JOB
+    t = time.perf_counter()
     try:
         j["run"](path, j["fasta"], out, j["panel"], settings=j["settings"], top_k=j["top_k"], strict=j["strict"],
                  command=j["command"], deepfind=j["deepfind"] is not None, dfind=j["deepfind"],
@@ -302,6 +353,8 @@ def annotate_part(path: str, compress: bool, offset: int = 0) -> tuple:
         return ("error", type(e).__module__, type(e).__name__, f"{type(e).__name__}: {e}")
     finally:
         os.unlink(path)
+    stats["annotate"] = time.perf_counter() - t
+    t = time.perf_counter()
     body = out + (".body.gz" if compress else ".body")
     with open(out, "rb") as f:
         for line in f:
@@ -323,6 +376,7 @@ def annotate_part(path: str, compress: bool, offset: int = 0) -> tuple:
             with open(body, "wb") as g:
                 shutil.copyfileobj(f, g, 1 << 20)
     os.unlink(out)
+    stats["join"] = time.perf_counter() - t
     return ("ok", body, stats)
 
 

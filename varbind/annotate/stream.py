@@ -88,11 +88,12 @@ class _Pipe:
 
 
 def run(task_iter: Iterator[list[list]], contig_of: Callable[[list], str | None], fasta_path: str, bank, settings,
-        deepfind, write: Callable[[list, list], None], client=None, in_flight: int = 2, selection=None) -> None:
+        deepfind, write: Callable[[list, list], None], client=None, in_flight: int = 2,
+        selection=None) -> dict[str, float]:
     """Score every task of ``task_iter`` (lists of chunks of ``(record, Site)``) and call
     ``write(task, results)`` for each, in order; ``contig_of(chunk)`` is the chunk's FASTA contig;
     ``selection`` (:class:`varbind.annotate.topk.Selection`): results reduced to the top models
-    in the scoring stage."""
+    in the scoring stage. Returns each stage's busy seconds and the wall time (also logged, DEBUG)."""
     pipe = _Pipe()
     busy = dict.fromkeys(("read", "score", "write"), 0.0)
     t0 = time.perf_counter()
@@ -156,5 +157,7 @@ def run(task_iter: Iterator[list[list]], contig_of: Callable[[list], str | None]
         deadline = None if finished else time.monotonic() + JOIN_AFTER_ERROR
         for th in threads:
             th.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+    busy["wall"] = time.perf_counter() - t0
     log.debug("annotate stages, busy seconds: reading + windows %.2f, scoring %.2f, writing %.2f; wall %.2f",
-              busy["read"], busy["score"], busy["write"], time.perf_counter() - t0)
+              busy["read"], busy["score"], busy["write"], busy["wall"])
+    return busy
