@@ -339,16 +339,13 @@ class TableSink:
         _fs.discard(self.tmp)
 
 
-def commit_vcf(tmp: str, path: str, written: int) -> str | None:
+def commit_vcf(tmp: str, path: str, written: int, read_back: bool = True) -> str | None:
     """Check that the finished temporary VCF ``tmp`` holds ``written`` records (htslib does not report
-    a failed write through cyvcf2, so it is read back: :func:`varbind.io.readback.count_vcf_records`),
-    index it (``.gz``/``.bcf``) and rename both to ``path``; returns the index's path. A short or
-    corrupt file is removed and refused (:class:`~varbind.errors.OutputError`)."""
-    try:
-        got = readback.count_vcf_records(tmp)
-        problem = f"it holds {got} of the {written} records written"
-    except (OSError, ValueError, EOFError) as e:
-        got, problem = None, f"it is cut short or corrupt ({str(e).rsplit(': ', 1)[-1]})"
+    a failed write through cyvcf2, so it is read back: :func:`varbind.io.readback.count_vcf_records`;
+    ``read_back=False`` for a file Python wrote, whose writes raise), index it (``.gz``/``.bcf``) and
+    rename both to ``path``; returns the index's path. A short or corrupt file is removed and refused
+    (:class:`~varbind.errors.OutputError`)."""
+    got, problem = _read_back(tmp, written) if read_back else (written, "")
     if got != written:
         _fs.discard(tmp)
         for p in (tmp + ".tbi", tmp + ".csi"):
@@ -368,6 +365,14 @@ def commit_vcf(tmp: str, path: str, written: int) -> str | None:
         return None
     _fs.commit(tmp_index, index)  # after the data, so the index is not older than it
     return index
+
+
+def _read_back(tmp: str, written: int) -> tuple[int | None, str]:
+    try:
+        got = readback.count_vcf_records(tmp)
+        return got, f"it holds {got} of the {written} records written"
+    except (OSError, ValueError, EOFError) as e:
+        return None, f"it is cut short or corrupt ({str(e).rsplit(': ', 1)[-1]})"
 
 
 class VcfSink:

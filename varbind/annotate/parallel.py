@@ -148,19 +148,22 @@ def annotate(vcf: str, output: str, header: bytes, workers: int, job: dict, tota
     tmp = _fs.new_temp(output)
     bar = Progress("annotate", total, "rec", enabled=progress)
     try:
-        counts, skipped, seen = run(vcf, tmp, header, workers, job, bar)
+        counts, skipped, seen = run(vcf, tmp, header, workers, job, bar, output)
         bar.close()
         check(counts, seen)
-        index = commit_vcf(tmp, output, counts["records"])
+        # no read-back: Python wrote the file (a failed write raised) and each part was read back
+        index = commit_vcf(tmp, output, counts["records"], read_back=False)
     except BaseException:
         _fs.discard(tmp)
         raise
     return counts, Counter(skipped), index
 
 
-def run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, progress=None) -> tuple[Counter, dict, set]:
+def run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, progress=None,
+        final: str | None = None) -> tuple[Counter, dict, set]:
     """Annotate ``vcf`` into ``output`` (a temporary file) by parts; returns the merged counts, the
-    skipped ALT alleles by reason and the contigs seen (see :func:`annotate_part`). ``job``: what
+    skipped ALT alleles by reason and the contigs seen (see :func:`annotate_part`); ``final``: the
+    output's name in messages. ``job``: what
     every worker needs, pickled once per worker: ``run`` (the single-process annotation,
     :func:`varbind.annotate.api._annotate_vcf`), ``region`` and ``chunk`` (how it cuts chunks), the
     panel, DeepFind, settings ..."""
@@ -168,7 +171,7 @@ def run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, prog
     import multiprocessing
 
     with _main_importable():
-        return _run(vcf, output, header_text, workers, job, progress, cf, multiprocessing)
+        return _run(vcf, output, header_text, workers, job, progress, cf, multiprocessing, final or output)
 
 
 @contextlib.contextmanager
@@ -187,8 +190,8 @@ def _main_importable() -> Iterator[None]:
         main.__file__ = path
 
 
-def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, progress, cf, multiprocessing
-         ) -> tuple[Counter, dict, set]:
+def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, progress, cf, multiprocessing,
+         final: str) -> tuple[Counter, dict, set]:
     counts: Counter = Counter()
     skipped: Counter = Counter()
     seen: set = set()
@@ -196,14 +199,19 @@ def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, pro
     t_run = time.perf_counter()
     folder = tempfile.mkdtemp(prefix=".varbind-parts-", dir=str(Path(output).resolve().parent))
     compress = output.endswith((".gz", ".bgz"))
-    # pickled here, by value: multiprocessing's own pickler would pass torch tensors as shared memory
-    # that the parent may unmap under the worker (a segfault in a CPU kernel)
+    # The job goes to the workers as a file, pickled here by value: as an initializer argument each
+    # worker's start would block the parent until that worker had imported what unpickling it needs
+    # (workers started one after another: 10 took ~50 s on the H200 host), and multiprocessing's own
+    # pickler would pass torch tensors as shared memory the parent may unmap under the worker.
+    job_file = os.path.join(folder, "job.pickle")
+    with open(job_file, "wb") as f:
+        pickle.dump(job, f, protocol=pickle.HIGHEST_PROTOCOL)
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                  initializer=_init, initargs=(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL), workers))
+                                  initializer=_init, initargs=(job_file, workers))
     pending: deque = deque()
     try:
         with open(output, "wb") as out:
-            out.write(_bgzf(header_text) if compress else header_text)
+            _put(out, final, _bgzf(header_text) if compress else header_text)
 
             def drain_one() -> None:
                 fut, n = pending.popleft()
@@ -214,7 +222,7 @@ def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, pro
                     _raise(result)
                 _, body, stats = result
                 with open(body, "rb") as f:
-                    shutil.copyfileobj(f, out, 1 << 20)
+                    _put(out, final, f)
                 os.unlink(body)
                 for key in ("startup", "annotate", "join"):
                     if stats.get(key) is not None:
@@ -240,23 +248,37 @@ def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, pro
             while pending:
                 drain_one()
             if compress:
-                out.write(BGZF_EOF)
+                _put(out, final, BGZF_EOF)
+        pool.shutdown(wait=True)  # before the job file goes: a worker may still be starting
     except BaseException:
         for fut, _ in pending:
             fut.cancel()
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.terminate()  # a worker busy with a part would otherwise run it to the end
-        pool.shutdown(wait=False, cancel_futures=True)
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)  # first: no worker is started after this
+        for proc in procs:  # killed: on SIGTERM a worker would clean up and then block sending the parent
+            proc.kill()  # a result nobody reads (the pool's manager thread then waits for it at exit)
+        for proc in procs:  # gone before the pool's manager thread looks (else it can wait forever at exit)
+            proc.join(10)
         raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    pool.shutdown(wait=True)
     med = {k: statistics.median(v) if v else 0.0 for k, v in timing.items()}
     log.debug("host workers: %d started in %.1f s (median; max %.1f), parts annotated in %.2f s and joined in %.2f s "
               "(medians), the parent waited %.1f s in all; wall %.1f s", len(timing["startup"]), med["startup"],
               max(timing["startup"], default=0.0), med["annotate"], med["join"], sum(timing["waited"]),
               time.perf_counter() - t_run)
     return counts, dict(skipped), seen
+
+
+def _put(out, final: str, data) -> None:
+    """Write ``data`` (bytes or a file to copy) to ``out``; a failed write is the output's fault."""
+    try:
+        if isinstance(data, bytes):
+            out.write(data)
+        else:
+            shutil.copyfileobj(data, out, 1 << 20)
+    except OSError as e:
+        raise _fs._error(final, e) from None
 
 
 def _bgzf(data: bytes) -> bytes:
@@ -301,7 +323,7 @@ def _raise(result: tuple) -> None:
 _JOB: dict[str, Any] = {}
 
 
-def _init(job_bytes: bytes, workers: int) -> None:
+def _init(job_file: str, workers: int) -> None:
     import signal
 
     try:  # from the process's start: the interpreter and imports are most of it
@@ -311,11 +333,13 @@ def _init(job_bytes: bytes, workers: int) -> None:
     except Exception:  # noqa: BLE001 - only a debug figure
         started = time.time()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends its workers
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(143))  # nothing of a worker's outlives the parts folder
     logging.getLogger("varbind").setLevel(logging.ERROR)  # the parent says the summary once
     from .. import threads
 
     threads.configure(max(1, (os.cpu_count() or 1) // workers))  # the cores shared, not each taken whole
-    job = pickle.loads(job_bytes)
+    with open(job_file, "rb") as f:
+        job = pickle.load(f)  # written by this run's parent (not a model file)
     settings = job["settings"]
     if settings.device is not None and str(settings.device) in ("cuda", "auto"):
         from dataclasses import replace
