@@ -180,8 +180,8 @@ def _plan(bank: ModelBank, rows: np.ndarray, n_edits: int, tile: int) -> tuple[l
     if n_edits * len(rows) <= tile:  # one call, as for a short region
         return [rows], max(1, n_edits)
     per = tile // max(1, n_edits)
-    mc = per // MIN_MODELS * MIN_MODELS if per >= MIN_MODELS else MIN_MODELS
-    ec = max(1, tile // mc) if per < MIN_MODELS else max(1, n_edits)
+    mc = per // MIN_MODELS * MIN_MODELS if per >= MIN_MODELS else min(MIN_MODELS, tile)
+    ec = tile // mc if per < MIN_MODELS else n_edits
     wanted = set(rows.tolist())
     chunks = []
     for group in bank.groups:
