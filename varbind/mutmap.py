@@ -196,11 +196,14 @@ def map_tiles(seq: str, bank: ModelBank, *, rows=None, strand_merge: str = "max"
 
     Yields :class:`MapTile` s. Each tile is one :func:`predict.score_edits` call of a chunk of
     models (``bank.select``) on a slice of :func:`point_mutations` against the **whole** reference
-    (global max and mean pooling need it whole), so its deltas are those one call for all models and
-    mutations gives: a model's pooled features do not depend on the other models or mutations of
-    the call (each detector column is its own kernel column; the mean sums the whole map in order),
-    and the dense heads see the same features. Peak memory is the tile's plus the kernel's
-    reference map (``O(n)``: a few 64-column float32 maps of the region per thread), not ``M x n``.
+    (global max and mean pooling need it whole), so its deltas are those of one call for all models
+    and mutations to float rounding: a model's pooled features do not depend on the other models or
+    mutations of the call (each detector is its own kernel column; the mean sums the whole map in
+    order), but the dense heads are batched matrix products whose summation order can change with
+    the call's shape (measured: up to a few float32 ulps of the score; references, one row a call,
+    are bit for bit). Peak memory is the tile's plus the kernel's reference maps (``O(n)``: a few
+    64-column float32 maps of the region per thread), not ``M x n``. A region whose ``M x 3n`` scores
+    fit in one tile is one call, exactly as without tiling.
 
     ``rows``: bank rows to score (default all). Tiles follow the bank's kernel groups.
     """
@@ -252,9 +255,9 @@ def mutation_map(
         Map only these models of the bank, in this order (the result's ``ids``); default all.
     tile : int
         At most this many (model, mutation) scores per :func:`predict.score_edits` call (default
-        :data:`TILE`; see :func:`map_tiles`): the deltas are the same whatever the tile, only
-        the scoring's memory changes. The result itself holds ``(M, 4, n)`` floats: for a long
-        region map few models (``ids``) or use :func:`map_sizes` / :func:`map_tiles`.
+        :data:`TILE`; see :func:`map_tiles`): it bounds the scoring's memory and changes deltas by
+        float rounding at most. The result itself holds ``(M, 4, n)`` floats: for a long region map
+        few models (``ids``) or use :func:`map_sizes` / :func:`map_tiles`.
 
     Returns
     -------
