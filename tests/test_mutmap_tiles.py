@@ -4,6 +4,7 @@ ranks tile by tile, maps only the shown models and streams --table."""
 from __future__ import annotations
 
 import gzip
+import io
 from pathlib import Path
 
 import numpy as np
@@ -148,10 +149,8 @@ def test_streamed_table_bytes_equal_one_write(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.tsv", "new.tsv.gz", "old.tsv"]  # no temporaries
 
 
-def test_cli_tiled_path_equals_one_pass(tmp_path, capsys):
-    """--tile small enough to take the long-region path (rank tile by tile, then map the shown models):
-    the same models, summary and table as the one-pass path, to the table's 6 digits."""
-    bank = _bank()
+def _db_of(tmp_path: Path, bank: ModelBank) -> Path:
+    """A DeepBind db folder of the bank's models (X00001.001 ...: factors TF0, TF1, ...)."""
     db = tmp_path / "db"
     (db / "params").mkdir(parents=True)
     lines = []
@@ -161,6 +160,13 @@ def test_cli_tiled_path_equals_one_pass(tmp_path, capsys):
         lines.append(f"{mid}\tTF{k}\tTF\tHomo sapiens\tfam\t\tChIP-seq\t\tdeepbind 0.1\t\t\t\t")
     header = "ID\tProtein\tType\tSpecies\tFamily\tClass\tExperiment\tExperiment Details\tModel\tCite\tLabels\tPath\tComment"
     (db / "db.tsv").write_text(header + "\n" + "\n".join(lines) + "\n")
+    return db
+
+
+def test_cli_tiled_path_equals_one_pass(tmp_path, capsys):
+    """--tile small enough to take the long-region path (rank tile by tile, then map the shown models):
+    the same models, summary and table as the one-pass path, to the table's 6 digits."""
+    db = _db_of(tmp_path, _bank())
     seq = _seq(150, 5)
     out = {}
     for tile in (10**9, 50):
@@ -174,6 +180,25 @@ def test_cli_tiled_path_equals_one_pass(tmp_path, capsys):
     assert len(t1) == 3 * 147 * 3
     pd.testing.assert_frame_equal(t1.drop(columns=["delta"]), t2.drop(columns=["delta"]))
     np.testing.assert_allclose(t2.delta, t1.delta, rtol=1e-5, atol=1e-6)
+
+
+def test_cli_long_mostly_n_region_is_ranked_in_tiles(tmp_path, monkeypatch):
+    """Few mutations but a long map (a 1-Mb window of a sparse genome): not mapped whole for every model."""
+    db = _db_of(tmp_path, _bank())
+    seq = "N" * 3000 + "ACGTTGACCA" + "N" * 2000
+    seen = []
+    real = mutmap.map_sizes
+    monkeypatch.setattr(mutmap, "map_sizes", lambda *a, **k: seen.append(1) or real(*a, **k))
+    t = tmp_path / "t.tsv"
+    argv = ["mutmap", "--sequence", seq, "--models", str(db), "--top", "2", "--table", str(t), "--quiet"]
+    assert main([*argv, "--tile", "1000"]) == 0 and seen == [1]  # 4 x 5010 x 6 floats > 16 tiles of 1000
+    tiled = t.read_bytes()
+    assert main(argv) == 0 and seen == [1]  # default tile: one call, the map kept
+    one = pd.read_csv(t, sep="\t", keep_default_na=False)
+    two = pd.read_csv(io.BytesIO(tiled), sep="\t", keep_default_na=False)
+    assert len(one) == 2 * 30 and set(one.pos) == set(range(3001, 3011))
+    pd.testing.assert_frame_equal(one.drop(columns=["delta"]), two.drop(columns=["delta"]))
+    np.testing.assert_allclose(two.delta, one.delta, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("argv,msg", [

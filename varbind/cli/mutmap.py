@@ -134,6 +134,8 @@ def per_factor(order: list[int], factors: list[str], wanted: list[str], top: int
 FIGURE_MAX_BP = 10_000
 #: --table compressions (one stream written block by block), by suffix
 _COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
+#: the whole map of every model (``M x 4 x n`` float32) is kept when it is at most this many tiles
+MAP_TILES = 16
 #: positions per --table block (rows: 3 x TABLE_BLOCK x shown models)
 TABLE_BLOCK = 20_000
 
@@ -252,12 +254,13 @@ def run(args: argparse.Namespace) -> int:
     bank = panel.bank
     dev = common.device(args)
     kw = dict(strand_merge=args.strand_merge, device=dev, tile=args.tile)
-    # A region whose whole map is one scoring call is mapped at once, as before; a longer one is ranked
+    # A region whose whole map is one scoring call (and at most MAP_TILES tiles of floats: a long region
+    # of mostly N has few mutations but a long map) is mapped at once, as before; any other is ranked
     # tile by tile (reference score and largest |delta| per model), then only the shown models are mapped.
     codes = encode(seq)
     seq = "".join(np.array(list("ACGTN"))[codes])  # as mutation_map scores it
     n_edits = 3 * int((codes != N_CODE).sum())
-    whole = n_edits * len(bank) <= args.tile
+    whole = n_edits * len(bank) <= args.tile and 4 * len(seq) * len(bank) <= MAP_TILES * args.tile
     if whole:
         mm = mutmap.mutation_map(seq, bank, **kw)
         sizes = mutmap.MapSizes(mm.ids, mm.ref, mutmap.max_abs_delta(mm))
