@@ -11,11 +11,11 @@ are also compared on the sampled mutants (max |difference|).
 CLI mode (``--cli``): runs the real ``varbind mutmap REGION --fasta FASTA --top 5 --table OUT.tsv``
 (default panel) as a subprocess per region and reports its wall time and peak RSS (the child's
 ``ru_maxrss``, read by a fresh wrapper process per run so runs do not share the maximum). Default
-regions: the 1-Mb window of hg19_sparse.fa.gz with the most real (non-N) bases, chr15:24686190-25686189
-(32,221 real bases; ``--find-window 1000000`` finds it), and the densest 100-kb one,
-chr15:25413408-25513407 (17,963 real bases).
+regions: the 1-Mb and 100-kb windows (on 10-kb boundaries) of hg19_sparse.fa.gz with the most real
+(non-N) bases: chr19:54160001-55160000 (40,173 real bases) and chr19:54170001-54270000 (23,294), as
+``--find-window 1000000`` / ``--find-window 100000`` print them.
 
-    .venv/bin/python benchmarks/mutmap.py --cli [--region chr15:25413408-25513407 ...] [--timeout 900]
+    .venv/bin/python benchmarks/mutmap.py --cli [--region chr19:54170001-54270000 ...] [--timeout 900]
     .venv/bin/python benchmarks/mutmap.py --find-window 1000000
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ from varbind.sequence import encode_batch
 
 DB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "deepbind"
 GENOME = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "genome" / "hg19_sparse.fa.gz"
-REGIONS = ["chr15:25413408-25513407", "chr15:24686190-25686189"]  # densest 100 kb and 1 Mb of GENOME
+REGIONS = ["chr19:54170001-54270000", "chr19:54160001-55160000"]  # densest 100 kb and 1 Mb of GENOME
 
 # argv: STDERR_FILE TIMEOUT_S CMD...; runs CMD, then prints "rc wall_s maxrss_kb" (a fresh process per
 # run, so RUSAGE_CHILDREN is that run's alone)
