@@ -7,12 +7,25 @@ timed on a random sample of ``--naive-sample`` of the mutants and extrapolated l
 are also compared on the sampled mutants (max |difference|).
 
     PYTHONPATH=. python benchmarks/mutmap.py [--models 600] [--length 1000] [--repeats 3]
+
+CLI mode (``--cli``): runs the real ``varbind mutmap REGION --fasta FASTA --top 5 --table OUT.tsv``
+(default panel) as a subprocess per region and reports its wall time and peak RSS (the child's
+``ru_maxrss``, read by a fresh wrapper process per run so runs do not share the maximum). Default
+regions: the 1-Mb and 100-kb windows (on 10-kb boundaries) of hg19_sparse.fa.gz with the most real
+(non-N) bases: chr19:54160001-55160000 (40,173 real bases) and chr19:54170001-54270000 (23,294), as
+``--find-window 1000000`` / ``--find-window 100000`` print them.
+
+    .venv/bin/python benchmarks/mutmap.py --cli [--region chr19:54170001-54270000 ...] [--timeout 900]
+    .venv/bin/python benchmarks/mutmap.py --find-window 1000000
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +37,65 @@ from varbind.bank import ModelBank
 from varbind.sequence import encode_batch
 
 DB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "deepbind"
+GENOME = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "genome" / "hg19_sparse.fa.gz"
+REGIONS = ["chr19:54170001-54270000", "chr19:54160001-55160000"]  # densest 100 kb and 1 Mb of GENOME
+
+# argv: STDERR_FILE TIMEOUT_S CMD...; runs CMD, then prints "rc wall_s maxrss_kb" (a fresh process per
+# run, so RUSAGE_CHILDREN is that run's alone)
+_WRAP = """
+import resource, subprocess, sys, time
+t = time.perf_counter()
+try:
+    with open(sys.argv[1], "w") as err:
+        rc = subprocess.run(sys.argv[3:], stdout=subprocess.DEVNULL, stderr=err, timeout=float(sys.argv[2])).returncode
+except subprocess.TimeoutExpired:
+    rc = "timeout"
+print(rc, round(time.perf_counter() - t, 1), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def find_window(fasta: str, width: int, step: int = 10_000) -> tuple[str, int, int]:
+    """The ``width``-bp window (a multiple of ``step``, on ``step`` boundaries) with the most non-N bases:
+    ``(region, start0, real bases)``."""
+    import pysam
+
+    import numpy as np
+
+    best = ("", 0, -1)
+    with pysam.FastaFile(fasta) as fa:
+        for chrom, length in zip(fa.references, fa.lengths):
+            counts = []
+            for a in range(0, length, 10_000_000):  # 10 Mb at a time
+                s = np.frombuffer(fa.fetch(chrom, a, min(length, a + 10_000_000)).upper().encode(), np.uint8)
+                real = (s != ord("N")).astype(np.int64)
+                counts.append(np.add.reduceat(real, np.arange(0, len(real), step)))
+            c = np.concatenate(counts)
+            k = width // step
+            if len(c) < k:
+                continue
+            win = np.convolve(c, np.ones(k, np.int64), "valid")
+            i = int(win.argmax())
+            if win[i] > best[2]:
+                best = (f"{chrom}:{i * step + 1}-{min(length, i * step + width)}", i * step, int(win[i]))
+    return best
+
+
+def run_cli(regions: list[str], fasta: str, varbind: str, timeout: float) -> None:
+    """``varbind mutmap REGION --fasta FASTA --top 5 --table OUT.tsv`` per region: wall time, peak RSS."""
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {varbind}")
+    print(f"{'region':<28}{'rc':>8}{'wall s':>9}{'peak RSS MB':>13}{'table rows':>12}")
+    for region in regions:
+        with tempfile.TemporaryDirectory() as tmp:
+            out, err = Path(tmp) / "out.tsv", Path(tmp) / "stderr.txt"
+            cmd = [varbind, "mutmap", region, "--fasta", fasta, "--top", "5", "--table", str(out)]
+            wrap = [sys.executable, "-c", _WRAP, str(err), str(timeout), *cmd]
+            rc, wall, rss = subprocess.run(wrap, capture_output=True, text=True, check=True).stdout.split()
+            rows = sum(1 for _ in open(out)) - 1 if out.exists() else 0
+            print(f"{region:<28}{rc:>8}{float(wall):>9.1f}{int(rss) / 1024:>13,.0f}{rows:>12,}")
+            text = err.read_text().strip()
+            if rc != "0" and text:
+                print("   stderr: " + text.splitlines()[-1][:200])
+        print(f"   {' '.join(cmd[:-1])} OUT.tsv; load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def main() -> None:
@@ -33,7 +105,19 @@ def main() -> None:
     ap.add_argument("--length", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--naive-sample", type=int, default=300)
+    ap.add_argument("--cli", action="store_true", help="time the real `varbind mutmap` on genome regions")
+    ap.add_argument("--region", action="append", help=f"with --cli (repeatable; default {' '.join(REGIONS)})")
+    ap.add_argument("--fasta", default=str(GENOME))
+    ap.add_argument("--varbind", default=str(Path(sys.executable).with_name("varbind")))
+    ap.add_argument("--timeout", type=float, default=900.0, help="seconds a --cli run may take")
+    ap.add_argument("--find-window", type=int, metavar="BP", help="print the BP window of --fasta with most real bases")
     args = ap.parse_args()
+    if args.find_window:
+        print(*find_window(args.fasta, args.find_window))
+        return
+    if args.cli:
+        run_cli(args.region or REGIONS, args.fasta, args.varbind, args.timeout)
+        return
 
     ids = (Path(args.db) / "reference" / "all.ids").read_text().split()[: args.models]
     ids, ps = deepbind_db.load_params(args.db, ids)

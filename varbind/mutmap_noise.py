@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mutmap import MutationMap, importance
+from .mutmap import MutationMap, importance, max_abs_delta
 
 #: relative size of rounding noise in a map's deltas (fast path vs full passes agree within 1e-5)
 NOISE_REL = 1e-4
@@ -27,13 +27,23 @@ def noise_floor(mm: MutationMap) -> np.ndarray:
     >>> noise_floor(mm).round(6).tolist(), has_effect(mm).tolist()
     ([0.0012, 0.0001], [False, True])
     """
-    return NOISE_REL * np.maximum(1.0, np.abs(mm.ref.astype(np.float64)))
+    return floor_of(mm.ref)
+
+
+def floor_of(ref: np.ndarray) -> np.ndarray:
+    """:func:`noise_floor` from reference scores ``(M,)``."""
+    return NOISE_REL * np.maximum(1.0, np.abs(np.asarray(ref).astype(np.float64)))
 
 
 def has_effect(mm: MutationMap) -> np.ndarray:
     """Per model ``(M,)`` bool: some substitution moves the score by more than :func:`noise_floor`."""
-    d = np.abs(np.nan_to_num(mm.deltas.astype(np.float64), nan=0.0)).reshape(len(mm.ids), -1)
-    return d.max(axis=1, initial=0.0) > noise_floor(mm)
+    return beyond_noise(max_abs_delta(mm), mm.ref)
+
+
+def beyond_noise(max_abs: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """:func:`has_effect` from each model's largest |delta| and reference score (both ``(M,)``; see
+    :func:`varbind.mutmap.map_sizes`, which gives them for a long region tile by tile)."""
+    return np.asarray(max_abs, np.float64) > floor_of(ref)
 
 
 def denoised(mm: MutationMap) -> MutationMap:

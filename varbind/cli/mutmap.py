@@ -16,7 +16,7 @@ import numpy as np
 from .. import masking, mutmap, mutmap_noise, regions
 from ..bank import ModelBank
 from ..errors import InputFormatError
-from ..sequence import encode
+from ..sequence import N_CODE, encode
 from . import common
 
 log = logging.getLogger("varbind")
@@ -47,7 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="colour by (alt - ref) * max(0, ref, alt) as the DeepBind paper did, not the raw delta")
     p.add_argument("--strand-merge", choices=("max", "mean", "forward"), default="max")
     p.add_argument("-o", "--output", metavar="FIG", help="figure file (.png, .svg or .pdf)")
-    p.add_argument("--table", metavar="OUT.tsv", help="write every (position, alt, model) delta as TSV")
+    p.add_argument("--table", metavar="OUT.tsv",
+                   help="write every (position, alt, model) delta of the shown models as TSV (.gz, .bz2, .xz compress)")
+    p.add_argument("--tile", type=int, default=mutmap.TILE, metavar="N",
+                   help=f"at most N (model, mutation) scores per scoring call (default {mutmap.TILE:,}): "
+                   "bounds memory on long regions; results do not depend on it beyond float rounding")
     p.add_argument("--quiet", action="store_true", help="no summary on stdout")
     p.set_defaults(func=run)
 
@@ -94,14 +98,13 @@ def _variant(args: argparse.Namespace, seq: str, region: regions.Region) -> regi
     return v._replace(chrom=region.chrom)
 
 
-def _chosen(args, mm: mutmap.MutationMap, spread: np.ndarray | None, delta: np.ndarray | None,
+def _chosen(args, sizes: mutmap.MapSizes, spread: np.ndarray | None, delta: np.ndarray | None,
             names: dict[str, str] | None = None) -> list[int]:
-    order = mutmap.rank_models(mm, spread=spread, delta=delta).tolist()
-    if args.top is not None and args.top < 1:
-        raise InputFormatError("--top must be at least 1")
+    size = np.abs(np.asarray(delta, dtype=np.float64)) if delta is not None else sizes.max_abs
+    order = mutmap.rank_sizes(size, spread).tolist()
     top = args.top if args.top is not None else (len(order) if args.tf else 3)
     if args.tf and len(args.tf) > 1:
-        return per_factor(order, [(names or {}).get(mm.ids[r], "") for r in order], args.tf, top)
+        return per_factor(order, [(names or {}).get(sizes.ids[r], "") for r in order], args.tf, top)
     return order[:top]
 
 
@@ -125,6 +128,70 @@ def per_factor(order: list[int], factors: list[str], wanted: list[str], top: int
             if q and len(chosen) < top:
                 chosen.append(q.pop(0))
     return chosen
+
+
+#: longest region drawn as a figure (``-o`` without ``--variant``): 112 rows of 90 bases a model
+FIGURE_MAX_BP = 10_000
+#: --table compressions (one stream written block by block), by suffix
+_COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
+#: the whole map of every model (``M x 4 x n`` float32) is kept when it is at most this many tiles
+MAP_TILES = 16
+#: positions per --table block (rows: 3 x TABLE_BLOCK x shown models)
+TABLE_BLOCK = 20_000
+
+
+def _check_outputs(args: argparse.Namespace, n: int) -> None:
+    """Refuse, before any scoring, outputs that cannot be made: a figure of a very long region, a
+    --table suffix that names an archive (.zip, .tar, .zst: not written block by block)."""
+    if args.top is not None and args.top < 1:
+        raise InputFormatError("--top must be at least 1")
+    if args.tile < 1:
+        raise InputFormatError(f"--tile must be at least 1, not {args.tile}")
+    if args.output and not args.variant and n > FIGURE_MAX_BP:
+        raise InputFormatError(
+            f"-o {args.output}: the region is {n:,} bp, {-(-n // max(1, args.row_bp)):,} rows of {args.row_bp} bp a "
+            f"model; figures are drawn for regions up to {FIGURE_MAX_BP:,} bp: map a shorter region, use --variant "
+            f"(draws --flank bp around it), or drop -o and write --table only")
+    if args.table:
+        suffix = Path(args.table).suffix.lower()
+        if suffix in (".zip", ".zst", ".tar", ".tgz") or args.table.lower().endswith((".tar.gz", ".tar.bz2", ".tar.xz")):
+            raise InputFormatError(f"--table {args.table}: write .tsv, or compress with .gz, .bz2 or .xz")
+
+
+def _open_table(tmp: str, final: str):
+    import bz2
+    import gzip
+    import lzma
+
+    kind = _COMPRESSED.get(Path(final).suffix.lower())
+    opener = {"gzip": gzip.open, "bz2": bz2.open, "lzma": lzma.open}.get(kind)
+    if opener is None:
+        return open(tmp, "w", encoding="utf-8", newline="")
+    return opener(tmp, "wt", encoding="utf-8", newline="")
+
+
+def _write_table(path: str, mm: mutmap.MutationMap, names: dict[str, str], spread: np.ndarray | None,
+                 masks: masking.MapMasking) -> int:
+    """The --table TSV, ``TABLE_BLOCK`` positions at a time into a temporary file renamed on success:
+    the rows and bytes of one ``mutation_table(mm).merge(masked_by)`` written at once."""
+    from .._fs import atomic_path
+
+    masked = masking.map_table_column(mm, masks)
+    rows = 0
+    with atomic_path(path) as tmp:
+        with _open_table(tmp, path) as out:
+            for lo in range(0, max(1, len(mm.seq)), TABLE_BLOCK):
+                hi = min(lo + TABLE_BLOCK, len(mm.seq))
+                block = mm._replace(seq=mm.seq[lo:hi], start=mm.start + lo, deltas=mm.deltas[:, :, lo:hi],
+                                    importance=mm.importance[:, lo:hi])
+                table = mutmap.mutation_table(block, names, spread)
+                first, last = mm.start + 1 + lo, mm.start + hi
+                here = masked[(masked["pos"] >= first) & (masked["pos"] <= last)]
+                table = table.merge(here, on=["pos", "alt", "model"], how="left")
+                table["masked_by"] = table["masked_by"].astype(object).fillna("")
+                table.to_csv(out, sep="\t", index=False, float_format="%.6g", header=lo == 0)
+                rows += len(table)
+    return rows
 
 
 def _save(path: str, write) -> None:
@@ -176,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
         if fmt not in FIGURE_FORMATS:
             raise InputFormatError(f"-o {args.output}: the figure format comes from the suffix: .png, .svg or .pdf")
     seq, region = _target(args)
+    _check_outputs(args, len(seq))
     if not mutmap_noise.has_sequence(seq):
         where = f"{args.region}: the reference is" if region is not None else "the sequence is"
         raise InputFormatError(f"{where} N at all {len(seq)} positions: nothing to mutate "
@@ -185,22 +253,39 @@ def run(args: argparse.Namespace) -> int:
     panel, names, spread = load_named_panel(args)
     bank = panel.bank
     dev = common.device(args)
-    mm = mutmap.mutation_map(seq, bank, strand_merge=args.strand_merge, device=dev)
-    if region is not None:
-        mm = mm._replace(chrom=region.chrom, start=region.start)
-    if not mutmap_noise.has_effect(mm).any():
+    kw = dict(strand_merge=args.strand_merge, device=dev, tile=args.tile)
+    # A region whose whole map is one scoring call (and at most MAP_TILES tiles of floats: a long region
+    # of mostly N has few mutations but a long map) is mapped at once, as before; any other is ranked
+    # tile by tile (reference score and largest |delta| per model), then only the shown models are mapped.
+    codes = encode(seq)
+    seq = "".join(np.array(list("ACGTN"))[codes])  # as mutation_map scores it
+    n_edits = 3 * int((codes != N_CODE).sum())
+    whole = n_edits * len(bank) <= args.tile and 4 * len(seq) * len(bank) <= MAP_TILES * args.tile
+    if whole:
+        mm = mutmap.mutation_map(seq, bank, **kw)
+        sizes = mutmap.MapSizes(mm.ids, mm.ref, mutmap.max_abs_delta(mm))
+    else:
+        sizes = mutmap.map_sizes(seq, bank, **kw)
+        log.info("%d models x %d substitutions scored in tiles of %d; mapping the shown models", len(bank),
+                 n_edits, args.tile)
+    chrom, start = (region.chrom, region.start) if region is not None else (None, 0)
+    if not mutmap_noise.beyond_noise(sizes.max_abs, sizes.ref).any():
         log.info("no model's score changes beyond float rounding for any substitution of this %s",
                  "region" if region is not None else "sequence")
     vdelta = None
     if variant is not None:
         from .. import predict
 
-        mutant = mutmap.substitute(mm.seq, variant.start - mm.start, variant.ref, variant.alt)
-        vdelta = predict.score(bank, [mutant], mode="global", strand_merge=args.strand_merge, device=dev)[0] - mm.ref
-    rows = _chosen(args, mm, spread, vdelta, names)
-    shown = mutmap.select(mm, [mm.ids[r] for r in rows])
+        mutant = mutmap.substitute(seq, variant.start - start, variant.ref, variant.alt)
+        vdelta = predict.score(bank, [mutant], mode="global", strand_merge=args.strand_merge, device=dev)[0] - sizes.ref
+    rows = _chosen(args, sizes, spread, vdelta, names)
+    ids = [sizes.ids[r] for r in rows]
+    shown = mutmap.select(mm, ids) if whole else mutmap.mutation_map(seq, bank, ids=ids, **kw)
+    shown = shown._replace(chrom=chrom, start=start)
+    shown_spread = None if spread is None else spread[rows]
     if not args.quiet:
-        _summary(mm, rows, names, sys.stdout, spread, vdelta)
+        _summary(shown, list(range(len(ids))), names, sys.stdout, shown_spread,
+                 None if vdelta is None else vdelta[rows])
     for i in np.flatnonzero(~mutmap_noise.has_effect(shown)):
         log.info("%s: no effect (every |delta| is float rounding, <= %.2g)", shown.ids[i],
                  mutmap_noise.noise_floor(shown)[i])
@@ -210,11 +295,8 @@ def run(args: argparse.Namespace) -> int:
                                     strand_merge=args.strand_merge)
         _log_masked(shown, masks, variant)
     if args.table:
-        table = mutmap.mutation_table(shown, names, None if spread is None else spread[rows])
-        table = table.merge(masking.map_table_column(shown, masks), on=["pos", "alt", "model"], how="left")
-        table["masked_by"] = table["masked_by"].astype(object).fillna("")
-        _save(args.table, lambda p: table.to_csv(p, sep="\t", index=False, float_format="%.6g"))
-        log.info("wrote %d rows to %s", len(table), args.table)
+        n_rows = _write_table(args.table, shown, names, shown_spread, masks)
+        log.info("wrote %d rows to %s", n_rows, args.table)
     if args.output:
         import matplotlib
 
@@ -222,10 +304,10 @@ def run(args: argparse.Namespace) -> int:
         from .. import plot
 
         if variant is not None:
-            off = variant.start - mm.start
-            mut = mutmap.mutation_map(mutmap.substitute(mm.seq, off, variant.ref, variant.alt), bank.select(shown.ids),
-                                      strand_merge=args.strand_merge, device=dev)
-            fig = plot.variant_figure(shown, mut._replace(chrom=mm.chrom, start=mm.start), variant,
+            off = variant.start - start
+            mut = mutmap.mutation_map(mutmap.substitute(shown.seq, off, variant.ref, variant.alt), bank, ids=shown.ids,
+                                      **kw)
+            fig = plot.variant_figure(shown, mut._replace(chrom=chrom, start=start), variant,
                                       list(range(len(shown.ids))), tf=names, flank=args.flank,
                                       weighted=args.weighted, masking=masks)
         else:
