@@ -102,28 +102,29 @@ def test_pipeline_equals_the_per_chunk_path_bit_for_bit(genome_world):
         assert np.isfinite(probs).sum() >= len(sites) - 3  # the SNVs got a probability
 
 
+def _written_with(world, tmp_path, kind, set_up, values) -> list[bytes]:
+    """The output bytes of the world's VCF annotated once after each ``set_up(value)``."""
+    out = []
+    for value in values:
+        set_up(value)
+        path = tmp_path / f"o{value}.{kind}"
+        annotate.annotate_vcf(str(world["vcf"]), str(world["fa"]), str(path), annotate.resolve_panel(tiny_bank()),
+                              settings=annotate.Settings(window=W, device="cpu"))
+        out.append(path.read_bytes())
+    return out
+
+
 @pytest.mark.parametrize("kind", ["vcf.gz", "parquet"])
 def test_output_does_not_depend_on_task_size(genome_world, tmp_path, monkeypatch, kind):
-    out = []
-    for size in (1, 10**6):
-        monkeypatch.setattr(annotate_pipeline, "TASK_CPU", size)
-        path = tmp_path / f"o{size}.{kind}"
-        annotate.annotate_vcf(str(genome_world["vcf"]), str(genome_world["fa"]), str(path), annotate.resolve_panel(
-            tiny_bank()), settings=annotate.Settings(window=W, device="cpu"))
-        out.append(path.read_bytes())
+    out = _written_with(genome_world, tmp_path, kind, lambda v: monkeypatch.setattr(annotate_pipeline, "TASK_CPU", v),
+                        (1, 10**6))
     assert out[0] == out[1] and len(out[0]) > 1000
 
 
 @pytest.mark.parametrize("kind", ["vcf.gz", "bcf"])
 def test_compressing_threads_write_the_same_bytes(genome_world, tmp_path, monkeypatch, kind):
     """htslib's compression threads (io.WRITER_THREADS) change who compresses, not what is written."""
-    out = []
-    for threads in (1, 3):
-        monkeypatch.setattr(io, "WRITER_THREADS", threads)
-        path = tmp_path / f"o{threads}.{kind}"
-        annotate.annotate_vcf(str(genome_world["vcf"]), str(genome_world["fa"]), str(path), annotate.resolve_panel(
-            tiny_bank()), settings=annotate.Settings(window=W, device="cpu"))
-        out.append(path.read_bytes())
+    out = _written_with(genome_world, tmp_path, kind, lambda v: monkeypatch.setattr(io, "WRITER_THREADS", v), (1, 3))
     assert out[0] == out[1] and len(out[0]) > 1000
 
 

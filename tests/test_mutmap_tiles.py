@@ -18,22 +18,19 @@ from varbind.cli import mutmap as cli_mutmap
 from varbind.errors import ModelNotFoundError
 from varbind.mutmap_noise import noise_floor
 
+from .test_mutmap import _mixed_bank
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GENOME = SHARED / "data" / "genome" / "hg19_sparse.fa.gz"
 TERT = "chr5:1295104-1295362"
 
 
 def _bank() -> ModelBank:
-    """Several kernel groups (m = 6, 9, 12), hidden layers, avg pooling, rc or not, d = 1."""
-    ps = [
-        params.random_params(detector_len=6, num_detectors=4, seed=1),
-        params.random_params(detector_len=9, num_detectors=4, num_hidden=8, seed=2),
-        params.random_params(detector_len=9, num_detectors=4, has_avg_pooling=False, seed=3),
-        params.random_params(detector_len=12, num_detectors=1, reverse_complement=False, seed=4),
-        params.random_params(detector_len=6, num_detectors=4, reverse_complement=False, num_hidden=4, seed=5),
-        params.random_params(detector_len=9, num_detectors=4, seed=6),
-    ]
-    return ModelBank.from_params(ps, list("abcdef"))
+    """test_mutmap's mixed bank (several kernel groups, m = 6, 9, 12; hidden layers, avg pooling, rc or
+    not, d = 1) and one more m = 9 model."""
+    mixed = _mixed_bank()
+    return ModelBank.from_params(mixed.params + [params.random_params(detector_len=9, num_detectors=4, seed=6)],
+                                 list("abcdef"))
 
 
 def _seq(n: int, seed: int) -> str:

@@ -52,14 +52,19 @@ AUTO_RECORDS = 400_000
 MIN_BYTES = {"bgzf": 2 << 20, "gzip": 2 << 20, "plain": 40 << 20}
 
 
+#: most host processes ``--host-workers auto`` starts: 6 were the fastest measured on an H200 host
+#: with 16 cores (BENCHMARKS.md; more were slower then, when they started one after another)
+AUTO_MAX = 6
+
+
 def default_workers(device) -> int:
-    """Host processes for ``--host-workers auto``: on a GPU one per core but one (at most 12; the
-    GPU is shared), on the CPU 1 (the kernels already use every core)."""
+    """Host processes for ``--host-workers auto``: on a GPU one per core but one, at most
+    :data:`AUTO_MAX` (the GPU is shared); on the CPU 1 (the kernels already use every core)."""
     from .. import device as _device
 
     if _device.resolve(device).type != "cuda":
         return 1
-    return max(1, min(12, (os.cpu_count() or 2) - 1))
+    return max(1, min(AUTO_MAX, (os.cpu_count() or 2) - 1))
 
 
 def applicable(vcf: str, output_kind: str, workers: int, scores: str | None, dask: bool, regions: bool,
