@@ -90,8 +90,9 @@ def applicable(vcf: str, output_kind: str, workers: int, scores: str | None, das
 
 
 def _lines(vcf: str) -> Iterator[bytes]:
-    opener = gzip.open if Path(vcf).open("rb").read(2) == b"\x1f\x8b" else open
-    with opener(vcf, "rb") as f:
+    with open(vcf, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    with (gzip.open if gzipped else open)(vcf, "rb") as f:
         yield from f
 
 
@@ -113,9 +114,7 @@ def parts(vcf: str, region: int, chunk: int, size: int | None = None) -> Iterato
     head = b"".join(header)
     part: list[bytes] = []
     key, in_chunk = None, 0
-    for line in _chain(first, lines):
-        if not line.strip():
-            continue
+    for line in _chain(first, lines):  # every line goes to a part as it is: htslib reads it as in one process
         fields = line.split(b"\t", 2)
         try:
             k = (fields[0], (int(fields[1]) - 1) // region)
