@@ -195,15 +195,22 @@ def atomic_path(final: str | os.PathLike) -> Iterator[str]:
         For a failed write (an ``OSError`` inside the block), the fsync or the rename.
     """
     tmp = new_temp(final)
-    try:
+    with _discarded_on_error(tmp, final):
         yield tmp
+    commit(tmp, final)
+
+
+@contextlib.contextmanager
+def _discarded_on_error(tmp: str | os.PathLike, final: str | os.PathLike) -> Iterator[None]:
+    """Remove ``tmp`` when the block fails; an ``OSError`` becomes the :class:`OutputError` of ``final``."""
+    try:
+        yield
     except OSError as e:
         discard(tmp)
         raise _error(final, e) from None
     except BaseException:
         discard(tmp)
         raise
-    commit(tmp, final)
 
 
 @contextlib.contextmanager
@@ -247,7 +254,7 @@ def atomic_dir(final: str | os.PathLike, *, replace: bool = True) -> Iterator[Pa
     except OSError as e:
         raise _error(final, e, f"cannot create a folder in {final.parent}") from None
     _register(str(tmp))
-    try:
+    with _discarded_on_error(tmp, final):
         yield tmp
         for f in tmp.rglob("*"):
             if f.is_file():
@@ -269,10 +276,4 @@ def atomic_dir(final: str | os.PathLike, *, replace: bool = True) -> Iterator[Pa
             shutil.rmtree(old, ignore_errors=True)
         with contextlib.suppress(OSError):
             fsync_path(final.parent)
-    except OSError as e:
-        discard(tmp)
-        raise _error(final, e) from None
-    except BaseException:
-        discard(tmp)
-        raise
     _unregister(str(tmp))

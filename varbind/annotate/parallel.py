@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import logging
+import multiprocessing
 import os
 import pickle
 import shutil
@@ -32,7 +33,8 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -171,11 +173,8 @@ def run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, prog
     every worker needs, pickled once per worker: ``run`` (the single-process annotation,
     :func:`varbind.annotate.api._annotate_vcf`), ``region`` and ``chunk`` (how it cuts chunks), the
     panel, DeepFind, settings ..."""
-    import concurrent.futures as cf
-    import multiprocessing
-
     with _main_importable():
-        return _run(vcf, output, header_text, workers, job, progress, cf, multiprocessing, final or output)
+        return _run(vcf, output, header_text, workers, job, progress, final or output)
 
 
 @contextlib.contextmanager
@@ -194,8 +193,8 @@ def _main_importable() -> Iterator[None]:
         main.__file__ = path
 
 
-def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, progress, cf, multiprocessing,
-         final: str) -> tuple[Counter, dict, set]:
+def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, progress, final: str
+         ) -> tuple[Counter, dict, set]:
     counts: Counter = Counter()
     skipped: Counter = Counter()
     seen: set = set()
@@ -210,12 +209,17 @@ def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, pro
     job_file = os.path.join(folder, "job.pickle")
     with open(job_file, "wb") as f:
         pickle.dump(job, f, protocol=pickle.HIGHEST_PROTOCOL)
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                   initializer=_init, initargs=(job_file, workers))
     pending: deque = deque()
     try:
         with open(output, "wb") as out:
-            _put(out, final, _bgzf(header_text) if compress else header_text)
+            if compress:
+                _write_bgzf(os.path.join(folder, "header.gz"), [header_text])
+                with open(os.path.join(folder, "header.gz"), "rb") as f:
+                    _put(out, final, f)
+            else:
+                _put(out, final, header_text)
 
             def drain_one() -> None:
                 fut, n = pending.popleft()
@@ -285,22 +289,20 @@ def _put(out, final: str, data) -> None:
         raise _fs._error(final, e) from None
 
 
-def _bgzf(data: bytes) -> bytes:
-    """``data`` as BGZF blocks, without the end-of-file block (the parts follow)."""
-    import io as _io
-
+def _write_bgzf(path: str, blocks: Iterable[bytes]) -> None:
+    """``blocks`` as a BGZF file without its end-of-file block (the parts follow; the parent writes
+    one at the end)."""
     from pysam.libcbgzf import BGZFile
 
-    fd, tmp = tempfile.mkstemp(suffix=".gz")
-    os.close(fd)
-    try:
-        f = BGZFile(tmp, "wb")
-        f.write(data)
-        f.close()
-        raw = Path(tmp).read_bytes()
-    finally:
-        os.unlink(tmp)
-    return raw[: -len(BGZF_EOF)] if raw.endswith(BGZF_EOF) else raw
+    g = BGZFile(path, "wb")
+    for block in blocks:
+        g.write(block)
+    g.close()
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.seek(max(0, size - len(BGZF_EOF)))
+        if f.read() == BGZF_EOF:
+            f.truncate(size - len(BGZF_EOF))
 
 
 def _raise(result: tuple) -> None:
@@ -314,12 +316,11 @@ def _raise(result: tuple) -> None:
     import importlib
 
     cls = getattr(importlib.import_module(module), name, None)
+    err = None
     if isinstance(cls, type) and issubclass(cls, VarbindError):
-        try:
-            raise cls(message)
-        except TypeError:
-            pass
-    raise InputFormatError(message) if kind == "input" else RuntimeError(f"a host worker failed: {message}")
+        with contextlib.suppress(TypeError):  # a class whose constructor takes more than the message
+            err = cls(message)
+    raise err or (InputFormatError(message) if kind == "input" else RuntimeError(f"a host worker failed: {message}"))
 
 
 # ---------------------------------------------------------------- a worker
@@ -344,17 +345,9 @@ def _init(job_file: str, workers: int) -> None:
     threads.configure(max(1, (os.cpu_count() or 1) // workers))  # the cores shared, not each taken whole
     with open(job_file, "rb") as f:
         job = pickle.load(f)  # written by this run's parent (not a model file)
-    settings = job["settings"]
-    if settings.device is not None and str(settings.device) in ("cuda", "auto"):
-        from dataclasses import replace
-        import multiprocessing
+    from .pipeline import on_worker_gpu
 
-        from .. import device as _device
-
-        gpus = _device.gpu_count()
-        if gpus:
-            index = (multiprocessing.current_process()._identity or (1,))[0] - 1
-            job["settings"] = replace(settings, device=f"cuda:{index % gpus}")
+    job["settings"] = on_worker_gpu(job["settings"], (multiprocessing.current_process()._identity or (1,))[0] - 1)
     _JOB.update(job, _startup=time.time() - started)
 
 
@@ -389,17 +382,7 @@ def annotate_part(path: str, compress: bool, offset: int = 0) -> tuple:
             if line.startswith(b"#CHROM"):
                 break
         if compress:
-            from pysam.libcbgzf import BGZFile
-
-            g = BGZFile(body, "wb")
-            for block in iter(lambda: f.read(1 << 20), b""):
-                g.write(block)
-            g.close()
-            size = os.path.getsize(body)
-            with open(body, "r+b") as b:  # the parent writes one end-of-file block at the end
-                b.seek(size - len(BGZF_EOF))
-                if b.read() == BGZF_EOF:
-                    b.truncate(size - len(BGZF_EOF))
+            _write_bgzf(body, iter(lambda: f.read(1 << 20), b""))
         else:
             with open(body, "wb") as g:
                 shutil.copyfileobj(f, g, 1 << 20)

@@ -277,18 +277,24 @@ def score_task(chunks: Sequence[tuple[Sequence[Site], str | None]], fasta_path: 
 def worker_settings(settings):
     """Inside a Dask worker: thread pools fitted to it, and with ``--device cuda`` (no index) the
     worker's own GPU (worker ``i`` of a local cluster takes GPU ``i`` modulo the GPUs visible)."""
-    n = fit_threads_to_worker()
-    if n is None or settings.device is None or str(settings.device) not in ("cuda", "auto"):
+    if fit_threads_to_worker() is None:
+        return settings
+    from distributed import get_worker
+
+    name = get_worker().name
+    return on_worker_gpu(settings, name if isinstance(name, int) else sum(map(ord, str(name))))
+
+
+def on_worker_gpu(settings, index: int):
+    """``settings`` for worker ``index`` (of Dask or of :mod:`varbind.annotate.parallel`): with
+    ``--device cuda``/``auto`` (no GPU named) GPU ``index`` modulo the GPUs visible."""
+    if settings.device is None or str(settings.device) not in ("cuda", "auto"):
         return settings
     gpus = _device.gpu_count()
     if not gpus:
         return settings
     from dataclasses import replace
 
-    from distributed import get_worker
-
-    name = get_worker().name
-    index = name if isinstance(name, int) else sum(map(ord, str(name)))
     return replace(settings, device=f"cuda:{index % gpus}")
 
 

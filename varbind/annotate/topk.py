@@ -36,9 +36,6 @@ class Top(NamedTuple):
     loss: np.ndarray
     panel: np.ndarray
 
-    def __len__(self) -> int:  # alleles, not fields
-        return len(self.gain)
-
 
 class Selection(NamedTuple):
     """What the scoring stage keeps of a batch's scores (:func:`reduce`): the top ``k`` models, ranked
@@ -67,14 +64,6 @@ def panel_effect(effect: np.ndarray | None, n: int) -> np.ndarray:
         return np.nanmean(effect, axis=1)
 
 
-def effect_of(ref: np.ndarray, alt: np.ndarray, spread: np.ndarray | None) -> np.ndarray | None:
-    """Calibrated effects ``(alt - ref) / spread`` in float64 (see
-    :func:`varbind.panels.nulls.calibrated_effect`); ``None`` without a spread."""
-    if spread is None:
-        return None
-    return (np.asarray(alt, np.float64) - np.asarray(ref, np.float64)) / spread[None, :]
-
-
 def select(ref: np.ndarray, alt: np.ndarray, k: int, spread: np.ndarray | None = None,
            effect: np.ndarray | None = None) -> Top:
     """:class:`Top` of scores ``(E, M)`` on the host; ``spread`` ``(M,)``: the models' null spreads
@@ -88,8 +77,10 @@ def select(ref: np.ndarray, alt: np.ndarray, k: int, spread: np.ndarray | None =
     ([[0, 2]], [[2.0, 1.0]], [2.0], [-0.5])
     """
     delta = alt - ref
-    if effect is None:
-        effect = effect_of(ref, alt, spread)
+    if effect is None and spread is not None:
+        from ..panels.nulls import effect_in_spreads
+
+        effect = effect_in_spreads(ref, alt, spread)
     rank = ranking_scale(delta, effect)
     eff = effect if effect is not None else np.full(delta.shape, np.nan)
     top = top_models(rank, min(k, delta.shape[1]))

@@ -226,9 +226,13 @@ def calibrated_effect(null: NullTable, ref: np.ndarray, alt: np.ndarray, ids: Se
     >>> calibrated_effect(t, np.array([[0.0, 0.0]]), np.array([[3.41345, 341.345]]), ["a", "b"]).round(3).tolist()
     [[1.0, 1.0]]
     """
-    ref = np.asarray(ref, dtype=np.float64)
-    alt = np.asarray(alt, dtype=np.float64)
-    return (alt - ref) / null_spread(null, ids)[None, :]
+    return effect_in_spreads(ref, alt, null_spread(null, ids))
+
+
+def effect_in_spreads(ref: np.ndarray, alt: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """``(alt - ref) / spread`` in float64, ``ref``/``alt`` ``(N, M)`` and ``spread`` ``(M,)`` (from
+    :func:`null_spread`, computed once for many batches): :func:`calibrated_effect`'s arithmetic."""
+    return (np.asarray(alt, dtype=np.float64) - np.asarray(ref, dtype=np.float64)) / spread[None, :]
 
 
 def save_null(null: NullTable, path: str | os.PathLike) -> None:
