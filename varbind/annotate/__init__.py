@@ -1,6 +1,7 @@
 """VCF annotation: ``windows`` (variants -> ref/alt windows), ``scoring`` (windows -> scores),
-``pipeline``/``stream`` (reader, scorer and writer threads), ``output`` and ``topk`` (VCF/TSV/
-Parquet sinks), ``deepfind`` (DeepFind adapter), ``masking`` (masked sites), ``check``
+``pipeline``/``stream`` (reader, scorer and writer threads), ``output`` and ``topk`` (INFO values,
+the long table, the top models), ``sinks`` (VCF/TSV/Parquet files), ``parallel`` (parts in worker
+processes), ``cluster`` (Dask), ``deepfind`` (DeepFind adapter), ``masking`` (masked sites), ``check``
 (pre-flight). The API lives in ``api``."""
 from .api import (  # noqa: F401
     REGION,

@@ -34,8 +34,8 @@ from .cluster import quiet_dask  # noqa: F401  (public name)
 from . import stream as annotate_stream
 from .masking import masked_column
 from .pipeline import fit_threads_to_worker  # noqa: F401  (public name)
-from .output import (SKIP_DEF, AlleleScores, TableSink, VcfSink, info_values, long_table,
-                              output_kind)
+from .output import SKIP_DEF, AlleleScores, info_values, long_table
+from .sinks import TableSink, VcfSink, output_kind
 from ..bank import ModelBank
 from ..errors import ContigNotFoundError, InputFormatError
 from ..panels.sources import Panel

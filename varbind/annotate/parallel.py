@@ -8,7 +8,7 @@ process of its own, the panel and DeepFind loaded once, scoring on the GPU share
 ordinary single-process annotation (:func:`varbind.annotate.api.annotate_vcf`'s body) on its part and
 writes plain VCF text, which it compresses (BGZF) itself for ``.vcf.gz`` output. The parent writes the
 header, appends the parts' blocks in order and checks, indexes and renames the file as a single run
-does (:func:`varbind.annotate.output.commit_vcf`).
+does (:func:`varbind.annotate.sinks.commit_vcf`).
 
 Parts end where a region chunk ends (the same contig and 1-Mb bin, at most
 :data:`varbind.annotate.api.CHUNK` records), so every record is scored in the same chunk as in one
@@ -142,12 +142,12 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 def annotate(vcf: str, output: str, header: bytes, workers: int, job: dict, total: int | None, progress: bool,
              check) -> tuple[Counter, Counter, str | None]:
     """Annotate ``vcf`` into ``output`` by parts (:func:`run` into a temporary file, then
-    :func:`varbind.annotate.output.commit_vcf`); ``header``: the output's header text; ``check(counts,
+    :func:`varbind.annotate.sinks.commit_vcf`); ``header``: the output's header text; ``check(counts,
     seen)`` may refuse the run before the output is committed. Returns the counts, the skipped ALT
     alleles by reason and the index's path."""
     from .. import predict
     from ..progress import Progress
-    from .output import commit_vcf
+    from .sinks import commit_vcf
 
     predict.warmup.announce(job["settings"].device)  # the workers' first-run compiling, said once here
     log.info("annotating by parts of %d records in %d host processes", PART, workers)

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 #: temporary names of outputs written then renamed (``.out.vcf.gz.1234.tmp.vcf.gz``, see
-#: :func:`varbind.annotate.output.temp_path`)
+#: :func:`varbind._fs.temp_path`)
 _TEMP = re.compile(r"^\.(?P<name>.+)\.\d+\.tmp(\.[A-Za-z0-9]+)*$")
 
 
