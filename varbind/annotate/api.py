@@ -42,7 +42,7 @@ from ..panels.sources import Panel
 from .deepfind import DeepFind, load_deepfind
 from .topk import Selection, Top
 from .windows import SKIP_REASONS, Site
-from ..panels.nulls import null_spread
+from ..panels.nulls import effect_in_spreads, null_spread
 
 log = logging.getLogger("varbind")
 
@@ -152,6 +152,7 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
     contigs = io.ContigMap(_fasta(str(fasta)).lengths)
     tables, skipped = [], Counter()
     levels = masking.null_levels(panel.bank, panel.null)
+    spread = spreads(panel)
     chunks = region_chunks((None, s) for s in sorted(sites, key=lambda s: (s.chrom, s.start)))
     for task in annotate_stream.tasks(chunks, pipeline.task_size(settings.device)):
         task_sites = [([s for _, s in chunk], contigs(chunk[0][1].chrom)) for chunk in task]
@@ -159,7 +160,7 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
                 task_sites, str(fasta), panel.bank, settings)):
             skipped.update(skips.values())
             tables.append(long_table(scores, chunk_sites, panel.bank.ids, pretrained.panel_tfs(panel),
-                                     percentiles(panel, scores), effects(panel, scores),
+                                     percentiles(panel, scores), effects(panel, scores, spread),
                                      masked_by(panel, chunk_sites, scores, str(fasta), contig, settings, levels)))
     import pyarrow as pa
 
@@ -207,11 +208,10 @@ def _pair_percentiles(panel: Panel):
                                    pair_percentiles(panel.null, alt, cols, ids))
 
 
-def _selection(panel: Panel, top_k: int) -> Selection:
-    """What the scoring stage keeps when only INFO fields are written: the top ``top_k`` models by
-    calibrated effect (by raw delta without null tables)."""
-    spread = None if panel.null is None else null_spread(panel.null, panel.bank.ids)
-    return Selection(min(top_k, len(panel.bank)), spread)
+def spreads(panel: Panel) -> np.ndarray | None:
+    """Each model's null spread ``(M,)`` (:func:`varbind.panels.nulls.null_spread`; ``None`` without
+    null tables): computed once a run, for every batch's calibrated effects."""
+    return None if panel.null is None else null_spread(panel.null, panel.bank.ids)
 
 
 def masked_by(panel: Panel, sites: Sequence[Site], scores: AlleleScores, fasta_path: str, contig: str | None,
@@ -232,12 +232,12 @@ def percentiles(panel: Panel, scores: AlleleScores) -> tuple[np.ndarray, np.ndar
     return pretrained.percentile(panel, scores.ref), pretrained.percentile(panel, scores.alt)
 
 
-def effects(panel: Panel, scores: AlleleScores) -> np.ndarray | None:
+def effects(panel: Panel, scores: AlleleScores, spread: np.ndarray | None = None) -> np.ndarray | None:
     """Calibrated effects ``(E, M)`` of the scored alleles (:func:`varbind.panels.sources.calibrated_effect`),
-    ``None`` when the panel ships no null tables."""
+    ``None`` when the panel ships no null tables; ``spread``: :func:`spreads` of the panel, when at hand."""
     if panel.null is None or not len(scores.site):
         return None
-    return pretrained.calibrated_effect(panel, scores.ref, scores.alt)
+    return effect_in_spreads(scores.ref, scores.alt, spreads(panel) if spread is None else spread)
 
 
 def annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Panel, *,
@@ -347,14 +347,10 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
             header = VcfSink(str(Path(output).parent / ".varbind-header.vcf"), reader, *sink_args,
                              source=str(vcf)).header_bytes()
 
-            def check(counts: Counter, seen: set) -> None:
-                if counts["records"] and not counts["_mapped"]:
-                    raise ContigNotFoundError(_build_message(sorted(seen), fasta_obj))
-
             job = dict(run=_annotate_vcf, region=REGION, chunk=CHUNK, fasta=str(fasta), panel=panel, settings=settings,
                        top_k=top_k, strict=strict, command=command, deepfind=dfind, declared=list(declared), vcf=str(vcf))
             counts, skipped, index = parallel.annotate(str(vcf), output, header, host_workers, job, source.total,
-                                                       progress, check)
+                                                       progress, lambda c, seen: _refuse_unmapped(c, seen, fasta_obj))
             return _summarized(vcf, fasta, output, counts, skipped, index)
         log.debug("annotate in one host process: %s", why)
     sinks: list = []
@@ -380,9 +376,10 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
         from ..progress import Progress
 
         bar = Progress("annotate", source.total, "rec", bytes_total=source.bytes_total, enabled=progress)
-        mapped, seen = 0, set()
+        seen: set = set()
         pair_pct = _pair_percentiles(panel)
-        selection = _selection(panel, top_k) if table_sink is None else None
+        spread = spreads(panel)
+        selection = Selection(min(top_k, len(panel.bank)), spread) if table_sink is None else None
 
         def write(task: list, results: list) -> None:
             for chunk, (allele_scores, skips, c) in zip(task, results):
@@ -398,7 +395,7 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
                 for chunk, (allele_scores, skips, _) in zip(task, results):
                     chunk_sites = [s for _, s in chunk]
                     pct = percentiles(panel, allele_scores)
-                    effect = effects(panel, allele_scores)
+                    effect = effects(panel, allele_scores, spread)
                     masked = masked_by(panel, chunk_sites, allele_scores, str(fasta), contigs(chunk_sites[0].chrom),
                                        settings, levels)
                     table_sink.write(long_table(allele_scores, chunk_sites, panel.bank.ids, tfs, pct, effect, masked,
@@ -418,13 +415,11 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
             bar.update(sum(len(chunk) for chunk in task), source.position())
 
         def chunks() -> Iterator[list]:
-            nonlocal mapped
             records = ((rec, Site(*io.site_of(rec))) for batch in source.batches(4096) for rec in batch)
             for chunk in region_chunks(records):
                 counts["records"] += len(chunk)
                 counts["alleles"] += sum(max(len(s.alts), 1) for _, s in chunk)
-                mapped += contigs(chunk[0][1].chrom) is not None
-                counts["_mapped"] = mapped
+                counts["_mapped"] += contigs(chunk[0][1].chrom) is not None  # chunks on a FASTA contig
                 seen.add(chunk[0][1].chrom)
                 yield chunk
 
@@ -433,8 +428,8 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
                             str(fasta), bank, settings, dfind if local else dfind_arg, write,
                             client=None if local else client, in_flight=2 * n_workers, selection=selection)
         bar.close()
-        if part_stats is None and counts["records"] and not mapped:
-            raise ContigNotFoundError(_build_message(sorted(seen), fasta_obj))
+        if part_stats is None:
+            _refuse_unmapped(counts, seen, fasta_obj)
         index = None
         for sink in sinks:
             got = sink.close()
@@ -477,6 +472,12 @@ def _table_kind(path: str) -> str:
     if kind is None:
         raise InputFormatError(f"--scores {path}: must be a .parquet, .tsv or .tsv.gz file")
     return kind
+
+
+def _refuse_unmapped(counts: Counter, seen: set, fasta: io.Fasta) -> None:
+    """No record on a contig of the FASTA: another genome build, most likely."""
+    if counts["records"] and not counts["_mapped"]:
+        raise ContigNotFoundError(_build_message(sorted(seen), fasta))
 
 
 def _build_message(vcf_contigs: Sequence[str], fasta: io.Fasta) -> str:
