@@ -3,8 +3,10 @@
 The default starts from the number of cores this process may actually run on: the CPU affinity
 mask (``taskset``, Slurm, ``docker --cpuset-cpus``) capped by the cgroup CPU quota (``docker
 --cpus``, Kubernetes limits), not ``os.cpu_count()``, which counts the whole host; then it leaves
-out the cores the machine's 1-minute load average says other processes keep busy (at least one
-thread). A parallel kernel that starts more threads than it gets cores waits at every barrier for a
+out the cores other processes keep busy (at least one thread): the smaller of the 1-minute load
+average and the runnable tasks now other than this one (``/proc/loadavg``), so that neither a
+finished job still in the average (a benchmark's own scoring, the previous run) nor a moment's spike
+takes cores away. A parallel kernel that starts more threads than it gets cores waits at every barrier for a
 descheduled thread: on the shared 2-core machine under load, ``annotate`` with 2 threads took 1.4x
 as long as with 1 (see BENCHMARKS.md).
 
@@ -81,10 +83,41 @@ def available_cores(root: str | os.PathLike = "/sys/fs/cgroup") -> int:
     return n
 
 
+def busy_elsewhere(proc: str | os.PathLike = "/proc/loadavg") -> float | None:
+    """Cores other processes keep busy: the smaller of the 1-minute load average and the tasks
+    runnable now less this one (``/proc/loadavg``'s fourth field, ``runnable/total``). The average
+    alone lags: right after a job ends (the previous run, a benchmark's own scoring) it still counts
+    that job for a minute. ``None`` where neither is known.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "loadavg"
+    >>> _ = f.write_text("1.93 1.20 0.88 1/412 9999\\n")  # a job just ended: only this process runs
+    >>> busy_elsewhere(f)
+    0.0
+    >>> _ = f.write_text("16.20 15.80 15.10 17/640 9999\\n")  # 16 others, for a while
+    >>> busy_elsewhere(f)
+    16.0
+    >>> _ = f.write_text("0.40 0.30 0.20 9/412 9999\\n")  # a moment's spike
+    >>> busy_elsewhere(f)
+    0.4
+    """
+    try:
+        fields = Path(proc).read_text().split()
+        load, runnable = float(fields[0]), int(fields[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except OSError:
+            return None
+    return min(load, float(max(0, runnable - 1)))
+
+
 def idle_cores(cores: int | None = None, load: float | None = None, host: int | None = None) -> int:
     """Of ``cores`` usable cores, those the machine's load leaves free: ``cores x (1 - load / host)``
-    rounded, at least 1 (``load``: the 1-minute load average; ``host``: the host's CPU count, over
-    which the load is spread).
+    rounded, at least 1 (``load``: the cores other processes keep busy, :func:`busy_elsewhere` by
+    default; ``host``: the host's CPU count, over which the load is spread).
 
     Examples
     --------
@@ -94,9 +127,8 @@ def idle_cores(cores: int | None = None, load: float | None = None, host: int | 
     cores = available_cores() if cores is None else cores
     host = host or os.cpu_count() or cores
     if load is None:
-        try:
-            load = os.getloadavg()[0]
-        except OSError:
+        load = busy_elsewhere()
+        if load is None:
             return cores
     return max(1, min(cores, round(cores * (1 - min(1.0, load / host)))))
 
