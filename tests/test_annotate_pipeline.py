@@ -152,6 +152,34 @@ def test_stream_keeps_order_and_raises_a_stage_error():
         annotate_pipeline.prepare, annotate_pipeline.score = orig
 
 
+def test_gpu_runs_switch_threads_often_and_restore_the_interval(monkeypatch):
+    """On a GPU the scoring thread takes the interpreter lock back at every launch: the run lowers
+    the switch interval (an environment variable overrides it) and restores it, also after an error."""
+    before = sys.getswitchinterval()
+    during = []
+    orig = annotate_pipeline.prepare, annotate_pipeline.score
+    tasks = [[[(None, Site("c", i, "A", ("C",)))]] for i in range(3)]
+    monkeypatch.setattr(vdevice, "resolve", lambda d=None: torch.device("cuda" if d == "cuda" else "cpu"))
+    settings = annotate.Settings(device="cuda")
+    try:
+        annotate_pipeline.prepare = lambda sites, *a: sites[0].start
+        annotate_pipeline.score = lambda items, *a: during.append(sys.getswitchinterval()) or items
+        annotate_stream.run(iter(tasks), lambda c: "c", "fa", None, settings, None, lambda t, r: None)
+        assert during == [pytest.approx(annotate_stream.GPU_SWITCH_INTERVAL)] * 3 and sys.getswitchinterval() == before
+        monkeypatch.setenv("VARBIND_SWITCH_INTERVAL", "0.001")
+        annotate_pipeline.score = lambda items, *a: during.append(sys.getswitchinterval()) or 1 / 0
+        with pytest.raises(ZeroDivisionError):
+            annotate_stream.run(iter(tasks), lambda c: "c", "fa", None, settings, None, lambda t, r: None)
+        assert during[-1] == pytest.approx(0.001) and sys.getswitchinterval() == before
+        during.clear()
+        annotate_pipeline.score = lambda items, *a: during.append(sys.getswitchinterval()) or items
+        annotate_stream.run(iter(tasks), lambda c: "c", "fa", None, annotate.Settings(device="cpu"), None,
+                            lambda t, r: None)
+        assert during == [before] * 3  # the CPU's kernels release the lock for long stretches
+    finally:
+        annotate_pipeline.prepare, annotate_pipeline.score = orig
+
+
 def test_sites_genome_serves_the_fasta_around_sites(genome_world):
     fa = io.Fasta(str(genome_world["fa"]))
     sites = [Site("chr1", p, "A", ("C",)) for p in (100, 180, 50_000, 999_000)]

@@ -12,7 +12,9 @@ An error in any stage stops the others and is raised in the calling thread.
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +28,11 @@ log = logging.getLogger("varbind")
 DEPTH = 2
 #: seconds to wait for the other stages to stop after an error in one
 JOIN_AFTER_ERROR = 2.0
+#: the interpreter's thread switch interval (seconds) while a GPU run's stages run; Python's default
+#: is 0.005. The scoring thread gives the interpreter lock up at every kernel launch and copy, and
+#: then waits for the reading or writing thread to give it back: up to a whole interval each time
+#: (``$VARBIND_SWITCH_INTERVAL`` sets another value, to compare)
+GPU_SWITCH_INTERVAL = 0.0002
 _END = object()
 
 
@@ -94,6 +101,30 @@ def run(task_iter: Iterator[list[list]], contig_of: Callable[[list], str | None]
     ``write(task, results)`` for each, in order; ``contig_of(chunk)`` is the chunk's FASTA contig;
     ``selection`` (:class:`varbind.annotate.topk.Selection`): results reduced to the top models
     in the scoring stage. Returns each stage's busy seconds and the wall time (also logged, DEBUG)."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(switch_interval(getattr(settings, "device", None), interval))
+    try:
+        return _run(task_iter, contig_of, fasta_path, bank, settings, deepfind, write, client, in_flight, selection)
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def switch_interval(device, default: float) -> float:
+    """The thread switch interval for a run on ``device``: :data:`GPU_SWITCH_INTERVAL` on a GPU
+    (``$VARBIND_SWITCH_INTERVAL`` when set), ``default`` on the CPU, whose kernels hold no lock."""
+    from .. import device as _device
+
+    if _device.resolve(device).type == "cpu":
+        return default
+    env = os.environ.get("VARBIND_SWITCH_INTERVAL", "")
+    try:
+        return float(env) if env and float(env) > 0 else GPU_SWITCH_INTERVAL
+    except ValueError:
+        return GPU_SWITCH_INTERVAL
+
+
+def _run(task_iter, contig_of, fasta_path, bank, settings, deepfind, write, client, in_flight, selection
+         ) -> dict[str, float]:
     pipe = _Pipe()
     busy = dict.fromkeys(("read", "score", "write"), 0.0)
     t0 = time.perf_counter()
