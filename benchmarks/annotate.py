@@ -237,6 +237,10 @@ def main() -> None:
     ap.add_argument("--also-no-deepfind", action="store_true", help="--end-to-end: time --no-deepfind too")
     ap.add_argument("--workers", type=int, help="--end-to-end: annotate --workers N")
     ap.add_argument("--also-one-process", action="store_true", help="--end-to-end: time --host-workers 1 too")
+    ap.add_argument("--host-workers", type=int, nargs="+", help="--end-to-end: time annotate --host-workers N for "
+                    "each N (instead of the default's choice)")
+    ap.add_argument("--alone-n", type=int, help="--end-to-end: the scoring call alone on the first N SNVs only (its "
+                    "(N, M) results are held in memory; the rate is per SNV either way)")
     args = ap.parse_args()
     if args.rss_only:
         for size, mb in bench_rss(args.models, args.rss_models, args.rss_n, args.window, np.random.default_rng(0),

@@ -27,6 +27,22 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
+def count_records(vcf: str) -> int:
+    """Records of a (b)gzipped or plain VCF: its lines less the header's (a final newline assumed)."""
+    import gzip
+
+    with open(vcf, "rb") as f:
+        opener = gzip.open if f.read(2) == b"\x1f\x8b" else open
+    with opener(vcf, "rb") as f:
+        header = 0
+        for line in f:
+            if not line.startswith(b"#"):
+                break
+            header += 1
+    with opener(vcf, "rb") as f:
+        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 22), b"")) - header
+
+
 def read_snvs(vcf: str, limit: int | None = None):
     from varbind import io
     from varbind.annotate.windows import Site
@@ -120,12 +136,12 @@ def run(args) -> None:
     from varbind.panels import sources as pretrained
 
     device = str(vdevice.resolve(args.device))
-    sites = read_snvs(args.end_to_end)
-    n = len(sites)
+    sites = read_snvs(args.end_to_end, args.alone_n)
+    n = count_records(args.end_to_end) if args.alone_n else len(sites)
     panel = pretrained.load_panel(args.models)
     bank = panel.bank.to(device)
     refs, edits = windows(sites, args.fasta, args.window)
-    rows = [("VCF", f"{args.end_to_end} ({n:,} records, {len(edits.start):,} scored SNVs)"),
+    rows = [("VCF", f"{args.end_to_end} ({n:,} records; {len(edits.start):,} SNVs scored by the call alone)"),
             ("models", f"{args.models} ({len(bank)})"), ("device", device),
             ("load average at start", " ".join(f"{x:.2f}" for x in os.getloadavg()))]
     if device.startswith("cuda"):
@@ -140,6 +156,8 @@ def run(args) -> None:
         variants.append(("end to end, --no-deepfind", ["--no-deepfind"]))
     if args.also_one_process:
         variants.append(("end to end, DeepFind on, --host-workers 1", ["--host-workers", "1"]))
+    for w in args.host_workers or ():
+        variants.append((f"end to end, DeepFind on, --host-workers {w}", ["--host-workers", str(w)]))
     for label, extra in variants:
         rates, rss, cmd = end_to_end(args.end_to_end, args.fasta, args.models, device, extra, n, args.repeats,
                                      args.workers)

@@ -7,6 +7,11 @@
 #   stages    `varbind --debug annotate`: busy seconds of each stage, peak RSS
 #   identity  GPU output for tasks of 2,048 and 32,768 records, and with/without --scores, compared
 #   cold      first and second `annotate` of 1,000 SNVs with an empty Triton cache
+#   switch    `varbind --debug annotate` in one host process with Python's 5 ms thread switch interval
+#             and with annotate's own (stream.GPU_SWITCH_INTERVAL): stage busy seconds, wall
+#   sat       SAT_N (default 2,000,000) saturation SNVs of the pack (make_snv_vcf.py --saturate), then
+#             --end-to-end with --host-workers each of SAT_WORKERS (default "12 15"), the scoring call
+#             alone on the first 500,000
 # Files are written to $OUT. Inputs: make_snv_vcf.py -o .device/snvs.vcf.gz; -o .device/big.vcf.gz
 # --avinput derived simulated --pack .device/seq.npz.
 set -u
@@ -70,5 +75,15 @@ PY
             annotate /tmp/snv1k.vcf --fasta $FA -o /tmp/o1k.vcf.gz --models deepbind --device cuda 2>&1 | tee -a $OUT/cold.log
         done
         unset TRITON_CACHE_DIR ;;
+  switch) for sw in 0.005 default; do
+            if [ $sw = default ]; then unset VARBIND_SWITCH_INTERVAL; else export VARBIND_SWITCH_INTERVAL=$sw; fi
+            /usr/bin/time -f "switch $sw: %e s wall, %M KB peak RSS" python3 -m varbind --debug annotate $D/snvs.vcf.gz \
+              --fasta $FA -o /tmp/switch.vcf.gz --models deepbind --device cuda --host-workers 1 2>&1 \
+              | grep -E "stages|annotated|wall" | tee -a $OUT/switch.log
+          done
+          unset VARBIND_SWITCH_INTERVAL ;;
+  sat) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
+       python3 benchmarks/annotate.py --end-to-end /tmp/sat.vcf.gz --fasta $FA --models ${SAT_MODELS:-deepbind} \
+         --device cuda --repeats 1 --alone-n 500000 --host-workers ${SAT_WORKERS:-12 15} 2>&1 | tee -a $OUT/e2e_sat.log ;;
   esac
 done

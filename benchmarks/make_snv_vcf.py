@@ -10,10 +10,17 @@ Reads ``../shared/data/deepfind/derived.avinput.gz`` (ANNOVAR input: chrom, star
 N elsewhere: the same windows for any ``--window`` up to ``2 * flank + 1``, carried in a few MB to a
 machine without the data (the device tool carries at most 64 MiB; the hg19 FASTA is 16 MB).
 
+``--saturate PACK.npz N`` writes instead every possible SNV (one record per ALT, three per base, as
+CADD-style precomputed files list them) at the first bases of the pack whose ``--window`` lies in its
+sequence: a VCF of N records, REF always the FASTA's, of realistic size for the GPU (the DeepFind sets
+hold 171,409 real SNVs; a GPU run of them is over in seconds, mostly start-up), built from the pack
+alone on the device machine.
+
 Usage::
 
     python benchmarks/make_snv_vcf.py -o snvs.vcf.gz [-n 100000] [--pack seq.npz]
     python benchmarks/make_snv_vcf.py -o unused --unpack seq.npz hg19_snvs.fa
+    python benchmarks/make_snv_vcf.py -o sat.vcf.gz --saturate seq.npz 2000000
 """
 from __future__ import annotations
 
@@ -47,9 +54,14 @@ def main() -> None:
     ap.add_argument("--pack", metavar="OUT.npz", help="also pack the FASTA's sequence around the SNVs")
     ap.add_argument("--flank", type=int, default=80, help="bases kept either side of a SNV (default: 80)")
     ap.add_argument("--unpack", nargs=2, metavar=("PACK.npz", "OUT.fa"), help="only write a FASTA from a pack")
+    ap.add_argument("--saturate", nargs=2, metavar=("PACK.npz", "N"), help="only write N saturation SNVs of a pack")
+    ap.add_argument("--window", type=int, default=101, help="--saturate: window that must lie in the pack (default: 101)")
     args = ap.parse_args()
     if args.unpack:
         unpack_fasta(*args.unpack)
+        return
+    if args.saturate:
+        saturate(args.saturate[0], int(args.saturate[1]), args.output, args.window)
         return
     import pysam
 
@@ -99,6 +111,40 @@ def pack_fasta(fa, snvs, out: str, flank: int) -> None:
                         starts=np.array(starts, np.int64).reshape(-1, 2), stops=np.array(stops, np.int64),
                         seq=np.frombuffer("".join(seqs).encode(), np.uint8))
     print(f"{len(seqs)} intervals, {sum(map(len, seqs)):,} bases -> {out}", file=sys.stderr)
+
+
+def saturate(pack: str, n: int, out: str, window: int) -> None:
+    """Every SNV (three ALTs a base, ACGT bases only) of the pack's intervals whose ``window``-base
+    window lies inside the interval, in genome order, the first ``n`` records, bgzipped + tabix."""
+    import numpy as np
+    import pysam
+
+    z = np.load(pack)
+    seq, at, half, written = z["seq"], 0, window // 2, 0
+    plain = out[:-3] if out.endswith(".gz") else out
+    with open(plain, "w") as f:
+        f.write("##fileformat=VCFv4.2\n")
+        for name, length in zip(z["names"].tolist(), z["lengths"].tolist()):
+            f.write(f"##contig=<ID={name},length={length},assembly=hg19>\n")
+        f.write("##source=every SNV within real hg19 promoter sequence around the DeepFind SNVs (benchmarks/make_snv_vcf.py --saturate)\n")
+        f.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+        names = z["names"].tolist()
+        for (k, lo), hi in zip(z["starts"].tolist(), z["stops"].tolist()):
+            bases = seq[at : at + hi - lo].tobytes().decode().upper()
+            at += hi - lo
+            lines = []
+            for i in range(half, len(bases) - half):
+                ref = bases[i]
+                if ref in "ACGT":
+                    lines += [f"{names[k]}\t{lo + i + 1}\t.\t{ref}\t{alt}\t.\t.\t.\n" for alt in "ACGT" if alt != ref]
+            lines = lines[: n - written]
+            f.writelines(lines)
+            written += len(lines)
+            if written >= n:
+                break
+    if out.endswith(".gz"):
+        pysam.tabix_index(plain, preset="vcf", force=True)
+    print(f"{written} saturation SNVs -> {out}", file=sys.stderr)
 
 
 def unpack_fasta(pack: str, out: str) -> None:
