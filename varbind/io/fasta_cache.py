@@ -31,7 +31,7 @@ def open_with_cached_index(path: str) -> Any:
     --fai-idx``), when there is no ``.fai`` beside it (a read-only folder); ``None`` if that fails too."""
     import pysam
 
-    from . import _captured_stderr, sniff
+    from ._hts import _captured_stderr, sniff
 
     if os.path.exists(path + ".fai"):
         return None
