@@ -9,6 +9,8 @@
 #   cold      first and second `annotate` of 1,000 SNVs with an empty Triton cache
 #   switch    `varbind --debug annotate` in one host process with Python's 5 ms thread switch interval
 #             and with annotate's own (stream.GPU_SWITCH_INTERVAL): stage busy seconds, wall
+#   satdebug  `varbind --debug annotate` of the saturation VCF with SAT_DEBUG_WORKERS host workers
+#             (default 15): worker start-up, per-part and stage times, GPU utilisation (nvidia-smi)
 #   sat       SAT_N (default 2,000,000) saturation SNVs of the pack (make_snv_vcf.py --saturate), then
 #             --end-to-end with --host-workers each of SAT_WORKERS (default "12 15"), the scoring call
 #             alone on the first 500,000
@@ -59,12 +61,12 @@ print("GPU INFO identical with the top-k selection on the GPU and from full tabl
       "3,000 SNVs):", filecmp.cmp(outs[2], outs[3], shallow=False), flush=True)
 import gzip
 texts = []
-for workers in (1, None):  # None: --host-workers auto (12 processes here)
+for workers in (1, 6):
     out = f"/tmp/ident_hw{workers}.vcf.gz"
     annotate.annotate_vcf(".device/snvs.vcf.gz", "/tmp/hg19_snvs.fa", out, panel, settings=annotate.Settings(device="cuda"),
                           command="identity", host_workers=workers)
     texts.append(gzip.open(out, "rb").read())
-print("GPU VCF text identical in one host process and by parts in worker processes (171,409 SNVs, DeepFind on):",
+print("GPU VCF text identical in one host process and by parts in 6 worker processes (171,409 SNVs, DeepFind on):",
       texts[0] == texts[1], len(texts[0]))
 PY
             ;;
@@ -75,13 +77,23 @@ PY
             annotate /tmp/snv1k.vcf --fasta $FA -o /tmp/o1k.vcf.gz --models deepbind --device cuda 2>&1 | tee -a $OUT/cold.log
         done
         unset TRITON_CACHE_DIR ;;
-  switch) for sw in 0.005 default; do
+  switch) for sw in ${SWITCH_VALUES:-0.005 default}; do
             if [ $sw = default ]; then unset VARBIND_SWITCH_INTERVAL; else export VARBIND_SWITCH_INTERVAL=$sw; fi
             /usr/bin/time -f "switch $sw: %e s wall, %M KB peak RSS" python3 -m varbind --debug annotate $D/snvs.vcf.gz \
               --fasta $FA -o /tmp/switch.vcf.gz --models deepbind --device cuda --host-workers 1 2>&1 \
               | grep -E "stages|annotated|wall" | tee -a $OUT/switch.log
           done
           unset VARBIND_SWITCH_INTERVAL ;;
+  satdebug) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
+       nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 250 > /tmp/util.txt &
+       SMI=$!
+       /usr/bin/time -f "satdebug: %e s wall, %M KB peak RSS (largest process)" python3 -m varbind --debug annotate \
+         /tmp/sat.vcf.gz --fasta $FA -o /tmp/satd.vcf.gz --models deepbind --device cuda \
+         --host-workers ${SAT_DEBUG_WORKERS:-15} 2>&1 | grep -E "host workers|part of|annotated|wall|stages" \
+         | tail -12 | tee -a $OUT/satdebug.log
+       kill $SMI
+       awk '{s += $1; n++; if ($1 > 0) b++} END {printf "GPU utilisation: mean %.0f%%, samples > 0: %.0f%% (%d samples)\n", s / n, 100 * b / n, n}' \
+         /tmp/util.txt | tee -a $OUT/satdebug.log ;;
   sat) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
        python3 benchmarks/annotate.py --end-to-end /tmp/sat.vcf.gz --fasta $FA --models ${SAT_MODELS:-deepbind} \
          --device cuda --repeats 1 --alone-n 500000 --host-workers ${SAT_WORKERS:-12 15} 2>&1 | tee -a $OUT/e2e_sat.log ;;
