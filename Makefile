@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
 	$(PIP) -e '.[dev]'
+	$(PY) -c 'from varbind.predict.warmup import main; main()'
 	@touch $(STAMP)
 
 install: $(STAMP)

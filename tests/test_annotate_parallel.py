@@ -115,3 +115,26 @@ def test_parts_from_a_script_read_on_stdin(genome_world, tmp_path):  # noqa: F81
                        cwd=Path(__file__).resolve().parents[1])
     assert p.returncode == 0, p.stderr[-2000:]
     assert "records 1" in p.stdout and len(_text(out)) > 150
+
+
+def test_auto_host_workers_fit_the_cores_and_the_memory(monkeypatch):
+    """On a GPU: one a usable core but one, at most AUTO_MAX, and no more than the free memory holds
+    at WORKER_BYTES each; on the CPU one process."""
+    import psutil
+    import torch
+
+    from varbind import device as vdevice
+    from varbind import threads
+
+    free = {"bytes": 64 << 30}
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: type("M", (), {"available": free["bytes"]})())
+    monkeypatch.setattr(vdevice, "resolve", lambda d=None: torch.device("cuda" if d == "cuda" else "cpu"))
+    for cores, want in ((16, parallel.AUTO_MAX), (4, 3), (1, 1)):
+        monkeypatch.setattr(threads, "available_cores", lambda cores=cores: cores)
+        assert parallel.default_workers("cuda") == want
+    monkeypatch.setattr(threads, "available_cores", lambda: 16)
+    free["bytes"] = 5 * parallel.WORKER_BYTES + 1
+    assert parallel.default_workers("cuda") == 5
+    free["bytes"] = 1 << 20
+    assert parallel.default_workers("cuda") == 1
+    assert parallel.default_workers("cpu") == 1

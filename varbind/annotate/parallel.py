@@ -54,19 +54,29 @@ AUTO_RECORDS = 400_000
 MIN_BYTES = {"bgzf": 2 << 20, "gzip": 2 << 20, "plain": 40 << 20}
 
 
-#: most host processes ``--host-workers auto`` starts: 6 were the fastest measured on an H200 host
-#: with 16 cores (BENCHMARKS.md; more were slower then, when they started one after another)
-AUTO_MAX = 6
+#: most host processes ``--host-workers auto`` starts: on an H200 host with 16 cores, 2,000,000 SNVs,
+#: 6 workers gave 25,742-30,116 SNV/s, 12 gave 32,967 and 15 gave 30,587-34,555 (BENCHMARKS.md)
+AUTO_MAX = 12
+#: host memory a worker holds at its peak (1.6-1.7 GB measured with the 927 DeepBind models)
+WORKER_BYTES = 2 << 30
 
 
 def default_workers(device) -> int:
-    """Host processes for ``--host-workers auto``: on a GPU one per core but one, at most
-    :data:`AUTO_MAX` (the GPU is shared); on the CPU 1 (the kernels already use every core)."""
+    """Host processes for ``--host-workers auto``: on a GPU one per usable core but one, at most
+    :data:`AUTO_MAX` (the GPU is shared) and as many as the available memory holds
+    (:data:`WORKER_BYTES` each); on the CPU 1 (the kernels already use every core)."""
     from .. import device as _device
+    from .. import threads
 
     if _device.resolve(device).type != "cuda":
         return 1
-    return max(1, min(AUTO_MAX, (os.cpu_count() or 2) - 1))
+    try:
+        import psutil
+
+        by_memory = int(psutil.virtual_memory().available // WORKER_BYTES)
+    except Exception:  # noqa: BLE001 - unknown: cores decide
+        by_memory = AUTO_MAX
+    return max(1, min(AUTO_MAX, threads.available_cores() - 1, by_memory))
 
 
 def applicable(vcf: str, output_kind: str, workers: int, scores: str | None, dask: bool, regions: bool,

@@ -44,8 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     dist.add_argument("--dask", metavar="ADDRESS", help="score on an existing Dask scheduler (shared file system)")
     p.add_argument("--host-workers", metavar="N", default="auto",
                    help="processes that read, build windows, format and write parts of a large VCF at once "
-                   "(auto: on a GPU, for inputs of at least 400,000 records, one a core but one, at most 6; "
-                   "else 1; the VCF text is the same)")
+                   "(auto: on a GPU, for inputs of at least 400,000 records, one a core but one, at most 12 and "
+                   "2 GB of free memory each; else 1; the VCF text is the same)")
     p.add_argument("--tss", metavar="TSS.tsv.gz",
                    help="TSS table (chrom, tss_1based, ...) for DeepFind's distance feature; without it "
                    "VB_DEEPFIND comes from the scores-only DeepFind model")
