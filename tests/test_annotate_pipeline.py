@@ -180,37 +180,6 @@ def test_gpu_runs_switch_threads_often_and_restore_the_interval(monkeypatch):
         annotate_pipeline.prepare, annotate_pipeline.score = orig
 
 
-def test_scores_left_on_the_device_give_the_same_info_as_host_copies(genome_world, monkeypatch):
-    """The GPU's fused path keeps (E, M) scores where they are: DeepFind's classifier and the top-k
-    selection read them as tensors. Run here with the scores as CPU tensors, every INFO number
-    (top models, their scores, effects, max/min, panel mean, DeepFind) equals the host path's."""
-    bank = tiny_bank()
-    dfind = random_deepfind(bank)
-    settings = annotate.Settings(window=W, device="cpu")
-    chunks = chunks_of(genome_world)
-    items = [annotate_pipeline.prepare(c, str(genome_world["fa"]), c[0].chrom, settings, dfind) for c in chunks]
-    spread = np.linspace(0.5, 2.0, len(bank))
-    sel = annotate_pipeline.Selection(3, spread)
-    host = annotate_pipeline.reduced(annotate_pipeline._score_fused(items, bank, settings, dfind), sel, "cpu")
-    real = predict.score_edits
-    seen = []
-
-    def on_device(*a, to_host=True, **kw):
-        seen.append(to_host)
-        r = real(*a, **kw)
-        return predict.EditScores(*(torch.from_numpy(x) for x in r)) if not to_host else r
-
-    monkeypatch.setattr(predict, "score_edits", on_device)
-    kept = annotate_pipeline._score_fused(items, bank, settings, dfind, sel)
-    assert seen == [False] and len(kept) == len(host) == len(chunks)
-    for (a, _, _), (b, _, _) in zip(host, kept):
-        assert a.ref.shape == b.ref.shape == (len(a.site), 0)
-        for x, y in zip(a.top, b.top):
-            np.testing.assert_array_equal(x, y)
-        np.testing.assert_array_equal(a.deepfind, b.deepfind)
-    assert sum(len(a.site) for a, _, _ in host) > 20 and not np.isnan(np.concatenate([a.deepfind for a, _, _ in host])).all()
-
-
 def test_sites_genome_serves_the_fasta_around_sites(genome_world):
     fa = io.Fasta(str(genome_world["fa"]))
     sites = [Site("chr1", p, "A", ("C",)) for p in (100, 180, 50_000, 999_000)]

@@ -149,8 +149,6 @@ def score(items: Sequence[Prepared], bank: ModelBank, settings, deepfind: DeepFi
     bank, dbank = placed(bank, deepfind, settings.device)
     fused = (bank.device.type != "cpu" and settings.mode == "global"
              and (deepfind is None or (dbank is bank and deepfind.model.config.strand_merge == settings.strand_merge)))
-    if fused and selection is not None and bank.device.type == "cuda":  # scores reduced where they are
-        return _score_fused(items, bank, settings, deepfind, selection)
     out = _score_fused(items, bank, settings, deepfind) if fused else _score_chunks(items, bank, dbank, settings, deepfind)
     return out if selection is None else reduced(out, selection, bank.device)
 
@@ -207,12 +205,8 @@ def _concat(batches: list[CodeBatch]) -> CodeBatch:
     return CodeBatch(codes, np.concatenate([b.lengths for b in batches]).astype(np.int64))
 
 
-def _score_fused(items: Sequence[Prepared], bank: ModelBank, settings, deepfind: DeepFind | None,
-                 selection: Selection | None = None) -> list[tuple[AlleleScores, dict, Counter]]:
-    """All windows of all chunks (and DeepFind's) as one :func:`varbind.predict.score_edits` call.
-    With ``selection`` (a GPU) the ``(E, M)`` scores stay on the GPU: DeepFind's classifier and the
-    top-model selection (:func:`varbind.annotate.topk.select_on`) read them there and only the
-    ``(E, k)`` results come back (the same numbers as through host copies)."""
+def _score_fused(items: Sequence[Prepared], bank: ModelBank, settings, deepfind: DeepFind | None):
+    """All windows of all chunks (and DeepFind's) as one :func:`varbind.predict.score_edits` call."""
     refs, e_parts, spans = [], [], []
     nb = 0
     for p in items:
@@ -234,20 +228,17 @@ def _score_fused(items: Sequence[Prepared], bank: ModelBank, settings, deepfind:
             i += len(c)
         ref_index, start, lengths = (np.concatenate([x[j] for x in e_parts]).astype(np.int64) for j in (0, 1, 3))
         edits = predict.Edits(ref_index, start, codes, lengths)
-        r = predict.score_edits(bank, _concat(refs), edits, strand_merge=settings.strand_merge,
-                                to_host=selection is None)
-    rows = _Rows(r.ref.device if nb and not isinstance(r.ref, np.ndarray) else None)  # scores left on the GPU
+        r = predict.score_edits(bank, _concat(refs), edits, strand_merge=settings.strand_merge)
     out, df_rows, df_alt = [], [], []
     e0 = 0
     for i, p in enumerate(items):
         win = p.win
+        ref = alt = np.zeros((0, len(bank)), np.float32)
         span = spans[2 * i]
-        ne = len(win.edits.start) if span is not None else 0
         if span is not None:
-            rows.add(span[0] + win.edits.ref_index, np.arange(e0, e0 + ne))
+            ne = len(win.edits.start)
+            ref, alt = r.ref[span[0] + win.edits.ref_index], r.alt[e0 : e0 + ne]
             e0 += ne
-        else:
-            rows.add(np.zeros(0, np.int64), np.zeros(0, np.int64))
         probs = None
         if deepfind is not None:
             probs = np.full(len(win.site), np.nan, np.float32)
@@ -257,13 +248,12 @@ def _score_fused(items: Sequence[Prepared], bank: ModelBank, settings, deepfind:
                 df_rows.append(dspan[0] + p.dfw.edits.ref_index)
                 df_alt.append(np.arange(e0, e0 + nd))
                 e0 += nd
-        out.append((AlleleScores(win.site, win.allele, None, None, probs), win.skipped, p.counts))
+        out.append((AlleleScores(win.site, win.allele, ref, alt, probs), win.skipped, p.counts))
     if df_rows:  # DeepFind's classifier once for the whole task
         from .. import deepfind as _deepfind
 
         dfws = [p.dfw for p in items if p.dfw is not None and len(p.win.site)]
-        got = _deepfind.score(deepfind.model, r.ref[rows.index(np.concatenate(df_rows))],
-                              r.alt[rows.index(np.concatenate(df_alt))],
+        got = _deepfind.score(deepfind.model, r.ref[np.concatenate(df_rows)], r.alt[np.concatenate(df_alt)],
                               np.concatenate([w.dist for w in dfws]), np.concatenate([w.tv for w in dfws]))
         k = 0
         for (scores, _, _), p in zip(out, items):
@@ -271,39 +261,7 @@ def _score_fused(items: Sequence[Prepared], bank: ModelBank, settings, deepfind:
                 n = len(p.dfw.rows)
                 scores.deepfind[p.dfw.rows] = got[k : k + n]
                 k += n
-    m = len(bank)
-    if selection is None:  # host arrays, chunk by chunk
-        return [(s._replace(ref=r.ref[a] if len(a) else np.zeros((0, m), np.float32),
-                            alt=r.alt[b] if len(b) else np.zeros((0, m), np.float32)), skips, c)
-                for (s, skips, c), (a, b) in zip(out, rows.parts)]
-    n = np.cumsum([0] + [len(a) for a, _ in rows.parts])
-    if n[-1]:
-        ref_rows, alt_rows = (rows.index(np.concatenate([x[j] for x in rows.parts])) for j in (0, 1))
-        whole = topk.select_on(bank.device, r.ref[ref_rows], r.alt[alt_rows], selection.k, selection.spread)
-    else:
-        whole = topk.select(np.zeros((0, m), np.float32), np.zeros((0, m), np.float32), selection.k, selection.spread)
-    empty = np.zeros((0, 0), np.float32)
-    return [(s._replace(ref=empty.reshape(len(s.site), 0), alt=empty.reshape(len(s.site), 0),
-                        top=topk.Top(*(x[a:b] for x in whole))), skips, c)
-            for (s, skips, c), a, b in zip(out, n[:-1], n[1:])]
-
-
-class _Rows:
-    """Each chunk's reference and edit rows in the task's score arrays (``parts``), and row indices
-    as the scores need them (``index``: a tensor on ``device`` when they are there)."""
-
-    def __init__(self, device):
-        self.device, self.parts = device, []
-
-    def add(self, ref_rows: np.ndarray, alt_rows: np.ndarray) -> None:
-        self.parts.append((np.asarray(ref_rows, np.int64), np.asarray(alt_rows, np.int64)))
-
-    def index(self, rows: np.ndarray):
-        if self.device is None:
-            return rows
-        import torch
-
-        return torch.from_numpy(np.ascontiguousarray(rows, np.int64)).to(self.device)
+    return out
 
 
 def score_task(chunks: Sequence[tuple[Sequence[Site], str | None]], fasta_path: str, bank: ModelBank, settings,

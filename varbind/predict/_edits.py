@@ -79,35 +79,27 @@ def _edit_features(bank: ModelBank, nb: int, order: np.ndarray, pool, strand_mer
 
 
 def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge: str,
-                       batch_size: int | None, to_host: bool = True) -> EditScores:
+                       batch_size: int | None) -> EditScores:
     """Single-base substitutions on the GPU: each edit's program computes its reference and the
     substituted base's per-position differences in the same tiles (one pass a variant).
 
     Batches are pipelined: while the GPU scores batch ``k``, a second stream copies batch ``k - 1``'s
     scores into pinned memory and the host spreads them into the outputs (nothing waits on the GPU
-    but that copy). Without ``to_host`` the scores stay on the GPU (torch tensors, nothing copied)."""
+    but that copy)."""
     from .kernels import triton_ops as _triton_kernels
 
     nb, ne = len(refs.lengths), len(edits.start)
-    dev, nm = bank.device, len(bank)
-    if to_host:
-        ref_out = np.empty((nb, nm), np.float32)
-        alt_out = np.empty((ne, nm), np.float32)
-    else:
-        ref_out = torch.empty((nb, nm), dtype=torch.float32, device=dev)
-        alt_out = torch.empty((ne, nm), dtype=torch.float32, device=dev)
+    ref_out = np.empty((nb, len(bank)), np.float32)
+    alt_out = np.empty((ne, len(bank)), np.float32)
     has_edit = np.zeros(nb, dtype=bool)
     has_edit[edits.ref_index] = True
     if not has_edit.all():  # references nobody edits: plain passes
         idx = np.flatnonzero(~has_edit)
-        plain = score(bank, CodeBatch(refs.codes[idx], refs.lengths[idx]), strand_merge=strand_merge)
-        if to_host:
-            ref_out[idx] = plain
-        else:
-            ref_out[torch.from_numpy(idx).to(dev)] = torch.from_numpy(plain).to(dev)
+        ref_out[idx] = score(bank, CodeBatch(refs.codes[idx], refs.lengths[idx]), strand_merge=strand_merge)
     if ne == 0:
         return EditScores(ref_out, alt_out)
     bs = min(batch_size or 8192, ne)
+    dev, nm = bank.device, len(bank)
     copier = torch.cuda.Stream(dev)
     host = [torch.empty(2 * bs * nm, dtype=torch.float32, pin_memory=True) for _ in range(2)]
     copied = [torch.cuda.Event(), torch.cuda.Event()]
@@ -136,10 +128,6 @@ def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_me
                 feats = _triton_kernels.snv_pool(_pad(codes, group.m), lengths_t, *args, _triton_kernels.weights(group),
                                                  group.thr, group.m, group.slots, group.d)
                 out[:, group.models_t(dev)] = _merge(*_heads(group, feats), strand_merge)
-            if not to_host:
-                ref_out[to_dev(edits.ref_index[sl].astype(np.int64))] = out[:n]
-                alt_out[sl] = out[n:]
-                continue
             copier.wait_stream(torch.cuda.current_stream(dev))
             with torch.cuda.stream(copier):
                 host[buf][: 2 * n * nm].copy_(out.view(-1), non_blocking=True)
@@ -148,8 +136,7 @@ def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_me
             if pending is not None:
                 collect(*pending)
             pending = (buf, sl)
-        if pending is not None:
-            collect(*pending)
+        collect(*pending)
     return EditScores(ref_out, alt_out)
 
 
@@ -183,16 +170,13 @@ def score_edits(
     batch_size: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
-    to_host: bool = True,
 ) -> EditScores:
     """Global-mode scores of reference sequences and of same-length edits of them.
 
     On the CPU each edit costs only the ``k + m - 1`` convolution positions it touches (a delta on
     the reference pass: prefix/suffix maxima and the total of the reference map give the rest); on a
     GPU single-base edits are scored in the reference's own pass (Triton), other edits in full. Results equal :func:`score` on
-    :func:`apply_edits` within float32 rounding. With ``to_host=False`` on a GPU the scores stay
-    there (float32 torch tensors on the bank's device: the same numbers, not copied), for a caller
-    that reduces them on the GPU; on the CPU they are numpy arrays either way.
+    :func:`apply_edits` within float32 rounding.
 
     Examples
     --------
@@ -216,10 +200,7 @@ def score_edits(
         snv = edits.lengths == 1
         if _default_backend(bank.device, "global") == "triton" and snv.any():
             if snv.all():
-                return _snv_scores_triton(bank, refs, edits, strand_merge, batch_size, to_host)
-            if not to_host:  # mixed edits: scored on the host path below, then placed on the GPU
-                r = score_edits(bank, refs, edits, strand_merge=strand_merge, batch_size=batch_size)
-                return EditScores(*(torch.from_numpy(x).to(bank.device) for x in r))
+                return _snv_scores_triton(bank, refs, edits, strand_merge, batch_size)
             # single-base edits through the SNV kernel; the others as full passes over their windows only
             r = _snv_scores_triton(bank, refs, Edits(*(x[snv] for x in edits)), strand_merge, batch_size)
             other = np.flatnonzero(~snv)
@@ -232,8 +213,7 @@ def score_edits(
             return EditScores(r.ref, alt_out)
         ref_out[:] = score(bank, refs, strand_merge=strand_merge, batch_size=batch_size)
         alt_out[:] = score(bank, apply_edits(refs, edits), strand_merge=strand_merge, batch_size=batch_size)
-        return EditScores(ref_out, alt_out) if to_host else EditScores(*(torch.from_numpy(x).to(bank.device)
-                                                                           for x in (ref_out, alt_out)))
+        return EditScores(ref_out, alt_out)
     width = int(refs.lengths.max()) if nb else 0
     bs = batch_size or max(1, _auto_batch(bank, width, "global") // 4)
     by_ref = np.argsort(edits.ref_index, kind="stable")  # each batch's edits: one slice, not a scan of all
