@@ -191,6 +191,12 @@ def test_sites_genome_serves_the_fasta_around_sites(genome_world):
     wide = g(40, 999_100)
     for s in sites:
         assert np.array_equal(wide[s.start - 60 - 40 : s.start + 61 - 40], fa.codes("chr1", s.start - 60, s.start + 61))
+    # the windows as one gather, equal to one call each: inside stretches (the FASTA), across a stretch's
+    # end, away from every site, before the contig's start
+    starts = np.array([40, 100, 150, 49_990, 998_950, 999_000, 700_000, 239, -5], np.int64)
+    got = g.take(starts, 51)
+    assert np.array_equal(got, np.stack([g(int(a), int(a) + 51) for a in starts]))
+    assert np.array_equal(got[:6], np.stack([fa.codes("chr1", int(a), int(a) + 51) for a in starts[:6]]))
 
 
 def test_top_models_equal_a_stable_argsort_with_ties_and_nan():

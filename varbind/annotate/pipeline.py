@@ -109,6 +109,21 @@ class SitesGenome:
         self.hi = np.array([b for _, b in merged], np.int64)
         self.ambiguous: list[int] = []
         self.codes = [fa.codes(contig, int(a), int(b), self.ambiguous) for a, b in merged]
+        self.flat = np.concatenate(self.codes) if self.codes else np.zeros(0, np.uint8)
+        self.offset = np.cumsum([0] + [len(c) for c in self.codes])[:-1].astype(np.int64)
+
+    def take(self, starts: np.ndarray, width: int) -> np.ndarray:
+        """Codes ``(n, width)`` of ``contig[s : s + width]`` for each of ``starts``, the same as
+        calling this object for each, as one gather from the stretches (windows outside them: one call each)."""
+        starts = np.asarray(starts, np.int64)
+        i = np.searchsorted(self.lo, starts, "right") - 1
+        inside = (i >= 0) & (starts + width <= self.hi[np.maximum(i, 0)])
+        at = np.where(inside, self.offset[np.maximum(i, 0)] + starts - self.lo[np.maximum(i, 0)], 0)
+        out = self.flat[at[:, None] + np.arange(width)[None, :]] if len(self.flat) else np.full(
+            (len(starts), width), N_CODE, np.uint8)
+        for k in np.flatnonzero(~inside):
+            out[k] = self(int(starts[k]), int(starts[k]) + width)
+        return out
 
     def __call__(self, a: int, b: int) -> np.ndarray:
         i = int(np.searchsorted(self.lo, a, "right")) - 1

@@ -181,9 +181,12 @@ def _snv_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray]
     if (n_alt == 0).any() or (starts < 0).any() or (contig_length is not None and (starts >= contig_length).any()):
         return None
     left = (window - 1) // 2
-    lo, hi = int(starts.min()) - left, int(starts.max()) - left + window
-    span = genome(lo, hi)
-    if (span[starts - lo] != refb).any():
+    take = getattr(genome, "take", None)  # a gather from the fetched stretches (SitesGenome), else one span
+    if take is None:
+        lo, hi = int(starts.min()) - left, int(starts.max()) - left + window
+        span = genome(lo, hi)
+        take = lambda first, width: span[(first - lo)[:, None] + np.arange(width)[None, :]]  # noqa: E731
+    if (take(starts, 1)[:, 0] != refb).any():
         return None  # REF mismatches: counted and handled by the general path
     site_of_edit = np.repeat(np.arange(len(sites)), n_alt)
     if (flat_alt == refb[site_of_edit]).any():
@@ -193,7 +196,7 @@ def _snv_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray]
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     win_start = uniq[order] - left
-    refs = span[(win_start - lo)[:, None] + np.arange(window)[None, :]]
+    refs = take(win_start, window)
     ne = len(flat_alt)
     edits = Edits(rank[ref_of_site][site_of_edit].astype(np.int64), np.full(ne, left, np.int64),
                   flat_alt[:, None], np.ones(ne, np.int64))
