@@ -13,7 +13,7 @@ import pytest
 from varbind import _fs, params
 from varbind.panels import deepbind_import
 from varbind.cli import main
-from varbind.errors import LimitExceededError, ModelSourceError, OutputError, ParamsFormatError
+from varbind.errors import LimitExceededError, ModelSourceError, OutputError, ParamsFormatError, VarbindError
 
 from .annotate_helpers import write_db
 
@@ -141,6 +141,24 @@ def test_atomic_write_failure_leaves_neither_file_nor_temp(tmp_path):
 def test_atomic_write_into_a_missing_folder_is_an_output_error(tmp_path):
     with pytest.raises(OutputError, match="cannot create a file in"):
         _fs.write_text(tmp_path / "nope" / "t.txt", "x")
+
+
+def test_output_error_is_an_os_error_and_passes_atomic_blocks_unchanged(tmp_path):
+    """OutputError is also an OSError (callers catching OSError keep working); one raised inside an
+    atomic block is said as it is, not wrapped in a second 'cannot write' of the outer output."""
+    assert issubclass(OutputError, OSError) and issubclass(OutputError, VarbindError)
+    target = tmp_path / "d"
+    target.mkdir()
+    with pytest.raises(OutputError) as caught:
+        with _fs.atomic_dir(target, replace=False):
+            pass
+    assert str(caught.value) == f"{target}: already exists" and sorted(os.listdir(tmp_path)) == ["d"]
+    with pytest.raises(OutputError) as caught:
+        with _fs.atomic_path(tmp_path / "out.txt"):
+            _fs.write_text(tmp_path / "nope" / "inner.txt", "x")
+    assert str(caught.value).startswith(f"{tmp_path / 'nope' / 'inner.txt'}: cannot create a file in")
+    assert "out.txt" not in str(caught.value) and sorted(os.listdir(tmp_path)) == ["d"]
+    assert _fs.live_temporaries() == []
 
 
 def test_atomic_dir_replaces_only_when_complete(tmp_path):

@@ -4,6 +4,7 @@ errors, every figure decoded, the table script sorting and filtering)."""
 from __future__ import annotations
 
 import base64
+import errno
 import html
 import html.parser
 import re
@@ -14,7 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from varbind import annotate, predict, regions, report
+from varbind import _fs, annotate, predict, regions, report
+from varbind.errors import OutputError, VarbindError
 from varbind.panels import sources as pretrained
 from varbind.report import browser as report_browser
 from varbind.cli import main
@@ -188,17 +190,52 @@ def test_pdf_without_chromium_fails_before_scoring(tmp_path, capsys, monkeypatch
     assert len(err) == 1 and "--format pdf needs Chromium" in err[0] and not out.exists()
 
 
-def test_failed_write_leaves_the_old_page_and_no_temp(tmp_path):
-    target = tmp_path / "r.html"
+def _disk_full_on_fsync(monkeypatch, name: str) -> None:
+    """The fsync of ``name``'s temporary file fails as on a full disk (the page was written; it cannot
+    reach the disk): a failure varbind cannot cause by itself, whoever runs the tests (root writes
+    into read-only folders)."""
+    real = _fs.fsync_path
+
+    def fsync(path):
+        if Path(path).name.startswith(f".{name}."):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path)
+
+    monkeypatch.setattr(_fs, "fsync_path", fsync)
+
+
+@pytest.mark.parametrize("fmt", ["html", "pdf"])
+def test_failed_write_leaves_the_old_page_and_no_temp(tmp_path, demo_report, monkeypatch, fmt):
+    """html: the disk fills at the fsync; pdf: the printer fails half-way (no Chromium needed)."""
+    target = tmp_path / f"r.{fmt}"
     target.write_text("old page")
+    if fmt == "html":
+        _disk_full_on_fsync(monkeypatch, target.name)
+        reason = "no space left on device"
+    else:
+        def half_a_pdf(html_text, pdf_path):
+            Path(pdf_path).write_bytes(b"%PDF-1.7 half")
+            raise OSError(errno.EIO, "Input/output error")
 
-    def boom(tmp):
-        Path(tmp).write_text("half a page")
-        raise OSError("disk full")
+        monkeypatch.setattr(report_browser, "print_pdf", half_a_pdf)
+        reason = "Input/output error"
+    with pytest.raises(OSError) as caught:  # what callers of write_report caught before OutputError was one
+        report.write_report(demo_report, target, fmt)
+    assert isinstance(caught.value, OutputError) and isinstance(caught.value, VarbindError)
+    assert str(caught.value) == f"{target}: cannot write: {reason}; nothing was written under this name"
+    assert target.read_text() == "old page" and [p.name for p in tmp_path.iterdir()] == [target.name]
+    assert _fs.live_temporaries() == []
 
-    with pytest.raises(OSError):
-        report.atomic_write(target, boom)
-    assert target.read_text() == "old page" and [p.name for p in tmp_path.iterdir()] == ["r.html"]
+
+def test_cli_failed_write_is_one_line_exit_2_nothing_written(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "r.html"
+    _disk_full_on_fsync(monkeypatch, out.name)
+    assert main(["report", "chr1:304:G:C", "--fasta", str(DEMO / "ref.fa"), "--ids", "vbt_chip_GABPA", "-o", str(out),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"varbind report: error: {out}: cannot write: no space left on device; nothing was written "
+                   "under this name"]
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow

@@ -202,9 +202,13 @@ def atomic_path(final: str | os.PathLike) -> Iterator[str]:
 
 @contextlib.contextmanager
 def _discarded_on_error(tmp: str | os.PathLike, final: str | os.PathLike) -> Iterator[None]:
-    """Remove ``tmp`` when the block fails; an ``OSError`` becomes the :class:`OutputError` of ``final``."""
+    """Remove ``tmp`` when the block fails; an ``OSError`` becomes the :class:`OutputError` of ``final``
+    (an ``OutputError``, itself an ``OSError``, passes unchanged: it already says what went wrong)."""
     try:
         yield
+    except OutputError:
+        discard(tmp)
+        raise
     except OSError as e:
         discard(tmp)
         raise _error(final, e) from None

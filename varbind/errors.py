@@ -86,9 +86,14 @@ class PanelNotInstalledError(ModelSourceError):
     """A named panel (e.g. ``deepbind``) is not in the user's data folder yet."""
 
 
-class OutputError(VarbindError):
+class OutputError(VarbindError, OSError):
     """An output cannot be written (full disk, read-only folder, output equal to an input ...);
-    nothing partial is left under its name (see :mod:`varbind._fs`)."""
+    nothing partial is left under its name (see :mod:`varbind._fs`).
+
+    Also an ``OSError``, what a failed write raises in Python, so callers that catch ``OSError``
+    keep working; its one argument is the whole message (``errno``, ``strerror`` and ``filename``
+    are ``None``), and the command line says it as a :class:`VarbindError`.
+    """
 
 
 class StaleIndexError(InputFormatError):

@@ -36,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .. import __version__, regions
+from .. import __version__, _fs, regions
 from ..panels import sources as pretrained
 from .ranking import N_SUMMARY, gains_losses, ranked  # noqa: F401
 from ..errors import InputFormatError
@@ -258,34 +258,21 @@ def genome_build(fasta: str | os.PathLike) -> str:
 
 def write_report(report: Report, path: str | os.PathLike, fmt: str = "html") -> Path:
     """Write the page (``fmt="html"``) or a PDF Chromium prints from it (``fmt="pdf"``) to ``path``,
-    through a temporary file in the same folder renamed on success."""
+    atomically (:mod:`varbind._fs`: a temporary file beside it, renamed on success).
+
+    Raises
+    ------
+    OutputError
+        When the page cannot be written (also an ``OSError``); nothing is left under ``path``, an
+        existing file keeps its old content.
+    """
     from .browser import print_pdf
 
     if fmt not in ("html", "pdf"):
         raise InputFormatError(f"unknown report format {fmt!r} (html or pdf)")
-    target = Path(path)
     if fmt == "html":
-        return atomic_write(target, lambda tmp: Path(tmp).write_text(report.html, encoding="utf-8"))
-    return atomic_write(target, lambda tmp: print_pdf(report.html, tmp))
-
-
-def atomic_write(target: Path, write) -> Path:
-    """Call ``write(tmp)`` on a temporary name beside ``target`` and rename it to ``target`` on success
-    (the temporary file is removed on failure)."""
-    import tempfile
-
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputFormatError(f"{target}: the folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+        _fs.write_text(path, report.html)
+    else:
+        with _fs.atomic_path(path) as tmp:
+            print_pdf(report.html, tmp)
+    return Path(path)
