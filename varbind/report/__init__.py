@@ -17,6 +17,7 @@ from .api import (  # noqa: F401
     variant_report,
     genome_build,
     write_report,
+    atomic_write,
 )
 
-__all__ = ['N_SUMMARY', 'PROVENANCE', 'ModelEvidence', 'VariantEvidence', 'Report', 'window_region', 'check_variant', 'ensure_null', 'score_table', 'ranked', 'gains_losses', 'provenance', 'variant_evidence', 'variant_report', 'genome_build', 'write_report']
+__all__ = ['N_SUMMARY', 'PROVENANCE', 'ModelEvidence', 'VariantEvidence', 'Report', 'window_region', 'check_variant', 'ensure_null', 'score_table', 'ranked', 'gains_losses', 'provenance', 'variant_evidence', 'variant_report', 'genome_build', 'write_report', 'atomic_write']

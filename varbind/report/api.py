@@ -276,3 +276,11 @@ def write_report(report: Report, path: str | os.PathLike, fmt: str = "html") -> 
         with _fs.atomic_path(path) as tmp:
             print_pdf(report.html, tmp)
     return Path(path)
+
+
+def atomic_write(target: str | os.PathLike, write) -> Path:
+    """``write(tmp)`` into a temporary file beside ``target``, renamed to it on success
+    (:func:`varbind._fs.atomic_path`; kept so that code calling this name still works)."""
+    with _fs.atomic_path(target) as tmp:
+        write(tmp)
+    return Path(target)
