@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from varbind import predict
-from varbind.annotate.api import Settings, score_chunk
+from varbind.annotate.variants import Settings, score_chunk
 from varbind.errors import RefMismatchError
 from varbind.sequence import decode
 from varbind.annotate.windows import Site, allele_reason, allele_window, build_windows, encode_allele

@@ -11,7 +11,7 @@ header, appends the parts' blocks in order and checks, indexes and renames the f
 does (:func:`varbind.annotate.sinks.commit_vcf`).
 
 Parts end where a region chunk ends (the same contig and 1-Mb bin, at most
-:data:`varbind.annotate.api.CHUNK` records), so every record is scored in the same chunk as in one
+:data:`varbind.annotate.variants.CHUNK` records), so every record is scored in the same chunk as in one
 process and the VCF text is the same; for ``.vcf.gz`` the blocks of BGZF differ (each part starts its
 own), the decompressed text does not. At most ``2 x workers`` parts are on disk at a time (temporary
 files beside the output), so memory and disk stay bounded whatever the input size.
@@ -111,7 +111,7 @@ def _lines(vcf: str) -> Iterator[bytes]:
 def parts(vcf: str, region: int, chunk: int, size: int | None = None) -> Iterator[tuple[bytes, list[bytes]]]:
     """``(header, records)`` of consecutive parts of ``vcf`` (raw lines), each at least ``size``
     records (the last may be smaller) and ending where a region chunk ends
-    (:func:`varbind.annotate.api.region_chunks`: the contig or ``region``-base bin changes, or
+    (:func:`varbind.annotate.variants.region_chunks`: the contig or ``region``-base bin changes, or
     ``chunk`` records); ``size`` defaults to :data:`PART`."""
     size = size or PART
     lines = _lines(vcf)

@@ -1,6 +1,6 @@
 """The scoring stages of ``varbind annotate``: region chunks -> windows -> one scoring pass -> allele scores.
 
-A *chunk* is what :func:`varbind.annotate.api.region_chunks` cuts (consecutive records of one contig in
+A *chunk* is what :func:`varbind.annotate.variants.region_chunks` cuts (consecutive records of one contig in
 one 1-Mb bin, at most 2,048): the unit of windows, of output and, on the CPU, of scoring (nearby
 variants share one reference pass, :func:`varbind.annotate.scoring.score_global`). A *task* is a run
 of chunks scored together: on a GPU, tens of thousands of records, all their windows in one
@@ -158,7 +158,7 @@ def placed(bank: ModelBank, deepfind: DeepFind | None, device) -> tuple[ModelBan
 def score(items: Sequence[Prepared], bank: ModelBank, settings, deepfind: DeepFind | None = None,
           selection: Selection | None = None) -> list[tuple[AlleleScores, dict, Counter]]:
     """Allele scores of prepared chunks, each ``(AlleleScores, skipped, counts)`` as
-    :func:`varbind.annotate.api.score_chunk` returns; with ``selection`` reduced to the top models
+    :func:`varbind.annotate.variants.score_chunk` returns; with ``selection`` reduced to the top models
     (:func:`reduced`)."""
     predict.warmup.announce(settings.device)
     bank, dbank = placed(bank, deepfind, settings.device)
