@@ -9,7 +9,8 @@ scoring call alone, on the same SNVs, in the same run.
 * *end to end*: ``python -m varbind annotate VCF --fasta FA -o OUT.vcf.gz --models SRC --device DEV``
   as a subprocess (DeepFind on, as by default; ``--no-deepfind`` as well with ``--also-no-deepfind``,
   and in one host process, ``--host-workers 1``, with ``--also-one-process``),
-  wall clock from start to exit: interpreter start, imports, panel and DeepFind loading, reading,
+  wall clock from start to exit (on the CPU with ``--threads`` the scoring call's thread count):
+  interpreter start, imports, panel and DeepFind loading, reading,
   scoring, writing, bgzip and the tabix index. Its peak RSS too.
 
 Each is repeated ``--repeats`` times; medians and the ratio end to end / scoring alone are printed.
@@ -119,6 +120,10 @@ def end_to_end(vcf: str, fasta: str, models: str, device: str, extra: list[str],
         out = str(Path(d) / "out.vcf.gz")
         cmd = [sys.executable, "-m", "varbind", "annotate", vcf, "--fasta", fasta, "-o", out, "--models", models,
                "--device", device, "--quiet", *extra] + (["--workers", str(workers)] if workers else [])
+        if device == "cpu":  # the scoring call's threads: without --threads, varbind counts this benchmark's
+            import numba  # own threads, still spinning after the call, as busy cores and may take fewer
+
+            cmd += ["--threads", str(numba.get_num_threads())]
         env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         for _ in range(repeats):
             t = time.perf_counter()
