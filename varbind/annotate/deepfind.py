@@ -9,7 +9,7 @@ import numpy as np
 
 from ..panels.sources import Panel
 from ..sequence import CodeBatch
-from .windows import Site
+from .windows import Site, gather
 
 log = logging.getLogger("varbind")
 
@@ -78,9 +78,7 @@ def deepfind_windows(sites: Sequence[Site], site: np.ndarray, allele: np.ndarray
     refs = [pairs[e][0] for e in snv]
     alts = [pairs[e][1] for e in snv]
     starts = [sites[site[e]].start for e in snv]
-    first = np.asarray(starts, np.int64) - half
-    ref_w = (genome.take(first, width) if hasattr(genome, "take")  # one gather (SitesGenome)
-             else np.stack([genome(p, p + width) for p in first.tolist()]))
+    ref_w = gather(genome, np.asarray(starts, np.int64) - half, width)
     ref_w[:, half] = [_BASE[r] for r in refs]
     alt_codes = np.array([_BASE[a] for a in alts], np.uint8)
     n = len(snv)

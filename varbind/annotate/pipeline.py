@@ -108,27 +108,33 @@ class SitesGenome:
         self.lo = np.array([a for a, _ in merged], np.int64)
         self.hi = np.array([b for _, b in merged], np.int64)
         self.ambiguous: list[int] = []
-        self.codes = [fa.codes(contig, int(a), int(b), self.ambiguous) for a, b in merged]
-        self.flat = np.concatenate(self.codes) if self.codes else np.zeros(0, np.uint8)
-        self.offset = np.cumsum([0] + [len(c) for c in self.codes])[:-1].astype(np.int64)
+        codes = [fa.codes(contig, int(a), int(b), self.ambiguous) for a, b in merged]
+        self.flat = np.concatenate(codes) if codes else np.zeros(0, np.uint8)  # the stretches end to end
+        self.offset = np.cumsum([0] + [len(c) for c in codes])[:-1].astype(np.int64)  # where each starts in it
 
     def take(self, starts: np.ndarray, width: int) -> np.ndarray:
         """Codes ``(n, width)`` of ``contig[s : s + width]`` for each of ``starts``, the same as
         calling this object for each, as one gather from the stretches (windows outside them: one call each)."""
         starts = np.asarray(starts, np.int64)
-        i = np.searchsorted(self.lo, starts, "right") - 1
-        inside = (i >= 0) & (starts + width <= self.hi[np.maximum(i, 0)])
-        at = np.where(inside, self.offset[np.maximum(i, 0)] + starts - self.lo[np.maximum(i, 0)], 0)
-        out = self.flat[at[:, None] + np.arange(width)[None, :]] if len(self.flat) else np.full(
-            (len(starts), width), N_CODE, np.uint8)
+        i = np.maximum(np.searchsorted(self.lo, starts, "right") - 1, 0)
+        inside = (starts >= self.lo[i]) & (starts + width <= self.hi[i]) if len(self.lo) else np.zeros(len(starts), bool)
+        out = np.full((len(starts), width), N_CODE, np.uint8)
+        if inside.any():
+            at = self.offset[i[inside]] + starts[inside] - self.lo[i[inside]]
+            out[inside] = self.flat[at[:, None] + np.arange(width)[None, :]]
         for k in np.flatnonzero(~inside):
             out[k] = self(int(starts[k]), int(starts[k]) + width)
         return out
 
+    def _stretch(self, k: int, a: int, b: int) -> np.ndarray:
+        """``contig[a:b]`` inside stretch ``k``."""
+        at = int(self.offset[k] - self.lo[k])
+        return self.flat[a + at : b + at]
+
     def __call__(self, a: int, b: int) -> np.ndarray:
         i = int(np.searchsorted(self.lo, a, "right")) - 1
         if i >= 0 and b <= self.hi[i]:
-            return self.codes[i][a - self.lo[i] : b - self.lo[i]]
+            return self._stretch(i, a, b)
         j = int(np.searchsorted(self.lo, b, "left"))
         first = max(i, 0) if i >= 0 and a < self.hi[i] else i + 1  # the first stretch overlapping [a, b)
         if first >= j or b - a > 1 << 26:  # outside every stretch: from the FASTA
@@ -137,7 +143,7 @@ class SitesGenome:
         for k in range(first, j):
             lo, hi = max(a, int(self.lo[k])), min(b, int(self.hi[k]))
             if hi > lo:
-                out[lo - a : hi - a] = self.codes[k][lo - self.lo[k] : hi - self.lo[k]]
+                out[lo - a : hi - a] = self._stretch(k, lo, hi)
         return out
 
 

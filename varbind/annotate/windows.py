@@ -165,6 +165,26 @@ def allele_window(genome: Callable[[int, int], np.ndarray], start: int, ref_len:
 _BASE = {"A": 0, "C": 1, "G": 2, "T": 3, "a": 0, "c": 1, "g": 2, "t": 3}
 
 
+def gather(genome: Callable[[int, int], np.ndarray], starts: np.ndarray, width: int) -> np.ndarray:
+    """Codes ``(n, width)`` of ``genome[s : s + width]`` for each of ``starts``: one gather from the
+    fetched stretches when ``genome`` has them (:class:`varbind.annotate.pipeline.SitesGenome`), else
+    from one read of the span the windows cover.
+
+    Examples
+    --------
+    >>> g = np.arange(20, dtype=np.uint8)
+    >>> gather(lambda a, b: g[a:b], np.array([5, 2]), 3).tolist()
+    [[5, 6, 7], [2, 3, 4]]
+    """
+    take = getattr(genome, "take", None)
+    if take is not None:
+        return take(starts, width)
+    starts = np.asarray(starts, np.int64)
+    lo = int(starts.min())
+    span = genome(lo, int(starts.max()) + width)
+    return span[(starts - lo)[:, None] + np.arange(width)[None, :]]
+
+
 def _snv_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray] | None, window: int,
                  contig_length: int | None) -> Windows | None:
     """:func:`build_windows` for the common chunk of SNVs only (ACGT, REF matching the FASTA), as
@@ -181,22 +201,18 @@ def _snv_windows(sites: Sequence[Site], genome: Callable[[int, int], np.ndarray]
     if (n_alt == 0).any() or (starts < 0).any() or (contig_length is not None and (starts >= contig_length).any()):
         return None
     left = (window - 1) // 2
-    take = getattr(genome, "take", None)  # a gather from the fetched stretches (SitesGenome), else one span
-    if take is None:
-        lo, hi = int(starts.min()) - left, int(starts.max()) - left + window
-        span = genome(lo, hi)
-        take = lambda first, width: span[(first - lo)[:, None] + np.arange(width)[None, :]]  # noqa: E731
-    if (take(starts, 1)[:, 0] != refb).any():
+    uniq, first, ref_of_site = np.unique(starts, return_index=True, return_inverse=True)
+    wins = gather(genome, uniq - left, window)
+    if (wins[ref_of_site.reshape(-1), left] != refb).any():
         return None  # REF mismatches: counted and handled by the general path
     site_of_edit = np.repeat(np.arange(len(sites)), n_alt)
     if (flat_alt == refb[site_of_edit]).any():
         return None
-    uniq, first, ref_of_site = np.unique(starts, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")  # references in order of first appearance, as the general path
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     win_start = uniq[order] - left
-    refs = take(win_start, window)
+    refs = wins[order]
     ne = len(flat_alt)
     edits = Edits(rank[ref_of_site][site_of_edit].astype(np.int64), np.full(ne, left, np.int64),
                   flat_alt[:, None], np.ones(ne, np.int64))
