@@ -33,20 +33,18 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from .. import _fs
 from ..errors import InputFormatError, VarbindError
+from . import part_worker
 
 log = logging.getLogger("varbind")
 
 #: records a part (a worker's unit); cut at the next chunk boundary
 PART = 16384
-#: the BGZF end-of-file block (SAM/BAM specification, 4.1.2)
-BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 #: ``--host-workers auto`` cuts inputs of at least this many records (from the index), or, without an
 #: index, files of at least this many bytes: the workers' start (~15-20 s on an H200 host with 12 of
 #: them) costs more than parts save on fewer (BENCHMARKS.md)
@@ -70,12 +68,9 @@ def default_workers(device) -> int:
 
     if _device.resolve(device).type != "cuda":
         return 1
-    try:
-        import psutil
+    import psutil
 
-        by_memory = int(psutil.virtual_memory().available // WORKER_BYTES)
-    except Exception:  # noqa: BLE001 - unknown: cores decide
-        by_memory = AUTO_MAX
+    by_memory = int(psutil.virtual_memory().available // WORKER_BYTES)
     return max(1, min(AUTO_MAX, threads.available_cores() - 1, by_memory))
 
 
@@ -178,7 +173,7 @@ def annotate(vcf: str, output: str, header: bytes, workers: int, job: dict, tota
 def run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, progress=None,
         final: str | None = None) -> tuple[Counter, dict, set]:
     """Annotate ``vcf`` into ``output`` (a temporary file) by parts; returns the merged counts, the
-    skipped ALT alleles by reason and the contigs seen (see :func:`annotate_part`); ``final``: the
+    skipped ALT alleles by reason and the contigs seen (see :func:`varbind.annotate.part_worker.annotate_part`); ``final``: the
     output's name in messages. ``job``: what
     every worker needs, pickled once per worker: ``run`` (the single-process annotation,
     :func:`varbind.annotate.api._annotate_vcf`), ``region`` and ``chunk`` (how it cuts chunks), the
@@ -220,12 +215,12 @@ def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, pro
     with open(job_file, "wb") as f:
         pickle.dump(job, f, protocol=pickle.HIGHEST_PROTOCOL)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                  initializer=_init, initargs=(job_file, workers))
+                                  initializer=part_worker.init, initargs=(job_file, workers))
     pending: deque = deque()
     try:
         with open(output, "wb") as out:
             if compress:
-                _write_bgzf(os.path.join(folder, "header.gz"), [header_text])
+                part_worker.write_bgzf(os.path.join(folder, "header.gz"), [header_text])
                 with open(os.path.join(folder, "header.gz"), "rb") as f:
                     _put(out, final, f)
             else:
@@ -259,14 +254,14 @@ def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, pro
                 with open(path, "wb") as f:
                     f.write(head)
                     f.writelines(lines)
-                pending.append((pool.submit(annotate_part, path, compress, offset), len(lines)))
+                pending.append((pool.submit(part_worker.annotate_part, path, compress, offset), len(lines)))
                 offset += len(lines)
                 while len(pending) >= 2 * workers:
                     drain_one()
             while pending:
                 drain_one()
             if compress:
-                _put(out, final, BGZF_EOF)
+                _put(out, final, part_worker.BGZF_EOF)
         pool.shutdown(wait=True)  # before the job file goes: a worker may still be starting
     except BaseException:
         for fut, _ in pending:
@@ -299,22 +294,6 @@ def _put(out, final: str, data) -> None:
         raise _fs._error(final, e) from None
 
 
-def _write_bgzf(path: str, blocks: Iterable[bytes]) -> None:
-    """``blocks`` as a BGZF file without its end-of-file block (the parts follow; the parent writes
-    one at the end)."""
-    from pysam.libcbgzf import BGZFile
-
-    g = BGZFile(path, "wb")
-    for block in blocks:
-        g.write(block)
-    g.close()
-    size = os.path.getsize(path)
-    with open(path, "r+b") as f:
-        f.seek(max(0, size - len(BGZF_EOF)))
-        if f.read() == BGZF_EOF:
-            f.truncate(size - len(BGZF_EOF))
-
-
 def _raise(result: tuple) -> None:
     """Raise in the parent what a worker raised (its class when it takes one message)."""
     from ..io import vcf_policy
@@ -331,76 +310,3 @@ def _raise(result: tuple) -> None:
         with contextlib.suppress(TypeError):  # a class whose constructor takes more than the message
             err = cls(message)
     raise err or (InputFormatError(message) if kind == "input" else RuntimeError(f"a host worker failed: {message}"))
-
-
-# ---------------------------------------------------------------- a worker
-
-_JOB: dict[str, Any] = {}
-
-
-def _init(job_file: str, workers: int) -> None:
-    import signal
-
-    try:  # from the process's start: the interpreter and imports are most of it
-        import psutil
-
-        started = psutil.Process().create_time()
-    except Exception:  # noqa: BLE001 - only a debug figure
-        started = time.time()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends its workers
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(143))  # nothing of a worker's outlives the parts folder
-    logging.getLogger("varbind").setLevel(logging.ERROR)  # the parent says the summary once
-    from .. import threads
-
-    threads.configure(max(1, (os.cpu_count() or 1) // workers))  # the cores shared, not each taken whole
-    with open(job_file, "rb") as f:
-        job = pickle.load(f)  # written by this run's parent (not a model file)
-    from .pipeline import on_worker_gpu
-
-    job["settings"] = on_worker_gpu(job["settings"], (multiprocessing.current_process()._identity or (1,))[0] - 1)
-    _JOB.update(job, _startup=time.time() - started)
-
-
-def annotate_part(path: str, compress: bool, offset: int = 0) -> tuple:
-    """Annotate one part (a plain VCF: the input's header and some of its records, ``offset``
-    records before them) into plain VCF text; returns ``("ok", body, stats)`` with ``body`` the file
-    of its records (BGZF blocks with ``compress``, without the end-of-file block), or a picklable
-    description of the error."""
-    from ..io import vcf_policy
-
-    out = path[: -len(".vcf")] + ".out.vcf"
-    stats: dict = {"startup": _JOB.pop("_startup", None), "pid": os.getpid()}
-    j = _JOB
-    t = time.perf_counter()
-    try:
-        j["run"](path, j["fasta"], out, j["panel"], settings=j["settings"], top_k=j["top_k"], strict=j["strict"],
-                 command=j["command"], deepfind=j["deepfind"] is not None, dfind=j["deepfind"],
-                 declared=j["declared"], part_stats=stats)
-    except vcf_policy.Undeclared as e:
-        return ("undeclared", e.number + offset, e.where, e.code)
-    except VarbindError as e:
-        return ("input", type(e).__module__, type(e).__name__, _renumbered(str(e), path))
-    except Exception as e:  # noqa: BLE001 - described to the parent, which raises it
-        return ("error", type(e).__module__, type(e).__name__, f"{type(e).__name__}: {e}")
-    finally:
-        os.unlink(path)
-    stats["annotate"] = time.perf_counter() - t
-    t = time.perf_counter()
-    body = out + (".body.gz" if compress else ".body")
-    with open(out, "rb") as f:
-        for line in f:
-            if line.startswith(b"#CHROM"):
-                break
-        if compress:
-            _write_bgzf(body, iter(lambda: f.read(1 << 20), b""))
-        else:
-            with open(body, "wb") as g:
-                shutil.copyfileobj(f, g, 1 << 20)
-    os.unlink(out)
-    stats["join"] = time.perf_counter() - t
-    return ("ok", body, stats)
-
-
-def _renumbered(message: str, path: str) -> str:
-    """A worker's message names its part file; the user knows the input."""
-    return message.replace(path, _JOB.get("vcf", path))
