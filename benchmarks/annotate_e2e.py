@@ -31,19 +31,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def count_records(vcf: str) -> int:
-    """Records of a (b)gzipped or plain VCF: its lines less the header's (a final newline assumed)."""
+    """Records of a (b)gzipped or plain VCF: its lines that are not header lines."""
     import gzip
 
     with open(vcf, "rb") as f:
         opener = gzip.open if f.read(2) == b"\x1f\x8b" else open
     with opener(vcf, "rb") as f:
-        header = 0
-        for line in f:
-            if not line.startswith(b"#"):
-                break
-            header += 1
-    with opener(vcf, "rb") as f:
-        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 22), b"")) - header
+        return sum(1 for line in f if not line.startswith(b"#"))
 
 
 def read_snvs(vcf: str, limit: int | None = None):

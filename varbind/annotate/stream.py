@@ -116,11 +116,11 @@ def switch_interval(device, default: float) -> float:
 
     if _device.resolve(device).type == "cpu":
         return default
-    env = os.environ.get("VARBIND_SWITCH_INTERVAL", "")
     try:
-        return float(env) if env and float(env) > 0 else GPU_SWITCH_INTERVAL
+        value = float(os.environ.get("VARBIND_SWITCH_INTERVAL", GPU_SWITCH_INTERVAL))
     except ValueError:
         return GPU_SWITCH_INTERVAL
+    return value if value > 0 else GPU_SWITCH_INTERVAL
 
 
 def _run(task_iter, contig_of, fasta_path, bank, settings, deepfind, write, client, in_flight, selection
