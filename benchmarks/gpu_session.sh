@@ -89,8 +89,8 @@ PY
        SMI=$!
        /usr/bin/time -f "satdebug: %e s wall, %M KB peak RSS (largest process)" python3 -m varbind --debug annotate \
          /tmp/sat.vcf.gz --fasta $FA -o /tmp/satd.vcf.gz --models deepbind --device cuda \
-         --host-workers ${SAT_DEBUG_WORKERS:-15} 2>&1 | grep -E "host workers|part of|annotated|wall|stages" \
-         | tail -12 | tee -a $OUT/satdebug.log
+         --host-workers ${SAT_DEBUG_WORKERS:-15} 2>&1 | grep -E "host workers|part of|annotated|wall|stages|scoring service" \
+         | tail -16 | tee -a $OUT/satdebug.log
        kill $SMI
        awk '{s += $1; n++; if ($1 > 0) b++} END {printf "GPU utilisation: mean %.0f%%, samples > 0: %.0f%% (%d samples)\n", s / n, 100 * b / n, n}' \
          /tmp/util.txt | tee -a $OUT/satdebug.log ;;

@@ -52,11 +52,15 @@ def test_parts_end_where_region_chunks_end(genome_world):  # noqa: F811
     assert all(len(p) >= 20 for _, p in got[:-1])
 
 
-@pytest.mark.parametrize("kind", ["vcf.gz", "vcf"])
-def test_parts_in_worker_processes_write_the_text_of_one_process(genome_world, tmp_path, cut, kind):  # noqa: F811
+@pytest.mark.parametrize("kind,service", [("vcf.gz", False), ("vcf", False), ("vcf.gz", True)])
+def test_parts_in_worker_processes_write_the_text_of_one_process(genome_world, tmp_path, cut, kind, service,
+                                                                 monkeypatch):  # noqa: F811
     """Two worker processes, parts of ~40 records: the same VCF text (header included) and summary;
-    the .vcf.gz is BGZF that tabix indexes and pysam reads by region."""
+    the .vcf.gz is BGZF that tabix indexes and pysam reads by region. ``service``: the parent scores
+    the workers' tasks, as on a GPU (:mod:`varbind.annotate.service`; here on the CPU)."""
     import pysam
+
+    monkeypatch.setattr(parallel, "_on_gpu", lambda settings: service)
 
     panel = calibrated_panel()
     outs, summaries = [], []
@@ -72,6 +76,25 @@ def test_parts_in_worker_processes_write_the_text_of_one_process(genome_world, t
     if kind == "vcf.gz":
         with pysam.TabixFile(str(outs[1])) as t:
             assert len(list(t.fetch("chr2"))) == sum(ln.startswith("chr2\t") for ln in _text(outs[0]))
+
+
+def test_an_error_of_the_scoring_service_ends_the_run_with_its_message(genome_world, tmp_path, cut,
+                                                                      monkeypatch):  # noqa: F811
+    """The parent's scoring fails: the worker that sent the task raises it, the run ends with its
+    text, nothing is left behind (no output, no parts folder) and no thread or process hangs."""
+    from varbind.annotate import service
+
+    monkeypatch.setattr(parallel, "_on_gpu", lambda settings: True)
+
+    def fail(*args, **kw):
+        raise MemoryError("CUDA out of memory (a stand-in)")
+
+    monkeypatch.setattr(service.pipeline, "score", fail)
+    out = tmp_path / "o.vcf.gz"
+    with pytest.raises(RuntimeError, match=r"host worker failed: MemoryError: CUDA out of memory \(a stand-in\)"):
+        annotate.annotate_vcf(str(genome_world["vcf"]), str(genome_world["fa"]), str(out), calibrated_panel(),
+                              settings=annotate.Settings(window=W, device="cpu"), host_workers=2)
+    assert cut == [2] and not out.exists() and not list(tmp_path.glob(".varbind-parts-*"))
 
 
 def test_parts_raise_the_error_of_one_process_and_declare_contigs_alike(genome_world, tmp_path, cut):  # noqa: F811

@@ -169,10 +169,11 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
                   dask_address: str | None = None, command: str = "", progress: bool = False,
                   deepfind: bool = True, tss: str | None = None, regions: str | Sequence | None = None,
                   regions_file: str | None = None, declared: Sequence[str] = (), host_workers: int | None = None,
-                  dfind: DeepFind | None = None, part_stats: dict | None = None) -> Summary:
+                  dfind: DeepFind | None = None, part_stats: dict | None = None, scorer=None) -> Summary:
     """The run :func:`annotate_vcf` starts (again, with ``declared``, after an undeclared tag).
     ``dfind``: DeepFind already loaded; ``part_stats`` (a worker of :mod:`varbind.annotate.parallel`
-    annotating one part): filled with the counts instead of checking contigs and saying the summary."""
+    annotating one part): filled with the counts instead of checking contigs and saying the summary;
+    ``scorer``: that worker's tasks scored by the parent (:class:`varbind.annotate.service.Remote`)."""
     settings = settings or Settings()
     panel = resolve_panel(panel, ids)
     tfs = pretrained.panel_tfs(panel)
@@ -213,7 +214,8 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
                              source=str(vcf)).header_bytes()
 
             job = dict(run=_annotate_vcf, region=REGION, chunk=CHUNK, fasta=str(fasta), panel=panel, settings=settings,
-                       top_k=top_k, strict=strict, command=command, deepfind=dfind, declared=list(declared), vcf=str(vcf))
+                       top_k=top_k, strict=strict, command=command, deepfind=dfind, declared=list(declared), vcf=str(vcf),
+                       selection=Selection(min(top_k, len(panel.bank)), spreads(panel)))
             counts, skipped, index = parallel.annotate(str(vcf), output, header, host_workers, job, source.total,
                                                        progress, lambda c, seen: _refuse_unmapped(c, seen, fasta_obj))
             return _summarized(vcf, fasta, output, counts, skipped, index)
@@ -291,7 +293,8 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
         size = pipeline.task_size(settings.device) if local else _cluster.dask_task_size(settings.device, n_workers)
         busy = annotate_stream.run(annotate_stream.tasks(chunks(), size), lambda chunk: contigs(chunk[0][1].chrom),
                             str(fasta), bank, settings, dfind if local else dfind_arg, write,
-                            client=None if local else client, in_flight=2 * n_workers, selection=selection)
+                            client=None if local else client, in_flight=2 * n_workers, selection=selection,
+                            scorer=scorer)
         bar.close()
         if part_stats is None:
             _refuse_unmapped(counts, seen, fasta_obj)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from .. import _fs
 from ..errors import InputFormatError, VarbindError
-from . import part_worker
+from . import part_worker, service
 
 log = logging.getLogger("varbind")
 
@@ -207,15 +207,11 @@ def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, pro
     t_run = time.perf_counter()
     folder = tempfile.mkdtemp(prefix=".varbind-parts-", dir=str(Path(output).resolve().parent))
     compress = output.endswith((".gz", ".bgz"))
-    # The job goes to the workers as a file, pickled here by value: as an initializer argument each
-    # worker's start would block the parent until that worker had imported what unpickling it needs
-    # (workers started one after another: 10 took ~50 s on the H200 host), and multiprocessing's own
-    # pickler would pass torch tensors as shared memory the parent may unmap under the worker.
-    job_file = os.path.join(folder, "job.pickle")
-    with open(job_file, "wb") as f:
-        pickle.dump(job, f, protocol=pickle.HIGHEST_PROTOCOL)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                  initializer=part_worker.init, initargs=(job_file, workers))
+    try:
+        server, pool = _start(folder, job, workers)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     pending: deque = deque()
     try:
         with open(output, "wb") as out:
@@ -274,6 +270,8 @@ def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, pro
             proc.join(10)
         raise
     finally:
+        if server is not None:
+            server.close()
         shutil.rmtree(folder, ignore_errors=True)
     med = {k: statistics.median(v) if v else 0.0 for k, v in timing.items()}
     log.debug("host workers: %d started in %.1f s (median; max %.1f), parts annotated in %.2f s and joined in %.2f s "
@@ -281,6 +279,35 @@ def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, pro
               max(timing["startup"], default=0.0), med["annotate"], med["join"], sum(timing["waited"]),
               time.perf_counter() - t_run)
     return counts, dict(skipped), seen
+
+
+def _start(folder: str, job: dict, workers: int) -> tuple[service.Server | None, ProcessPoolExecutor]:
+    """The scoring service (on a GPU: the parent scores every worker's tasks, :mod:`varbind.annotate.service`)
+    and the workers' pool.
+
+    The job goes to the workers as a file, pickled here by value: as an initializer argument each
+    worker's start would block the parent until that worker had imported what unpickling it needs
+    (workers started one after another: 10 took ~50 s on the H200 host), and multiprocessing's own
+    pickler would pass torch tensors as shared memory the parent may unmap under the worker."""
+    server = service.Server(folder, job, workers) if _on_gpu(job["settings"]) else None
+    try:
+        job_file = os.path.join(folder, "job.pickle")
+        with open(job_file, "wb") as f:
+            pickle.dump(dict(job, service=server and (server.address, server.authkey, server.needs_genome)), f,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=part_worker.init, initargs=(job_file, workers))
+    except BaseException:
+        if server is not None:
+            server.close()
+        raise
+    return server, pool
+
+
+def _on_gpu(settings) -> bool:
+    from .. import device as _device
+
+    return _device.resolve(settings.device).type == "cuda"
 
 
 def _put(out, final: str, data) -> None:

@@ -52,9 +52,14 @@ def init(job_file: str, workers: int) -> None:
     threads.configure(max(1, (os.cpu_count() or 1) // workers))  # the cores shared, not each taken whole
     with open(job_file, "rb") as f:
         job = pickle.load(f)  # written by this run's parent (not a model file)
-    from .pipeline import on_worker_gpu
+    if job.get("service") is not None:  # the parent scores this worker's tasks on its GPUs
+        from .service import Remote
 
-    job["settings"] = on_worker_gpu(job["settings"], (multiprocessing.current_process()._identity or (1,))[0] - 1)
+        job["scorer"] = Remote(*job["service"]).score
+    else:
+        from .pipeline import on_worker_gpu
+
+        job["settings"] = on_worker_gpu(job["settings"], (multiprocessing.current_process()._identity or (1,))[0] - 1)
     _JOB.update(job, _startup=time.time() - started)
 
 
@@ -72,7 +77,7 @@ def annotate_part(path: str, compress: bool, offset: int = 0) -> tuple:
     try:
         j["run"](path, j["fasta"], out, j["panel"], settings=j["settings"], top_k=j["top_k"], strict=j["strict"],
                  command=j["command"], deepfind=j["deepfind"] is not None, dfind=j["deepfind"],
-                 declared=j["declared"], part_stats=stats)
+                 declared=j["declared"], part_stats=stats, scorer=j.get("scorer"))
     except vcf_policy.Undeclared as e:
         return ("undeclared", e.number + offset, e.where, e.code)
     except VarbindError as e:

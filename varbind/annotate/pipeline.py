@@ -112,6 +112,12 @@ class SitesGenome:
         self.flat = np.concatenate(codes) if codes else np.zeros(0, np.uint8)  # the stretches end to end
         self.offset = np.cumsum([0] + [len(c) for c in codes])[:-1].astype(np.int64)  # where each starts in it
 
+    def __getstate__(self) -> dict:  # sent to the scoring service (:mod:`varbind.annotate.service`): the FASTA by its path
+        return dict(self.__dict__, fa=self.fa.path)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, fa=fasta(state["fa"]))
+
     def take(self, starts: np.ndarray, width: int) -> np.ndarray:
         """Codes ``(n, width)`` of ``contig[s : s + width]`` for each of ``starts``, the same as
         calling this object for each, as one gather from the stretches (windows outside them: one call each)."""

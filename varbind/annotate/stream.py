@@ -96,15 +96,18 @@ class _Pipe:
 
 def run(task_iter: Iterator[list[list]], contig_of: Callable[[list], str | None], fasta_path: str, bank, settings,
         deepfind, write: Callable[[list, list], None], client=None, in_flight: int = 2,
-        selection=None) -> dict[str, float]:
+        selection=None, scorer: Callable[[list], list] | None = None) -> dict[str, float]:
     """Score every task of ``task_iter`` (lists of chunks of ``(record, Site)``) and call
     ``write(task, results)`` for each, in order; ``contig_of(chunk)`` is the chunk's FASTA contig;
     ``selection`` (:class:`varbind.annotate.topk.Selection`): results reduced to the top models
-    in the scoring stage. Returns each stage's busy seconds and the wall time (also logged, DEBUG)."""
+    in the scoring stage; ``scorer(items)``: scores a task's prepared chunks instead of
+    :func:`varbind.annotate.pipeline.score` (a host worker's, :class:`varbind.annotate.service.Remote`).
+    Returns each stage's busy seconds and the wall time (also logged, DEBUG)."""
     interval = sys.getswitchinterval()
     sys.setswitchinterval(switch_interval(getattr(settings, "device", None), interval))
     try:
-        return _run(task_iter, contig_of, fasta_path, bank, settings, deepfind, write, client, in_flight, selection)
+        return _run(task_iter, contig_of, fasta_path, bank, settings, deepfind, write, client, in_flight, selection,
+                    scorer)
     finally:
         sys.setswitchinterval(interval)
 
@@ -123,7 +126,7 @@ def switch_interval(device, default: float) -> float:
     return value if value > 0 else GPU_SWITCH_INTERVAL
 
 
-def _run(task_iter, contig_of, fasta_path, bank, settings, deepfind, write, client, in_flight, selection
+def _run(task_iter, contig_of, fasta_path, bank, settings, deepfind, write, client, in_flight, selection, scorer
          ) -> dict[str, float]:
     pipe = _Pipe()
     busy = dict.fromkeys(("read", "score", "write"), 0.0)
@@ -153,7 +156,8 @@ def _run(task_iter, contig_of, fasta_path, bank, settings, deepfind, write, clie
                     return
                 task, items = item
                 t = time.perf_counter()
-                results = pipeline.score(items, bank, settings, deepfind, selection)
+                results = (scorer(items) if scorer is not None
+                           else pipeline.score(items, bank, settings, deepfind, selection))
                 busy["score"] += time.perf_counter() - t
                 pipe.put(done, (task, results))
 

@@ -1,0 +1,164 @@
+"""One process owns the GPU: the scoring service of :mod:`varbind.annotate.parallel`.
+
+With ``--host-workers N`` on a GPU each worker process reads, builds windows, formats INFO and
+writes its parts, but sends its tasks' windows here to be scored: the parent places the panel on
+each GPU once and scores every worker's tasks there (:func:`varbind.annotate.pipeline.score`, the
+same call on the same task as in one process, so the output is the same). Processes that each open
+the GPU time-slice it (their kernels never overlap; 15 of them kept an H200 busy 64% of the time),
+and each would hold its own CUDA context and copy of the panel.
+
+The parent listens on a Unix socket (abstract on Linux, else in the run's private parts folder; a
+random key authenticates the workers, see :mod:`multiprocessing.connection`); a thread per worker receives its tasks, and
+two scoring threads per GPU score them (one copies results and runs the classifier on the host
+while the other's kernels run). A worker keeps one task in flight (its reader prepares the next).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import queue
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from multiprocessing.connection import Client, Connection, Listener
+from typing import Any
+
+from . import pipeline
+
+log = logging.getLogger("varbind")
+
+#: scoring threads a GPU: while one waits on its kernels, the other does its task's host work
+THREADS_PER_GPU = 2
+
+
+def devices(settings) -> list:
+    """The GPUs the service scores on: the one named (``cuda:1``), or with ``cuda``/``auto`` every
+    visible GPU."""
+    from .. import device as _device
+
+    dev = _device.resolve(settings.device)
+    if str(settings.device) not in ("cuda", "auto") or dev.type != "cuda":
+        return [settings.device]
+    return [f"cuda:{i}" for i in range(max(1, _device.gpu_count()))]
+
+
+class Server:
+    """The parent's side: ``address`` and ``authkey`` go to the workers (in their job); ``close()``
+    ends the threads. Scoring errors are sent to the worker that asked, which raises them."""
+
+    def __init__(self, folder: str, job: dict, workers: int):
+        self.job = job
+        self.authkey = os.urandom(32)
+        # Linux: an abstract socket (no file; a path beside the output can pass the 107-byte limit)
+        self.address = (f"\0varbind-{os.getpid()}-{os.urandom(8).hex()}" if sys.platform.startswith("linux")
+                        else os.path.join(folder, "score.sock"))
+        self._listener = Listener(self.address, family="AF_UNIX", authkey=self.authkey)
+        self._tasks: queue.Queue = queue.Queue()
+        self._closed = threading.Event()
+        self._first = threading.Lock()  # the first task on a GPU runs alone: it compiles or loads the kernels
+        self._warm: set = set()
+        self._busy: list[float] = []  # seconds each task was scored (DEBUG summary at close)
+        self._t0 = time.perf_counter()
+        self._conns: list[Connection] = []
+        # the scoring threads give the interpreter lock up at each launch: as a GPU run's stages (stream.run)
+        from .stream import switch_interval
+
+        self._interval = sys.getswitchinterval()
+        sys.setswitchinterval(switch_interval(job["settings"].device, self._interval))
+        self._threads = [threading.Thread(target=self._accept, args=(workers,), daemon=True)]
+        from .. import device as _device
+
+        #: whether the workers send each chunk's genome (only the CPU's region path reads it)
+        self.needs_genome = any(_device.resolve(d).type == "cpu" for d in devices(job["settings"]))
+        for dev in devices(job["settings"]):
+            settings = replace(job["settings"], device=dev)
+            n = THREADS_PER_GPU if _device.resolve(dev).type == "cuda" else 1  # numba's kernels take the cores
+            self._threads += [threading.Thread(target=self._score, args=(settings,), daemon=True) for _ in range(n)]
+        for t in self._threads:
+            t.start()
+
+    def _accept(self, workers: int) -> None:
+        for _ in range(workers):
+            try:
+                conn = self._listener.accept()
+            except (OSError, EOFError):  # closed, or a connection that failed its authentication
+                if self._closed.is_set():
+                    return
+                continue
+            self._conns.append(conn)
+            threading.Thread(target=self._receive, args=(conn,), daemon=True).start()
+
+    def _receive(self, conn: Connection) -> None:
+        while not self._closed.is_set():
+            try:
+                data = conn.recv_bytes()
+            except (OSError, EOFError):  # the worker ended
+                return
+            self._tasks.put((conn, data))
+
+    def _score(self, settings) -> None:
+        j = self.job
+        while True:
+            item = self._tasks.get()
+            if item is None:
+                return
+            conn, data = item
+            t = time.perf_counter()
+            try:
+                items = pickle.loads(data)
+                if settings.device in self._warm:
+                    results = pipeline.score(items, j["panel"].bank, settings, j["deepfind"], j["selection"])
+                else:
+                    with self._first:
+                        results = pipeline.score(items, j["panel"].bank, settings, j["deepfind"], j["selection"])
+                        self._warm.add(settings.device)
+                reply = pickle.dumps(("ok", results), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as e:  # noqa: BLE001 - raised in the worker that sent the task
+                reply = _error_reply(e)
+            self._busy.append(time.perf_counter() - t)
+            try:
+                conn.send_bytes(reply)
+            except OSError:  # the worker ended (its run failed elsewhere)
+                pass
+
+    def close(self) -> None:
+        wall = time.perf_counter() - self._t0
+        log.debug("scoring service: %d tasks scored in %.1f s (sum over %d threads; median %.2f s a task) of %.1f s",
+                  len(self._busy), sum(self._busy), len(self._threads) - 1,
+                  statistics.median(self._busy) if self._busy else 0.0, wall)
+        sys.setswitchinterval(self._interval)
+        self._closed.set()
+        for _ in range(len(self._threads)):
+            self._tasks.put(None)
+        self._listener.close()
+        for conn in self._conns:
+            conn.close()
+
+
+def _error_reply(e: Exception) -> bytes:
+    try:
+        return pickle.dumps(("error", e), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
+        return pickle.dumps(("error", RuntimeError(f"{type(e).__name__}: {e}")), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class Remote:
+    """A worker's side: ``score(items)`` sends a task's prepared chunks to the parent and returns
+    their results, as :func:`varbind.annotate.pipeline.score` would; ``genome``: whether the chunks'
+    genome goes too (only the CPU's region path reads it, see :attr:`Server.needs_genome`)."""
+
+    def __init__(self, address: str, authkey: bytes, genome: bool):
+        self._conn = Client(address, family="AF_UNIX", authkey=authkey)
+        self._genome = genome
+
+    def score(self, items: Sequence[pipeline.Prepared]) -> list[tuple[Any, dict, Any]]:
+        sent = items if self._genome else [p._replace(genome=None) for p in items]
+        self._conn.send_bytes(pickle.dumps(sent, protocol=pickle.HIGHEST_PROTOCOL))
+        kind, value = pickle.loads(self._conn.recv_bytes())
+        if kind != "ok":
+            raise value
+        return value
