@@ -66,6 +66,41 @@ def test_triton_snv_kernel_equals_numba_and_the_reference(seed):
         assert rel(gpu.alt[e], np.array(want)) < 1e-4, (e, gpu.alt[e], want)
 
 
+@pytest.mark.parametrize("window,centre,length", [(101, 25, 51), (61, 15, 31)])
+def test_subwindow_scores_come_from_the_same_pass(window, centre, length):
+    """``score_snvs_with_subwindow``: the panel's scores are bit for bit those of ``score_edits``
+    (the same tiles), the shorter window's equal scoring it on its own (DeepFind's 51 bp in 101, and
+    31 in 61 where the m = 33 detectors reach past the shorter window at the substitution too), N in
+    the sequence and as the new base included; a multi-base edit is scored as score_edits does."""
+    rng = np.random.default_rng(window)
+    bank = bank_of(3).to("cuda")
+    seqs = ["".join(rng.choice(list("ACGTN"), p=[0.24, 0.24, 0.24, 0.24, 0.04], size=window)) for _ in range(200)]
+    refs = encode_batch(seqs)
+    mid = (window - 1) // 2
+    n = 600
+    edits = predict.Edits(rng.integers(0, 200, n).astype(np.int64), np.full(n, mid, np.int64),
+                          rng.integers(0, 5, (n, 1)).astype(np.uint8), np.ones(n, np.int64))
+    edits.start[:5] = np.arange(5)  # shorter windows that do not fit: rows undefined, not checked
+    full, sub = predict.score_snvs_with_subwindow(bank, refs, edits, centre, length)
+    plain = predict.score_edits(bank, refs, edits, to_host=False)
+    assert torch.equal(full.ref, plain.ref) and torch.equal(full.alt, plain.alt)
+    off = mid - centre
+    cut = encode_batch([q[off : off + length] for q in seqs])
+    own = predict.score_edits(bank, cut, predict.Edits(edits.ref_index, np.full(n, centre, np.int64), edits.codes,
+                                                       edits.lengths))
+    fit = slice(5, None)
+    assert rel(sub.ref.cpu().numpy()[fit], own.ref[edits.ref_index][fit]) < 1e-5
+    assert rel(sub.alt.cpu().numpy()[fit], own.alt[fit]) < 1e-5
+    # with a two-base edit among them: that one as score_edits scores it, its sub rows NaN
+    mixed = predict.Edits(edits.ref_index, edits.start, np.concatenate([edits.codes, edits.codes], 1),
+                          edits.lengths.copy())
+    mixed.lengths[7] = 2
+    full2, sub2 = predict.score_snvs_with_subwindow(bank, refs, mixed, centre, length)
+    want = predict.score_edits(bank, refs, mixed, to_host=False)
+    assert torch.equal(full2.alt, want.alt) and torch.isnan(sub2.alt[7]).all()
+    assert torch.equal(sub2.alt[8:], sub.alt[8:])
+
+
 @pytest.mark.skipif(not torch.cuda.is_available() or _tiles.table_for(torch.cuda.get_device_name()) is None,
                     reason="batch-independent only with a shipped tile table (the autotuner may pick by batch size)")
 def test_snv_scores_do_not_depend_on_the_batch():

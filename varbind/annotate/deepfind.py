@@ -60,6 +60,29 @@ class DeepFindWindows(NamedTuple):
     dist: np.ndarray
     tv: np.ndarray
 
+    def inside(self, win, centre: int, length: int) -> np.ndarray:
+        """Which of these windows (a mask) are the bases of the panel's window ``win`` around the
+        same SNV (the substitution at ``centre`` of ``length`` bases; the same REF and ALT), so that
+        the panel's pass can score them too (:func:`varbind.predict.score_snvs_with_subwindow`)."""
+        ed = win.edits
+        e = self.rows
+        ref = ed.ref_index[e]
+        s0 = ed.start[e] - centre
+        ok = (ed.lengths[e] == 1) & (s0 >= 0) & (s0 + length <= win.refs.lengths[ref])
+        ok &= (self.refs.lengths == length) & (self.edits.start == centre)
+        ok &= ed.codes[e, 0] == self.edits.codes[:, 0]
+        cols = np.minimum(np.maximum(s0, 0)[:, None] + np.arange(length), win.refs.codes.shape[1] - 1)
+        ok &= (win.refs.codes[ref[:, None], cols] == self.refs.codes[:, :length]).all(axis=1)
+        return ok
+
+    def subset(self, keep: np.ndarray) -> "DeepFindWindows":
+        """The windows ``keep`` (a mask), their edits renumbered."""
+        idx = np.flatnonzero(keep)
+        e = self.edits
+        return DeepFindWindows(self.rows[idx], CodeBatch(self.refs.codes[idx], self.refs.lengths[idx]),
+                               type(e)(np.arange(len(idx), dtype=np.int64), e.start[idx], e.codes[idx], e.lengths[idx]),
+                               self.dist[idx], self.tv[idx])
+
 
 def deepfind_windows(sites: Sequence[Site], site: np.ndarray, allele: np.ndarray, genome, df: DeepFind
                      ) -> DeepFindWindows | None:

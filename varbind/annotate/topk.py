@@ -90,7 +90,8 @@ def select(ref: np.ndarray, alt: np.ndarray, k: int, spread: np.ndarray | None =
 
 
 def select_on(device, ref: np.ndarray, alt: np.ndarray, k: int, spread: np.ndarray | None = None) -> Top:
-    """:func:`select` computed on a torch ``device`` (a GPU): the same float32 deltas and float64
+    """:func:`select` computed on a torch ``device`` (a GPU; ``ref``/``alt`` arrays, or tensors
+    already there, which are not copied): the same float32 deltas and float64
     effects (IEEE subtraction and division give the same numbers there), the order from a stable
     descending sort of ``|rank|`` (ties in panel order, NaN last, as :func:`top_models`). Only the
     panel mean sums in another order (a difference in the 16th digit, not in the 4 printed)."""
@@ -98,9 +99,10 @@ def select_on(device, ref: np.ndarray, alt: np.ndarray, k: int, spread: np.ndarr
 
     e, m = ref.shape
     if e == 0 or m == 0:
-        return select(ref, alt, k, spread)
-    r = torch.from_numpy(np.ascontiguousarray(ref)).to(device)
-    a = torch.from_numpy(np.ascontiguousarray(alt)).to(device)
+        host = [x.cpu().numpy() if isinstance(x, torch.Tensor) else x for x in (ref, alt)]
+        return select(*host, k, spread)
+    r, a = (x.to(device) if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x)).to(device)
+            for x in (ref, alt))
     delta = a - r
     eff = None
     if spread is not None:

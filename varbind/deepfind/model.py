@@ -80,17 +80,22 @@ def feature_matrix(ref: np.ndarray, alt: np.ndarray, tss_distance: np.ndarray, t
                    feature_set: str) -> np.ndarray:
     """The classifier's input ``(N, 2M)`` or ``(N, 2M + 2)`` float32: ``ref, alt - ref[, tss, tv]``.
 
-    ``tss`` is ``log10(1 + distance)``; a missing distance (-1) becomes the largest seen, 1e6.
+    ``tss`` is ``log10(1 + distance)``; a missing distance (-1) becomes the largest seen, 1e6. With
+    ``ref``/``alt`` torch tensors (scores left on a GPU) the matrix is a tensor on their device, the
+    same numbers.
     """
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"feature_set must be one of {FEATURE_SETS}, not {feature_set!r}")
-    ref, alt = np.asarray(ref, np.float32), np.asarray(alt, np.float32)
+    on = isinstance(ref, torch.Tensor)
+    if not on:
+        ref, alt = np.asarray(ref, np.float32), np.asarray(alt, np.float32)
     cols = [ref, alt - ref]
     if feature_set == "scores+tss+tv":
         d = np.asarray(tss_distance, np.float64)
         d = np.where(d < 0, 1e6, d)
-        cols += [np.log10(1.0 + d)[:, None].astype(np.float32), np.asarray(transversion, np.float32)[:, None]]
-    return np.concatenate(cols, axis=1)
+        extra = [np.log10(1.0 + d)[:, None].astype(np.float32), np.asarray(transversion, np.float32)[:, None]]
+        cols += [torch.from_numpy(x).to(ref.device) for x in extra] if on else extra
+    return torch.cat(cols, 1) if on else np.concatenate(cols, axis=1)
 
 
 class MLP(nn.Module):
@@ -211,10 +216,14 @@ class DeepFindModel:
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Probability of being deleterious for feature rows ``(N, n_features)`` -> ``(N,)`` float64."""
-        X = np.asarray(X, np.float32)
+        """Probability of being deleterious for feature rows ``(N, n_features)`` -> ``(N,)`` float64
+        (``X`` a float32 array, or a tensor, e.g. on the GPU: :func:`feature_matrix` of scores there)."""
+        if isinstance(X, torch.Tensor) and self.config.kind == "lightgbm":
+            X = X.cpu().numpy()
+        if not isinstance(X, torch.Tensor):
+            X = np.asarray(X, np.float32)
         if X.ndim != 2 or X.shape[1] != self.config.n_features:
-            raise ValueError(f"expected features (N, {self.config.n_features}), got {X.shape}")
+            raise ValueError(f"expected features (N, {self.config.n_features}), got {tuple(X.shape)}")
         if self.config.kind == "lightgbm":
             return np.asarray(self.booster.predict(X), np.float64)
         self.mlp.eval()
@@ -222,7 +231,9 @@ class DeepFindModel:
         out = []
         with torch.no_grad():
             for i in range(0, len(X), 65536):
-                out.append(torch.sigmoid(self.mlp(torch.from_numpy(X[i : i + 65536]).to(device))).double().cpu().numpy())
+                rows = X[i : i + 65536]
+                rows = rows if isinstance(rows, torch.Tensor) else torch.from_numpy(rows)
+                out.append(torch.sigmoid(self.mlp(rows.to(device))).double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0)
 
     def predict_variants(self, ref_windows_51: CodeBatch, alt_windows_51: CodeBatch, tss_distance: np.ndarray,

@@ -79,30 +79,46 @@ def _edit_features(bank: ModelBank, nb: int, order: np.ndarray, pool, strand_mer
 
 
 def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge: str,
-                       batch_size: int | None) -> EditScores:
+                       batch_size: int | None, to_host: bool = True, sub: tuple[int, int] | None = None
+                       ) -> EditScores:
     """Single-base substitutions on the GPU: each edit's program computes its reference and the
     substituted base's per-position differences in the same tiles (one pass a variant).
 
     Batches are pipelined: while the GPU scores batch ``k``, a second stream copies batch ``k - 1``'s
     scores into pinned memory and the host spreads them into the outputs (nothing waits on the GPU
-    but that copy)."""
+    but that copy). Without ``to_host`` the scores stay on the GPU (torch tensors, nothing copied).
+    With ``sub`` (and ``to_host=False``) the result is ``(scores, sub_scores)``, see
+    :func:`score_snvs_with_subwindow`."""
     from .kernels import triton_ops as _triton_kernels
 
     nb, ne = len(refs.lengths), len(edits.start)
-    ref_out = np.empty((nb, len(bank)), np.float32)
-    alt_out = np.empty((ne, len(bank)), np.float32)
+    dev, nm = bank.device, len(bank)
+    if to_host:
+        ref_out = np.empty((nb, nm), np.float32)
+        alt_out = np.empty((ne, nm), np.float32)
+    else:
+        ref_out = torch.empty((nb, nm), dtype=torch.float32, device=dev)
+        alt_out = torch.empty((ne, nm), dtype=torch.float32, device=dev)
+    if sub is not None:
+        sub_ref = torch.empty((ne, nm), dtype=torch.float32, device=dev)
+        sub_alt = torch.empty((ne, nm), dtype=torch.float32, device=dev)
     has_edit = np.zeros(nb, dtype=bool)
     has_edit[edits.ref_index] = True
     if not has_edit.all():  # references nobody edits: plain passes
         idx = np.flatnonzero(~has_edit)
-        ref_out[idx] = score(bank, CodeBatch(refs.codes[idx], refs.lengths[idx]), strand_merge=strand_merge)
+        plain = score(bank, CodeBatch(refs.codes[idx], refs.lengths[idx]), strand_merge=strand_merge)
+        if to_host:
+            ref_out[idx] = plain
+        else:
+            ref_out[torch.from_numpy(idx).to(dev)] = torch.from_numpy(plain).to(dev)
     if ne == 0:
-        return EditScores(ref_out, alt_out)
+        return EditScores(ref_out, alt_out) if sub is None else (EditScores(ref_out, alt_out),
+                                                                 EditScores(sub_ref, sub_alt))
     bs = min(batch_size or 8192, ne)
-    dev, nm = bank.device, len(bank)
-    copier = torch.cuda.Stream(dev)
-    host = [torch.empty(2 * bs * nm, dtype=torch.float32, pin_memory=True) for _ in range(2)]
-    copied = [torch.cuda.Event(), torch.cuda.Event()]
+    if to_host:
+        copier = torch.cuda.Stream(dev)
+        host = [torch.empty(2 * bs * nm, dtype=torch.float32, pin_memory=True) for _ in range(2)]
+        copied = [torch.cuda.Event(), torch.cuda.Event()]
 
     def collect(k: int, sl: slice) -> None:
         copied[k].synchronize()
@@ -123,11 +139,18 @@ def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_me
             codes = to_dev(refs.codes[used, : int(lengths.max())])
             lengths_t = to_dev(lengths.astype(np.int64))
             args = [to_dev(np.asarray(a, dtype=np.int64)) for a in (e_ref, edits.start[sl], edits.codes[sl, 0])]
-            out = torch.empty((2 * n, nm), device=dev)  # each edit's reference, then the edits
+            # each edit's reference, then the edits (then the sub-window's reference and edit)
+            out = torch.empty(((2 if sub is None else 4) * n, nm), device=dev)
             for group in bank.groups:
                 feats = _triton_kernels.snv_pool(_pad(codes, group.m), lengths_t, *args, _triton_kernels.weights(group),
-                                                 group.thr, group.m, group.slots, group.d)
+                                                 group.thr, group.m, group.slots, group.d, sub=sub)
                 out[:, group.models_t(dev)] = _merge(*_heads(group, feats), strand_merge)
+            if not to_host:
+                ref_out[to_dev(edits.ref_index[sl].astype(np.int64))] = out[:n]
+                alt_out[sl] = out[n : 2 * n]
+                if sub is not None:
+                    sub_ref[sl], sub_alt[sl] = out[2 * n : 3 * n], out[3 * n :]
+                continue
             copier.wait_stream(torch.cuda.current_stream(dev))
             with torch.cuda.stream(copier):
                 host[buf][: 2 * n * nm].copy_(out.view(-1), non_blocking=True)
@@ -136,8 +159,58 @@ def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_me
             if pending is not None:
                 collect(*pending)
             pending = (buf, sl)
-        collect(*pending)
-    return EditScores(ref_out, alt_out)
+        if pending is not None:
+            collect(*pending)
+    return EditScores(ref_out, alt_out) if sub is None else (EditScores(ref_out, alt_out), EditScores(sub_ref, sub_alt))
+
+
+def _full_passes(bank: ModelBank, refs: CodeBatch, edits: Edits, which: np.ndarray, strand_merge: str,
+                 batch_size: int | None) -> np.ndarray:
+    """Scores ``(n, M)`` of the edits ``which`` (a mask) as full passes over their edited windows."""
+    other = np.flatnonzero(which)
+    used, local = np.unique(edits.ref_index[other], return_inverse=True)
+    sub = CodeBatch(refs.codes[used], refs.lengths[used])
+    return score(bank, apply_edits(sub, Edits(local.astype(np.int64), edits.start[other], edits.codes[other],
+                                              edits.lengths[other])), strand_merge=strand_merge, batch_size=batch_size)
+
+
+def score_snvs_with_subwindow(bank: ModelBank, refs: CodeBatch, edits: Edits, centre: int, length: int, *,
+                              strand_merge: str = "max", batch_size: int | None = None
+                              ) -> tuple[EditScores, EditScores]:
+    """:func:`score_edits` of single-base substitutions on a GPU (Triton), and in the same pass the
+    scores of a shorter window around each: the ``length`` bases of its reference in which the
+    substitution is base ``centre``, as its own N-padded sequence, before and after the substitution
+    (DeepFind's 51-bp windows inside the panel's 101-bp ones). The shorter window's positions that read
+    only its bases are the longer one's, so only the ``m - 1`` at either end are computed again.
+    Other edits are scored as :func:`score_edits` scores them (full passes); their ``sub`` rows are NaN.
+
+    Returns ``(scores, sub)``: ``scores`` as :func:`score_edits` with ``to_host=False`` (tensors on the
+    GPU: ``ref`` a row per reference, ``alt`` a row per edit) and ``sub``, a row per edit, ``ref``
+    of its shorter window and ``alt`` of it substituted; equal to :func:`score_edits` on those windows
+    within float32 rounding. Rows of edits whose shorter window does not lie inside their reference
+    are undefined (the caller scores those windows on their own).
+    """
+    _check("global", strand_merge)
+    _validate_edits(refs, edits)
+    if bank.device.type != "cuda" or _default_backend(bank.device, "global") != "triton":
+        raise ValueError("score_snvs_with_subwindow needs the Triton kernels (a CUDA device)")
+    if not 0 <= centre < length:
+        raise ValueError(f"centre {centre} is not in a window of {length} bases")
+    snv = edits.lengths == 1
+    if snv.all():
+        return _snv_scores_triton(bank, refs, edits, strand_merge, batch_size, to_host=False, sub=(centre, length))
+    # as score_edits: the other edits as full passes (their sub-window rows NaN)
+    dev, nm, ne = bank.device, len(bank), len(edits.start)
+    r, s = _snv_scores_triton(bank, refs, Edits(*(x[snv] for x in edits)), strand_merge, batch_size, to_host=False,
+                              sub=(centre, length))
+    at = torch.from_numpy(np.flatnonzero(snv)).to(dev)
+    alt = torch.empty((ne, nm), dtype=torch.float32, device=dev)
+    alt[at] = r.alt
+    alt[torch.from_numpy(np.flatnonzero(~snv)).to(dev)] = torch.from_numpy(
+        _full_passes(bank, refs, edits, ~snv, strand_merge, batch_size)).to(dev)
+    sub_ref, sub_alt = (torch.full((ne, nm), float("nan"), device=dev) for _ in range(2))
+    sub_ref[at], sub_alt[at] = s.ref, s.alt
+    return EditScores(r.ref, alt), EditScores(sub_ref, sub_alt)
 
 
 def apply_edits(refs: CodeBatch, edits: Edits) -> CodeBatch:
@@ -170,13 +243,16 @@ def score_edits(
     batch_size: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
+    to_host: bool = True,
 ) -> EditScores:
     """Global-mode scores of reference sequences and of same-length edits of them.
 
     On the CPU each edit costs only the ``k + m - 1`` convolution positions it touches (a delta on
     the reference pass: prefix/suffix maxima and the total of the reference map give the rest); on a
     GPU single-base edits are scored in the reference's own pass (Triton), other edits in full. Results equal :func:`score` on
-    :func:`apply_edits` within float32 rounding.
+    :func:`apply_edits` within float32 rounding. With ``to_host=False`` on a GPU the scores stay
+    there (float32 torch tensors on the bank's device: the same numbers, not copied), for a caller
+    that reduces them on the GPU; on the CPU they are numpy arrays either way.
 
     Examples
     --------
@@ -200,20 +276,19 @@ def score_edits(
         snv = edits.lengths == 1
         if _default_backend(bank.device, "global") == "triton" and snv.any():
             if snv.all():
-                return _snv_scores_triton(bank, refs, edits, strand_merge, batch_size)
+                return _snv_scores_triton(bank, refs, edits, strand_merge, batch_size, to_host)
+            if not to_host:  # mixed edits: scored on the host path below, then placed on the GPU
+                r = score_edits(bank, refs, edits, strand_merge=strand_merge, batch_size=batch_size)
+                return EditScores(*(torch.from_numpy(x).to(bank.device) for x in r))
             # single-base edits through the SNV kernel; the others as full passes over their windows only
             r = _snv_scores_triton(bank, refs, Edits(*(x[snv] for x in edits)), strand_merge, batch_size)
-            other = np.flatnonzero(~snv)
-            used, local = np.unique(edits.ref_index[other], return_inverse=True)
-            sub = CodeBatch(refs.codes[used], refs.lengths[used])
             alt_out[snv] = r.alt
-            alt_out[other] = score(bank, apply_edits(sub, Edits(local.astype(np.int64), edits.start[other],
-                                                                 edits.codes[other], edits.lengths[other])),
-                                   strand_merge=strand_merge, batch_size=batch_size)
+            alt_out[~snv] = _full_passes(bank, refs, edits, ~snv, strand_merge, batch_size)
             return EditScores(r.ref, alt_out)
         ref_out[:] = score(bank, refs, strand_merge=strand_merge, batch_size=batch_size)
         alt_out[:] = score(bank, apply_edits(refs, edits), strand_merge=strand_merge, batch_size=batch_size)
-        return EditScores(ref_out, alt_out)
+        return EditScores(ref_out, alt_out) if to_host else EditScores(*(torch.from_numpy(x).to(bank.device)
+                                                                           for x in (ref_out, alt_out)))
     width = int(refs.lengths.max()) if nb else 0
     bs = batch_size or max(1, _auto_batch(bank, width, "global") // 4)
     by_ref = np.argsort(edits.ref_index, kind="stable")  # each batch's edits: one slice, not a scan of all
