@@ -5,7 +5,10 @@ scoring call alone, on the same SNVs, in the same run.
   all scored by one :func:`varbind.predict.score_edits` call (what BENCHMARKS.md's kernel figures
   time), after an untimed warm-up (on a GPU the same call: after a warm-up on the first 8,192 alone,
   a fresh machine's timed call still compiled or set up, 17,838 SNV/s against 109,674-111,288 warm;
-  on the CPU the first 8,192); the panel already loaded and on the device;
+  on the CPU the first 8,192); the panel already loaded and on the device; on a GPU also one untimed
+  ``annotate`` of the first 20,000 records, which compiles the kernels the command uses and the
+  call alone does not (DeepFind's sub-window variants: a fresh machine's first run compiled them,
+  3,892 SNV/s against 8,296 for the default panel);
 * *end to end*: ``python -m varbind annotate VCF --fasta FA -o OUT.vcf.gz --models SRC --device DEV``
   as a subprocess (DeepFind on, as by default; ``--no-deepfind`` as well with ``--also-no-deepfind``,
   and in one host process, ``--host-workers 1``, with ``--also-one-process``),
@@ -135,6 +138,24 @@ _RSS = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
 
 
+def warm_annotate(vcf: str, fasta: str, models: str, device: str, n: int = 20_000) -> None:
+    """One untimed ``annotate`` of the first ``n`` records of ``vcf`` (see the module's docstring)."""
+    import gzip
+
+    with tempfile.TemporaryDirectory() as d:
+        head = str(Path(d) / "head.vcf")
+        with open(vcf, "rb") as f:
+            opener = gzip.open if f.read(2) == b"\x1f\x8b" else open
+        with opener(vcf, "rb") as f, open(head, "wb") as g:
+            k = 0
+            for line in f:
+                k += not line.startswith(b"#")
+                if k > n:
+                    break
+                g.write(line)
+        end_to_end(head, fasta, models, device, ["--host-workers", "1"], n, 1)
+
+
 def run(args) -> None:
     from varbind import device as vdevice
     from varbind.panels import sources as pretrained
@@ -153,6 +174,8 @@ def run(args) -> None:
 
         rows.append(("GPU", torch.cuda.get_device_name(device)))
     alone = scoring_alone(bank, refs, edits, device, args.repeats)
+    if device.startswith("cuda"):
+        warm_annotate(args.end_to_end, args.fasta, args.models, device)
     med_alone = statistics.median(alone)
     rows.append(("scoring call alone, SNV/s (median; runs)", f"{med_alone:,.0f} ({', '.join(f'{x:,.0f}' for x in alone)})"))
     variants = [("end to end, DeepFind on", [])]

@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from varbind.predict.kernels import triton_ops as tk  # noqa: E402
+from varbind.predict.kernels import triton_snv as ts  # noqa: E402
 from varbind import pretrained  # noqa: E402
 from varbind.predict._core import _pad  # noqa: E402
 
@@ -50,7 +51,7 @@ def measure(group, codes, n: int, kernel: str) -> dict:
         meta = dict(cfg.kwargs, num_warps=cfg.num_warps, num_stages=cfg.num_stages)
         grid = (n, cols // meta["BLOCK_C"])
         if kernel == "snv":
-            fn = lambda: tk._snv_pool_jit[grid](  # noqa: E731
+            fn = lambda: ts._snv_pool_jit[grid](  # noqa: E731
                 x, lengths, ref, centre, new, w.parts, w.inv_scale, w.w32, thr, w.slot, w.feat, w.avg, feats, l_pad, n,
                 group.d, 2, M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=tk.BLOCK_K, MP2=max(16, triton.next_power_of_2(m)),
                 **meta)

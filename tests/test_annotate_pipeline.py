@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from varbind import annotate, deepfind, io, predict
+from varbind.annotate import fused as annotate_fused
 from varbind.annotate import pipeline as annotate_pipeline
 from varbind.annotate import stream as annotate_stream
 from varbind.panels import nulls as percentiles
@@ -191,7 +192,7 @@ def test_scores_left_on_the_device_give_the_same_info_as_host_copies(genome_worl
     items = [annotate_pipeline.prepare(c, str(genome_world["fa"]), c[0].chrom, settings, dfind) for c in chunks]
     spread = np.linspace(0.5, 2.0, len(bank))
     sel = annotate_pipeline.Selection(3, spread)
-    host = annotate_pipeline.reduced(annotate_pipeline._score_fused(items, bank, settings, dfind), sel, "cpu")
+    host = annotate_pipeline.reduced(annotate_fused.score_task(items, bank, settings, dfind), sel, "cpu")
     real = predict.score_edits
     seen = []
 
@@ -201,7 +202,7 @@ def test_scores_left_on_the_device_give_the_same_info_as_host_copies(genome_worl
         return predict.EditScores(*(torch.from_numpy(x) for x in r)) if not to_host else r
 
     monkeypatch.setattr(predict, "score_edits", on_device)
-    kept = annotate_pipeline._score_fused(items, bank, settings, dfind, sel)
+    kept = annotate_fused.score_task(items, bank, settings, dfind, sel)
     assert seen == [False] and len(kept) == len(host) == len(chunks)
     for (a, _, _), (b, _, _) in zip(host, kept):
         assert a.ref.shape == b.ref.shape == (len(a.site), 0)
@@ -229,7 +230,7 @@ def test_deepfind_windows_scored_in_the_panels_pass_give_the_same_numbers(genome
     odd = next(p.dfw for p in items if p.dfw is not None and len(p.dfw.rows) > 1)
     odd.refs.codes[1, 0] = (odd.refs.codes[1, 0] + 1) % 4
     sel = annotate_pipeline.Selection(3, np.linspace(0.5, 2.0, len(bank)))
-    host = annotate_pipeline.reduced(annotate_pipeline._score_fused(items, bank, settings, dfind), sel, "cpu")
+    host = annotate_pipeline.reduced(annotate_fused.score_task(items, bank, settings, dfind), sel, "cpu")
     real = predict.score_edits
     calls = []
 
@@ -248,9 +249,9 @@ def test_deepfind_windows_scored_in_the_panels_pass_give_the_same_numbers(genome
         return (predict.EditScores(*(torch.from_numpy(x) for x in r)),
                 predict.EditScores(*(torch.from_numpy(x) for x in sub)))
 
-    monkeypatch.setattr(annotate_pipeline, "_subwindow", lambda bank, df: (width // 2, width))
+    monkeypatch.setattr(annotate_fused, "_subwindow", lambda bank, df: (width // 2, width))
     monkeypatch.setattr(predict, "score_snvs_with_subwindow", with_subwindow)
-    fused = annotate_pipeline._score_fused(items, bank, settings, dfind, sel)
+    fused = annotate_fused.score_task(items, bank, settings, dfind, sel)
     inside = sum(int(p.dfw.inside(p.win, width // 2, width).sum()) for p in items if p.dfw is not None)
     n_df = sum(len(p.dfw.rows) for p in items if p.dfw is not None)
     n_win = sum(len(p.win.refs.lengths) for p in items)

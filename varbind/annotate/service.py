@@ -56,7 +56,7 @@ class Server:
         # Linux: an abstract socket (no file; a path beside the output can pass the 107-byte limit)
         self.address = (f"\0varbind-{os.getpid()}-{os.urandom(8).hex()}" if sys.platform.startswith("linux")
                         else os.path.join(folder, "score.sock"))
-        self._listener = Listener(self.address, family="AF_UNIX", authkey=self.authkey)
+        self._listener = Listener(self.address, family="AF_UNIX", backlog=max(16, workers), authkey=self.authkey)
         self._tasks: queue.Queue = queue.Queue()
         self._closed = threading.Event()
         self._first = threading.Lock()  # the first task on a GPU runs alone: it compiles or loads the kernels

@@ -222,211 +222,21 @@ def global_pool(codes: torch.Tensor, lengths: torch.Tensor, weights: Weights, th
     feats = _features(n_slots, nb, d, codes.device)
     args = (x, lengths.to(torch.int32), weights.parts, weights.inv_scale, thr, weights.slot, weights.feat,
             weights.avg, feats, l_pad, nb, d, size_class(nb))
-    _launch("conv", nb, cols, codes.device, (k_pad, cols, l_pad), args,
+    _launch(_conv_pool_kernel, _conv_pool_jit, "conv", nb, cols, codes.device, (k_pad, cols, l_pad), args,
             dict(M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K))
     return feats
 
 
-@triton.jit
-def _conv_tile_within(x_row, pos, npos, lo, hi, w_ptr, cols, M: tl.constexpr, K_PAD: tl.constexpr,
-                      COLS: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_K: tl.constexpr):
-    """:func:`_conv_tile` of the sequence cut to bases ``lo .. hi - 1`` (N, 0.25, elsewhere): the
-    convolution of a shorter window inside this one, at this one's positions."""
-    acc = tl.zeros((BLOCK_C, BLOCK_P), dtype=tl.float32)
-    for k0 in range(0, K_PAD, BLOCK_K):
-        ks = k0 + tl.arange(0, BLOCK_K)
-        base = pos[None, :] + ks[:, None] // 4 - (M - 1)  # the base each one-hot row reads
-        rows = (ks[:, None] < 4 * M) & (pos[None, :] >= 0) & (pos[None, :] < npos)
-        inside = rows & (base >= lo) & (base < hi)
-        a = tl.load(x_row + 4 * pos[None, :] + ks[:, None], mask=inside, other=0.0)
-        a = tl.where(inside, a, tl.where(rows, 0.25, 0.0)).to(tl.float16)
-        w_off = ks[None, :] * COLS + cols[:, None]
-        acc = tl.dot(tl.load(w_ptr + w_off), a, acc)
-        acc = tl.dot(tl.load(w_ptr + K_PAD * COLS + w_off), a, acc)
-    return acc
-
-
-@triton.jit
-def _pooled_segment_sub(x_row, lo, hi, npos, u_lo, u_hi, w_ptr, inv, thr, cols, need_avg, run_max, run_sum,
-                        sub_max, sub_sum, M: tl.constexpr, K_PAD: tl.constexpr, COLS: tl.constexpr,
-                        BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_K: tl.constexpr):
-    """:func:`_pooled_segment`, and the same pooling of the positions ``u_lo .. u_hi - 1`` among them
-    (a sub-window's positions that read only its own bases) into ``sub_max``/``sub_sum``."""
-    for p0 in range(lo, hi, BLOCK_P):
-        pos = p0 + tl.arange(0, BLOCK_P)
-        acc = _conv_tile(x_row, pos, npos, w_ptr, cols, M, K_PAD, COLS, BLOCK_P, BLOCK_C, BLOCK_K)
-        ok = (pos < hi)[None, :]
-        sub = ok & ((pos >= u_lo) & (pos < u_hi))[None, :]
-        run_max = tl.maximum(run_max, tl.max(tl.where(ok, acc, float("-inf")), axis=1))
-        sub_max = tl.maximum(sub_max, tl.max(tl.where(sub, acc, float("-inf")), axis=1))
-        if need_avg:
-            v = tl.maximum(acc * inv[:, None] + thr[:, None], 0.0)
-            run_sum += tl.sum(tl.where(ok, v, 0.0), axis=1)
-            sub_sum += tl.sum(tl.where(sub, v, 0.0), axis=1)
-    return run_max, run_sum, sub_max, sub_sum
-
-
-@triton.jit
-def _snv_pool_jit(
-    x_ptr,  # (B, L_PAD * 4) fp16 padded one-hot of the reference sequences
-    len_ptr,  # (B,) int32
-    e_ref_ptr,  # (E,) int32 reference of each edit
-    e_pos_ptr,  # (E,) int32 0-based position of the substituted base
-    e_new_ptr,  # (E,) int32 new code (0-3, 4 = N)
-    w_ptr,  # (2, K_PAD, COLS) fp16 split scaled weights
-    inv_ptr,  # (COLS,) float32 inverse column scales
-    w32_ptr,  # (K_PAD, COLS) float32 weights (for the per-position differences)
-    thr_ptr,  # (COLS,)
-    slot_ptr,  # (COLS,) int32 (-1: padding)
-    feat_ptr,  # (COLS,) int32
-    avg_ptr,  # (COLS,) int32: 1 where the column's model has average pooling
-    out_ptr,  # (slots, R E, 2 D) float32: rows 0 .. E-1 each edit's reference, E .. 2E-1 the edits (R = 2), then
-    # with a sub-window (R = 4) its reference 2E .. 3E-1 and edit 3E .. 4E-1
-    L_PAD,
-    NE,
-    D,
-    SIZE,  # size class of the batch (autotuning key only)
-    M: tl.constexpr,
-    K_PAD: tl.constexpr,
-    COLS: tl.constexpr,
-    BLOCK_P: tl.constexpr,
-    BLOCK_C: tl.constexpr,
-    BLOCK_K: tl.constexpr,
-    MP2: tl.constexpr,  # m rounded up to a power of two, at least 16: the substitution's tile
-    SUB_N: tl.constexpr = 0,  # > 0: also the window of SUB_N bases in which the substitution is base SUB_C
-    SUB_C: tl.constexpr = 0,
-):
-    e = tl.program_id(0)
-    cb = tl.program_id(1)
-    b = tl.load(e_ref_ptr + e)
-    st = tl.load(e_pos_ptr + e)
-    new = tl.load(e_new_ptr + e)
-    n = tl.load(len_ptr + b)
-    npos = n + M - 1
-    cols = cb * BLOCK_C + tl.arange(0, BLOCK_C)
-    thr = tl.load(thr_ptr + cols)
-    inv = tl.load(inv_ptr + cols)
-    x_row = x_ptr + b.to(tl.int64) * (L_PAD * 4)
-    need_avg = tl.max(tl.load(avg_ptr + cols)) > 0
-    # positions st .. st + m - 1 cover the substituted base; on either side of them the alternate's
-    # map is the reference's, so those tiles are pooled once for both
-    smax = tl.full((BLOCK_C,), float("-inf"), dtype=tl.float32)
-    ssum = tl.zeros((BLOCK_C,), dtype=tl.float32)
-    if SUB_N > 0:
-        # the sub-window: bases s0 .. s1 - 1; its positions s0 .. s1 + m - 2, of which those from
-        # s0 + m - 1 to s1 - 1 read only its bases (their values are this window's), the m - 1 at
-        # either end read its N padding (computed below)
-        s0 = st - SUB_C
-        s1 = s0 + SUB_N
-        umax = tl.full((BLOCK_C,), float("-inf"), dtype=tl.float32)
-        usum = tl.zeros((BLOCK_C,), dtype=tl.float32)
-        smax, ssum, umax, usum = _pooled_segment_sub(x_row, 0, st, npos, s0 + M - 1, s1, w_ptr, inv, thr, cols,
-                                                     need_avg, smax, ssum, umax, usum, M, K_PAD, COLS, BLOCK_P,
-                                                     BLOCK_C, BLOCK_K)
-        smax, ssum, umax, usum = _pooled_segment_sub(x_row, st + M, npos, npos, s0 + M - 1, s1, w_ptr, inv, thr, cols,
-                                                     need_avg, smax, ssum, umax, usum, M, K_PAD, COLS, BLOCK_P,
-                                                     BLOCK_C, BLOCK_K)
-        for side in range(2):  # the sub-window's ends, its positions away from the substitution
-            pos = tl.where(side == 0, s0, s1) + tl.arange(0, MP2)
-            acc = _conv_tile_within(x_row, pos, npos, s0, s1, w_ptr, cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
-            end = (pos < tl.where(side == 0, s0, s1) + M - 1) & ((pos < st) | (pos >= st + M))
-            umax = tl.maximum(umax, tl.max(tl.where(end[None, :], acc, float("-inf")), axis=1))
-            if need_avg:
-                v = tl.maximum(acc * inv[:, None] + thr[:, None], 0.0)
-                usum += tl.sum(tl.where(end[None, :], v, 0.0), axis=1)
-        umax = tl.maximum(umax * inv + thr, 0.0)
-    else:
-        smax, ssum = _pooled_segment(x_row, 0, st, npos, w_ptr, inv, thr, cols, need_avg, smax, ssum, M, K_PAD, COLS,
-                                     BLOCK_P, BLOCK_C, BLOCK_K)
-        smax, ssum = _pooled_segment(x_row, st + M, npos, npos, w_ptr, inv, thr, cols, need_avg, smax, ssum, M, K_PAD,
-                                     COLS, BLOCK_P, BLOCK_C, BLOCK_K)
-    smax = tl.maximum(smax * inv + thr, 0.0)
-    # one small tile computes the m covering positions, for the reference and, with the substituted
-    # base's weight differences added, for the alternate
-    centre = x_row + 4 * (st + M - 1)
-    d0 = tl.where(new == 0, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 0).to(tl.float32)
-    d1 = tl.where(new == 1, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 1).to(tl.float32)
-    d2 = tl.where(new == 2, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 2).to(tl.float32)
-    d3 = tl.where(new == 3, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 3).to(tl.float32)
-    pos = st + tl.arange(0, MP2)
-    hm = (pos < st + M)[None, :]
-    acc = _conv_tile(x_row, pos, npos, w_ptr, cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
-    acc = acc * inv[:, None] + thr[:, None]
-    j = st + M - 1 - pos  # offset of the substituted base in the detector at position p
-    row = (4 * j)[None, :] * COLS + cols[:, None]
-    delta = d0 * tl.load(w32_ptr + row, mask=hm & (d0 != 0.0), other=0.0)
-    delta += d1 * tl.load(w32_ptr + row + COLS, mask=hm & (d1 != 0.0), other=0.0)
-    delta += d2 * tl.load(w32_ptr + row + 2 * COLS, mask=hm & (d2 != 0.0), other=0.0)
-    delta += d3 * tl.load(w32_ptr + row + 3 * COLS, mask=hm & (d3 != 0.0), other=0.0)
-    vr = tl.where(hm, tl.maximum(acc, 0.0), 0.0)
-    va = tl.where(hm, tl.maximum(acc + delta, 0.0), 0.0)
-    amax = tl.maximum(smax, tl.max(va, axis=1))
-    asum = ssum + tl.sum(va, axis=1)
-    rmax = tl.maximum(smax, tl.max(vr, axis=1))
-    rsum = ssum + tl.sum(vr, axis=1)
-    inv_n = 1.0 / npos.to(tl.float32)
-    if SUB_N > 0:
-        n_rows = 4 * NE
-    else:
-        n_rows = 2 * NE
-    _store_slots(out_ptr, slot_ptr, feat_ptr, cols, e, n_rows, D, rmax, rsum * inv_n)
-    _store_slots(out_ptr, slot_ptr, feat_ptr, cols, NE + e, n_rows, D, amax, asum * inv_n)
-    if SUB_N > 0:
-        if (M - 1 > SUB_C) or (SUB_C + M > SUB_N):  # the covering positions reach the sub-window's padding
-            acc = _conv_tile_within(x_row, pos, npos, s0, s1, w_ptr, cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
-            acc = acc * inv[:, None] + thr[:, None]
-            vr = tl.where(hm, tl.maximum(acc, 0.0), 0.0)
-            va = tl.where(hm, tl.maximum(acc + delta, 0.0), 0.0)
-        inv_u = 1.0 / (SUB_N + M - 1)
-        _store_slots(out_ptr, slot_ptr, feat_ptr, cols, 2 * NE + e, n_rows, D, tl.maximum(umax, tl.max(vr, axis=1)),
-                     (usum + tl.sum(vr, axis=1)) * inv_u)
-        _store_slots(out_ptr, slot_ptr, feat_ptr, cols, 3 * NE + e, n_rows, D, tl.maximum(umax, tl.max(va, axis=1)),
-                     (usum + tl.sum(va, axis=1)) * inv_u)
-
-
-_snv_pool_kernel = triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS", "L_PAD", "SIZE"], **_AUTOTUNE)(_snv_pool_jit)
-
-
-def _launch(kernel: str, grid_rows: int, cols: int, device, key: tuple, args: tuple, meta: dict) -> None:
-    """Launch with the shipped tile choice for this GPU model (:mod:`varbind.predict.kernels.triton_tiles`), else autotune."""
+def _launch(tuned, jit, kernel: str, grid_rows: int, cols: int, device, key: tuple, args: tuple, meta: dict) -> None:
+    """Launch ``jit`` with the shipped tile choice for this GPU model and ``kernel``
+    (:mod:`varbind.predict.kernels.triton_tiles`), else its autotuned form ``tuned``."""
     tile = _tiles.choice(device, kernel, key)
     if tile is None:
         _tiles.note_tuning(device)
-        tuned = _conv_pool_kernel if kernel == "conv" else _snv_pool_kernel
         tuned[lambda m: (grid_rows, cols // m["BLOCK_C"])](*args, **meta)
         return
-    jit = _conv_pool_jit if kernel == "conv" else _snv_pool_jit
     jit[(grid_rows, cols // tile["BLOCK_C"])](*args, **meta, BLOCK_P=tile["BLOCK_P"], BLOCK_C=tile["BLOCK_C"],
                                                 num_warps=tile["num_warps"], num_stages=tile["num_stages"])
-
-
-def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m, n_slots: int, d: int,
-             sub: tuple[int, int] | None = None):
-    """Global-mode features of references and single-base substitutions, one program per edit.
-
-    Returns ``(n_slots, 2 E, 2 d)`` features: rows ``0 .. E - 1`` are those of each edit's reference
-    (computed alongside the edit, in the same tiles), rows ``E .. 2 E - 1`` those of the edits; each
-    program pools the positions away from its substitution once for both. With ``sub = (c, n)``
-    also, rows ``2 E .. 4 E - 1``, those of the shorter window of ``n`` bases in which the
-    substitution is base ``c`` (reference, then edit: DeepFind's 51-bp window inside the panel's),
-    from the same tiles: only its ``m - 1`` positions at either end, which read its N padding, are
-    computed again. Such a window must lie inside the reference; rows of edits where it does not are
-    undefined.
-    """
-    nb, l_pad = codes.shape
-    _, k_pad, cols = weights.parts.shape
-    thr = torch.nn.functional.pad(thr.reshape(-1), (0, cols - thr.numel()))
-    x = one_hot_padded(codes)
-    ne = e_ref.shape[0]
-    feats = _features(n_slots, (4 if sub else 2) * ne, d, codes.device)
-    args = (x, lengths.to(torch.int32), e_ref.to(torch.int32), e_pos.to(torch.int32), e_new.to(torch.int32),
-            weights.parts, weights.inv_scale, weights.w32, thr, weights.slot, weights.feat, weights.avg, feats,
-            l_pad, ne, d, size_class(ne))
-    meta = dict(M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K, MP2=max(16, triton.next_power_of_2(m)))
-    if sub:
-        meta.update(SUB_C=int(sub[0]), SUB_N=int(sub[1]))
-    _launch("snv", ne, cols, codes.device, (k_pad, cols, l_pad), args, meta)
-    return feats
 
 
 def weights(group) -> Weights:
