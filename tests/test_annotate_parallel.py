@@ -161,3 +161,29 @@ def test_auto_host_workers_fit_the_cores_and_the_memory(monkeypatch):
     free["bytes"] = 1 << 20
     assert parallel.default_workers("cuda") == 1
     assert parallel.default_workers("cpu") == 1
+
+
+def test_the_scoring_service_serves_every_visible_gpu_each_with_its_deepfind(monkeypatch, tmp_path):
+    """``--device cuda`` on a host with two GPUs: scoring threads for each (two a GPU), the panel's
+    DeepFind classifier copied for the second (it is moved to the device it scores on); a named GPU
+    is served alone. (The GPUs are stood in for: only the plumbing is tested here.)"""
+    import torch
+
+    from varbind import device as vdevice
+    from varbind.annotate import service
+    from .test_annotate_pipeline import random_deepfind, tiny_bank
+
+    monkeypatch.setattr(vdevice, "gpu_count", lambda: 2)
+    monkeypatch.setattr(vdevice, "resolve", lambda d=None: torch.device("cuda:0" if str(d) in ("cuda", "auto") else d))
+    assert service.devices(annotate.Settings(device="cuda")) == ["cuda:0", "cuda:1"]
+    assert service.devices(annotate.Settings(device="cuda:1")) == ["cuda:1"]
+    dfind = random_deepfind(tiny_bank())
+    job = dict(settings=annotate.Settings(device="cuda"), deepfind=dfind, panel=None, selection=None)
+    server = service.Server(str(tmp_path), job, workers=1)
+    try:
+        scorers = [t._args for t in server._threads[1:]]
+        assert [s.device for s, _ in scorers] == ["cuda:0", "cuda:0", "cuda:1", "cuda:1"]
+        assert scorers[0][1] is scorers[1][1] is dfind and scorers[2][1] is scorers[3][1] is not dfind
+        assert not server.needs_genome and server.address.startswith("\0varbind-")
+    finally:
+        server.close()

@@ -14,6 +14,7 @@ while the other's kernels run). A worker keeps one task in flight (its reader pr
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import pickle
@@ -74,10 +75,13 @@ class Server:
 
         #: whether the workers send each chunk's genome (only the CPU's region path reads it)
         self.needs_genome = any(_device.resolve(d).type == "cpu" for d in devices(job["settings"]))
-        for dev in devices(job["settings"]):
+        for i, dev in enumerate(devices(job["settings"])):
             settings = replace(job["settings"], device=dev)
+            # DeepFind's classifier is moved to the device it scores on: a copy for each GPU but the first
+            dfind = job["deepfind"] if i == 0 or job["deepfind"] is None else copy.deepcopy(job["deepfind"])
             n = THREADS_PER_GPU if _device.resolve(dev).type == "cuda" else 1  # numba's kernels take the cores
-            self._threads += [threading.Thread(target=self._score, args=(settings,), daemon=True) for _ in range(n)]
+            self._threads += [threading.Thread(target=self._score, args=(settings, dfind), daemon=True)
+                              for _ in range(n)]
         for t in self._threads:
             t.start()
 
@@ -100,7 +104,7 @@ class Server:
                 return
             self._tasks.put((conn, data))
 
-    def _score(self, settings) -> None:
+    def _score(self, settings, dfind) -> None:
         j = self.job
         while True:
             item = self._tasks.get()
@@ -111,10 +115,10 @@ class Server:
             try:
                 items = pickle.loads(data)
                 if settings.device in self._warm:
-                    results = pipeline.score(items, j["panel"].bank, settings, j["deepfind"], j["selection"])
+                    results = pipeline.score(items, j["panel"].bank, settings, dfind, j["selection"])
                 else:
                     with self._first:
-                        results = pipeline.score(items, j["panel"].bank, settings, j["deepfind"], j["selection"])
+                        results = pipeline.score(items, j["panel"].bank, settings, dfind, j["selection"])
                         self._warm.add(settings.device)
                 reply = pickle.dumps(("ok", results), protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as e:  # noqa: BLE001 - raised in the worker that sent the task
