@@ -97,7 +97,10 @@ def test_an_error_of_the_scoring_service_ends_the_run_with_its_message(genome_wo
     assert cut == [2] and not out.exists() and not list(tmp_path.glob(".varbind-parts-*"))
 
 
-def test_parts_raise_the_error_of_one_process_and_declare_contigs_alike(genome_world, tmp_path, cut):  # noqa: F811
+@pytest.mark.parametrize("service", [False, True])
+def test_parts_raise_the_error_of_one_process_and_declare_contigs_alike(genome_world, tmp_path, cut, service,
+                                                                        monkeypatch):  # noqa: F811
+    monkeypatch.setattr(parallel, "_on_gpu", lambda settings: service)  # True: the parent scores, as on a GPU
     rows = [ln for ln in _text(genome_world["vcf"]) if not ln.startswith("#")]
     panel = calibrated_panel()
     settings = annotate.Settings(window=W, device="cpu")
