@@ -35,7 +35,7 @@ def _concat(batches: list[CodeBatch]) -> CodeBatch:
 
 
 def score_task(items: Sequence, bank: ModelBank, settings, deepfind: DeepFind | None,
-                 selection: Selection | None = None) -> list[tuple[AlleleScores, dict, Counter]]:
+               selection: Selection | None = None) -> list[tuple[AlleleScores, dict, Counter]]:
     """All windows of all chunks (and DeepFind's) as one :func:`varbind.predict.score_edits` call.
     With ``selection`` (a GPU) the ``(E, M)`` scores stay on the GPU: DeepFind's classifier and the
     top-model selection (:func:`varbind.annotate.topk.select_on`) read them there and only the
@@ -43,8 +43,8 @@ def score_task(items: Sequence, bank: ModelBank, settings, deepfind: DeepFind | 
 
     With the Triton kernels, DeepFind's windows that lie inside the panel's around the same SNV (all
     of them, with the default 101-bp window) are not scored as windows of their own: the panel's pass
-    scores them too (:func:`varbind.predict.score_snvs_with_subwindow`), so DeepFind costs a little
-    more than its classifier rather than a second pass."""
+    scores them too (:func:`varbind.predict.score_snvs_with_subwindow`) instead of a second set of
+    windows. ``items``: the task's :class:`varbind.annotate.pipeline.Prepared` chunks."""
     sub = _subwindow(bank, deepfind)
     parts, owns = [], []  # each chunk's windows to score; which of its DeepFind windows are among them
     for p in items:

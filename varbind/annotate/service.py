@@ -8,9 +8,9 @@ the GPU time-slice it (their kernels never overlap; 15 of them kept an H200 busy
 and each would hold its own CUDA context and copy of the panel.
 
 The parent listens on a Unix socket (abstract on Linux, else in the run's private parts folder; a
-random key authenticates the workers, see :mod:`multiprocessing.connection`); a thread per worker receives its tasks, and
-two scoring threads per GPU score them (one copies results and runs the classifier on the host
-while the other's kernels run). A worker keeps one task in flight (its reader prepares the next).
+random key authenticates the workers, see :mod:`multiprocessing.connection`); a thread per worker
+receives its tasks, and two scoring threads per GPU score them (one does its task's host work while
+the other's kernels run). A worker keeps one task in flight (its reader prepares the next).
 """
 from __future__ import annotations
 
