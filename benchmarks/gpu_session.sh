@@ -11,6 +11,8 @@
 #             and with annotate's own (stream.GPU_SWITCH_INTERVAL): stage busy seconds, wall
 #   satdebug  `varbind --debug annotate` of the saturation VCF with SAT_DEBUG_WORKERS host workers
 #             (default 15): worker start-up, per-part and stage times, GPU utilisation (nvidia-smi)
+#   profile   benchmarks/service_profile.py on PROFILE_N (default 200,000) saturation SNVs: the parent's
+#             scoring alone (what limits --host-workers), cProfile and torch.profiler by kernel
 #   sat       SAT_N (default 2,000,000) saturation SNVs of the pack (make_snv_vcf.py --saturate), then
 #             --end-to-end with --host-workers each of SAT_WORKERS (default "12 15"), the scoring call
 #             alone on the first ALONE_N (default 500,000)
@@ -94,6 +96,9 @@ PY
        kill $SMI
        awk '{s += $1; n++; if ($1 > 0) b++} END {printf "GPU utilisation: mean %.0f%%, samples > 0: %.0f%% (%d samples)\n", s / n, 100 * b / n, n}' \
          /tmp/util.txt | tee -a $OUT/satdebug.log ;;
+  profile) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
+       python3 benchmarks/service_profile.py /tmp/sat.vcf.gz --fasta $FA -n ${PROFILE_N:-200000} --kernels --threads 2 3 \
+         2>&1 | tee -a $OUT/profile.log ;;
   sat) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
        python3 benchmarks/annotate.py --end-to-end /tmp/sat.vcf.gz --fasta $FA --models ${SAT_MODELS:-deepbind} \
          --device cuda --repeats 1 --alone-n ${ALONE_N:-500000} --host-workers ${SAT_WORKERS:-12 15} 2>&1 | tee -a $OUT/e2e_sat.log ;;

@@ -1,8 +1,10 @@
 """Where a scoring task's time goes in the process that scores (the parent of ``--host-workers`` on a
 GPU, :mod:`varbind.annotate.service`): tasks of the first ``-n`` records of a VCF are prepared as a
 worker prepares them (untimed), then each is scored by :func:`varbind.annotate.pipeline.score` alone,
-one thread, with the GPU synchronised after each; prints seconds a task and records/s, and the top
-of a cProfile of the timed calls.
+one thread, with the GPU synchronised after each; prints seconds a task and records/s, the top of a
+cProfile of the timed calls (host time: on a GPU the first copy that waits for it shows the device's
+time), with ``--kernels`` a torch.profiler table of the device's time by kernel, then records/s with
+the tasks scored by ``--threads`` threads at once, as the service's threads score them.
 
 Usage::
 
@@ -38,6 +40,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=200_000)
     ap.add_argument("--task", type=int, default=16384, help="records a task (a host worker's part)")
     ap.add_argument("--no-deepfind", action="store_true")
+    ap.add_argument("--kernels", action="store_true", help="also a torch.profiler table of the device's time by kernel")
     ap.add_argument("--threads", type=int, nargs="*", default=[2, 3], help="then the tasks scored by this many threads")
     args = ap.parse_args()
 
@@ -79,6 +82,16 @@ def main() -> None:
     print(f"{len(times)} tasks of ~{args.task} records, DeepFind {'off' if df is None else 'on'}: "
           f"median {statistics.median(times):.3f} s a task, {n / sum(times):,.0f} records/s")
     pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    if args.kernels:  # where the device's time goes, by kernel and op (torch.profiler)
+        from torch.profiler import ProfilerActivity, profile
+
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.device(args.device).type == "cuda" else [])
+        with profile(activities=acts) as kp:
+            for items in tasks[1:]:
+                pipeline.score(items, panel.bank, settings, df, selection)
+            sync()
+        key = "self_cuda_time_total" if ProfilerActivity.CUDA in acts else "self_cpu_time_total"
+        print(kp.key_averages().table(sort_by=key, row_limit=20))
     from concurrent.futures import ThreadPoolExecutor
 
     for threads in args.threads:  # as the service's scoring threads: tasks scored concurrently
