@@ -135,7 +135,7 @@ def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_me
             out = torch.empty(((2 if sub is None else 4) * n, nm), device=dev)
             for group in bank.groups:
                 feats = triton_snv.snv_pool(_pad(codes, group.m), lengths_t, *args, triton_ops.weights(group),
-                                                 group.thr, group.m, group.slots, group.d, sub=sub)
+                                            group.thr, group.m, group.slots, group.d, sub=sub)
                 out[:, group.models_t(dev)] = _merge(*_heads(group, feats), strand_merge)
             if not to_host:
                 ref_out[to_dev(edits.ref_index[sl].astype(np.int64))] = out[:n]
