@@ -60,7 +60,8 @@ class Server:
         self._listener = Listener(self.address, family="AF_UNIX", backlog=max(16, workers), authkey=self.authkey)
         self._tasks: queue.Queue = queue.Queue()
         self._closed = threading.Event()
-        self._first = threading.Lock()  # the first task on a GPU runs alone: it compiles or loads the kernels
+        # the first task on each GPU runs alone: it places the panel and compiles or loads the kernels
+        self._first = {dev: threading.Lock() for dev in devices(job["settings"])}
         self._warm: set = set()
         self._busy: list[float] = []  # seconds each task was scored (DEBUG summary at close)
         self._t0 = time.perf_counter()
@@ -117,7 +118,7 @@ class Server:
                 if settings.device in self._warm:
                     results = pipeline.score(items, j["panel"].bank, settings, dfind, j["selection"])
                 else:
-                    with self._first:
+                    with self._first[settings.device]:
                         results = pipeline.score(items, j["panel"].bank, settings, dfind, j["selection"])
                         self._warm.add(settings.device)
                 reply = pickle.dumps(("ok", results), protocol=pickle.HIGHEST_PROTOCOL)
