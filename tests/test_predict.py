@@ -137,3 +137,40 @@ def test_invalid_sequence_error_counts_across_batches(mixed):
 def test_empty_input_gives_empty_scores(mixed):
     _, bank = mixed
     assert predict.score(bank, []).shape == (0, len(bank))
+
+
+@pytest.mark.parametrize("to_host,sub", [(True, None), (False, None), (False, (2, 5))])
+def test_mixed_edits_on_the_gpu_path_put_every_row_in_its_place(mixed, monkeypatch, to_host, sub):
+    """The GPU's mixed edits (``_triton_edits``): single-base ones through the SNV kernel, the others
+    as full passes, each row back at its edit, on the host or left as tensors, with the sub-window
+    rows of the other edits NaN. The SNV kernel is stood in for by the CPU path (only the placing is
+    tested here; the kernel itself in test_gpu_kernels.py)."""
+    import torch
+
+    from varbind.predict import _edits
+
+    _, bank = mixed
+    rng = np.random.default_rng(5)
+    refs = encode_batch(random_seqs(rng, [12, 20, 9]))
+    lengths = np.array([1, 2, 1, 3, 1, 1])
+    edits = predict.Edits(np.array([0, 0, 1, 1, 2, 2]), np.array([5, 3, 7, 1, 4, 6]),
+                          rng.integers(0, 4, (6, 3)).astype(np.uint8), lengths)
+    marks = []
+
+    def stand_in(bank, refs, snvs, strand_merge, batch_size, to_host=True, sub=None):
+        marks.append(len(snvs.start))
+        r = predict.score_edits(bank, refs, snvs)
+        r = r if to_host else predict.EditScores(*(torch.from_numpy(x) for x in r))
+        return r if sub is None else (r, predict.EditScores(r.alt * 0 + 1, r.alt * 0 + 2))
+
+    monkeypatch.setattr(_edits, "_snv_scores_triton", stand_in)
+    got = _edits._triton_edits(bank, refs, edits, "max", None, to_host, sub)
+    main, side = got if sub is not None else (got, None)
+    want = predict.score_edits(bank, refs, edits)
+    assert marks == [4]
+    np.testing.assert_allclose(np.asarray(main.alt), want.alt, **TOL)
+    np.testing.assert_allclose(np.asarray(main.ref), want.ref, **TOL)
+    assert isinstance(main.alt, np.ndarray) == to_host
+    if side is not None:
+        assert torch.isnan(side.ref[lengths != 1]).all() and (side.ref[lengths == 1] == 1).all()
+        assert (side.alt[lengths == 1] == 2).all()

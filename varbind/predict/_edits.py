@@ -166,6 +166,33 @@ def _full_passes(bank: ModelBank, refs: CodeBatch, edits: Edits, which: np.ndarr
                                               edits.lengths[other])), strand_merge=strand_merge, batch_size=batch_size)
 
 
+def _triton_edits(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge: str, batch_size: int | None,
+                  to_host: bool = True, sub: tuple[int, int] | None = None):
+    """Edits on the GPU: single-base substitutions through the Triton SNV kernel (with ``sub``, and
+    their shorter windows, see :func:`score_snvs_with_subwindow`), the others as full passes over
+    their windows only (their ``sub`` rows NaN). Returns what :func:`_snv_scores_triton` returns."""
+    snv = edits.lengths == 1
+    if snv.all():
+        return _snv_scores_triton(bank, refs, edits, strand_merge, batch_size, to_host, sub)
+    got = _snv_scores_triton(bank, refs, Edits(*(x[snv] for x in edits)), strand_merge, batch_size, to_host, sub)
+    r, s = got if sub is not None else (got, None)
+    full = _full_passes(bank, refs, edits, ~snv, strand_merge, batch_size)
+    nm, ne = len(bank), len(edits.start)
+    if to_host:
+        alt = np.empty((ne, nm), np.float32)
+        alt[snv], alt[~snv] = r.alt, full
+        return EditScores(r.ref, alt)
+    dev = bank.device
+    at, other = (torch.from_numpy(np.flatnonzero(x)).to(dev) for x in (snv, ~snv))
+    alt = torch.empty((ne, nm), dtype=torch.float32, device=dev)
+    alt[at], alt[other] = r.alt, torch.from_numpy(full).to(dev)
+    if s is None:
+        return EditScores(r.ref, alt)
+    sub_ref, sub_alt = (torch.full((ne, nm), float("nan"), device=dev) for _ in range(2))
+    sub_ref[at], sub_alt[at] = s.ref, s.alt
+    return EditScores(r.ref, alt), EditScores(sub_ref, sub_alt)
+
+
 def score_snvs_with_subwindow(bank: ModelBank, refs: CodeBatch, edits: Edits, centre: int, length: int, *,
                               strand_merge: str = "max", batch_size: int | None = None
                               ) -> tuple[EditScores, EditScores]:
@@ -188,21 +215,7 @@ def score_snvs_with_subwindow(bank: ModelBank, refs: CodeBatch, edits: Edits, ce
         raise ValueError("score_snvs_with_subwindow needs the Triton kernels (a CUDA device)")
     if not 0 <= centre < length:
         raise ValueError(f"centre {centre} is not in a window of {length} bases")
-    snv = edits.lengths == 1
-    if snv.all():
-        return _snv_scores_triton(bank, refs, edits, strand_merge, batch_size, to_host=False, sub=(centre, length))
-    # as score_edits: the other edits as full passes (their sub-window rows NaN)
-    dev, nm, ne = bank.device, len(bank), len(edits.start)
-    r, s = _snv_scores_triton(bank, refs, Edits(*(x[snv] for x in edits)), strand_merge, batch_size, to_host=False,
-                              sub=(centre, length))
-    at = torch.from_numpy(np.flatnonzero(snv)).to(dev)
-    alt = torch.empty((ne, nm), dtype=torch.float32, device=dev)
-    alt[at] = r.alt
-    alt[torch.from_numpy(np.flatnonzero(~snv)).to(dev)] = torch.from_numpy(
-        _full_passes(bank, refs, edits, ~snv, strand_merge, batch_size)).to(dev)
-    sub_ref, sub_alt = (torch.full((ne, nm), float("nan"), device=dev) for _ in range(2))
-    sub_ref[at], sub_alt[at] = s.ref, s.alt
-    return EditScores(r.ref, alt), EditScores(sub_ref, sub_alt)
+    return _triton_edits(bank, refs, edits, strand_merge, batch_size, to_host=False, sub=(centre, length))
 
 
 def apply_edits(refs: CodeBatch, edits: Edits) -> CodeBatch:
@@ -267,16 +280,7 @@ def score_edits(
     if bank.device.type != "cpu":
         snv = edits.lengths == 1
         if _default_backend(bank.device, "global") == "triton" and snv.any():
-            if snv.all():
-                return _snv_scores_triton(bank, refs, edits, strand_merge, batch_size, to_host)
-            if not to_host:  # mixed edits: scored on the host path below, then placed on the GPU
-                r = score_edits(bank, refs, edits, strand_merge=strand_merge, batch_size=batch_size)
-                return EditScores(*(torch.from_numpy(x).to(bank.device) for x in r))
-            # single-base edits through the SNV kernel; the others as full passes over their windows only
-            r = _snv_scores_triton(bank, refs, Edits(*(x[snv] for x in edits)), strand_merge, batch_size)
-            alt_out[snv] = r.alt
-            alt_out[~snv] = _full_passes(bank, refs, edits, ~snv, strand_merge, batch_size)
-            return EditScores(r.ref, alt_out)
+            return _triton_edits(bank, refs, edits, strand_merge, batch_size, to_host)
         ref_out[:] = score(bank, refs, strand_merge=strand_merge, batch_size=batch_size)
         alt_out[:] = score(bank, apply_edits(refs, edits), strand_merge=strand_merge, batch_size=batch_size)
         return EditScores(ref_out, alt_out) if to_host else EditScores(*(torch.from_numpy(x).to(bank.device)
