@@ -178,8 +178,8 @@ def test_the_scoring_service_serves_every_visible_gpu_each_with_its_deepfind(mon
 
     monkeypatch.setattr(vdevice, "gpu_count", lambda: 2)
     monkeypatch.setattr(vdevice, "resolve", lambda d=None: torch.device("cuda:0" if str(d) in ("cuda", "auto") else d))
-    assert service.devices(annotate.Settings(device="cuda")) == ["cuda:0", "cuda:1"]
-    assert service.devices(annotate.Settings(device="cuda:1")) == ["cuda:1"]
+    assert vdevice.gpus_of("cuda") == vdevice.gpus_of("auto") == ["cuda:0", "cuda:1"]
+    assert vdevice.gpus_of("cuda:1") == ["cuda:1"]
     dfind = random_deepfind(tiny_bank())
     job = dict(settings=annotate.Settings(device="cuda"), deepfind=dfind, panel=None, selection=None)
     server = service.Server(str(tmp_path), job, workers=1)

@@ -77,6 +77,21 @@ def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
+def gpus_of(device: str | None) -> list[str | None]:
+    """The devices a run on ``device`` spreads over (one per worker, or per scoring thread of
+    :mod:`varbind.annotate.service`): with ``cuda`` or ``auto`` (no GPU named) on a CUDA machine every
+    visible GPU; otherwise ``device`` alone.
+
+    Examples
+    --------
+    >>> gpus_of("cpu"), gpus_of(None)
+    (['cpu'], [None])
+    """
+    if str(device) not in ("cuda", "auto") or not gpu_count():
+        return [device]
+    return [f"cuda:{i}" for i in range(gpu_count())]
+
+
 @functools.lru_cache(maxsize=1)
 def have_triton() -> bool:
     """Whether the Triton kernels can run (Triton ships with CUDA builds of torch; the CPU wheel has none)."""

@@ -4,7 +4,6 @@ each part annotated by the single-process run into plain VCF text and its record
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import pickle
 import shutil
@@ -52,14 +51,10 @@ def init(job_file: str, workers: int) -> None:
     threads.configure(max(1, (os.cpu_count() or 1) // workers))  # the cores shared, not each taken whole
     with open(job_file, "rb") as f:
         job = pickle.load(f)  # written by this run's parent (not a model file)
-    if job.get("service") is not None:  # the parent scores this worker's tasks on its GPUs
+    if job.get("service") is not None:  # on a GPU the parent scores this worker's tasks (on the CPU: itself)
         from .service import Remote
 
         job["scorer"] = Remote(*job["service"]).score
-    else:
-        from .pipeline import on_worker_gpu
-
-        job["settings"] = on_worker_gpu(job["settings"], (multiprocessing.current_process()._identity or (1,))[0] - 1)
     _JOB.update(job, _startup=time.time() - started)
 
 

@@ -247,16 +247,12 @@ def worker_settings(settings):
 
 
 def on_worker_gpu(settings, index: int):
-    """``settings`` for worker ``index`` (of Dask or of :mod:`varbind.annotate.parallel`): with
-    ``--device cuda``/``auto`` (no GPU named) GPU ``index`` modulo the GPUs visible."""
-    if settings.device is None or str(settings.device) not in ("cuda", "auto"):
-        return settings
-    gpus = _device.gpu_count()
-    if not gpus:
-        return settings
+    """``settings`` for Dask worker ``index``: with ``--device cuda``/``auto`` (no GPU named) GPU
+    ``index`` modulo the GPUs visible (:func:`varbind.device.gpus_of`)."""
     from dataclasses import replace
 
-    return replace(settings, device=f"cuda:{index % gpus}")
+    gpus = _device.gpus_of(settings.device)
+    return settings if len(gpus) == 1 else replace(settings, device=gpus[index % len(gpus)])
 
 
 def fit_threads_to_worker() -> int | None:

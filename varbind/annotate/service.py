@@ -28,23 +28,13 @@ from dataclasses import replace
 from multiprocessing.connection import Client, Connection, Listener
 from typing import Any
 
+from .. import device as _device
 from . import pipeline
 
 log = logging.getLogger("varbind")
 
 #: scoring threads a GPU: while one waits on its kernels, the other does its task's host work
 THREADS_PER_GPU = 2
-
-
-def devices(settings) -> list:
-    """The GPUs the service scores on: the one named (``cuda:1``), or with ``cuda``/``auto`` every
-    visible GPU."""
-    from .. import device as _device
-
-    dev = _device.resolve(settings.device)
-    if str(settings.device) not in ("cuda", "auto") or dev.type != "cuda":
-        return [settings.device]
-    return [f"cuda:{i}" for i in range(max(1, _device.gpu_count()))]
 
 
 class Server:
@@ -61,7 +51,8 @@ class Server:
         self._tasks: queue.Queue = queue.Queue()
         self._closed = threading.Event()
         # the first task on each GPU runs alone: it places the panel and compiles or loads the kernels
-        self._first = {dev: threading.Lock() for dev in devices(job["settings"])}
+        gpus = _device.gpus_of(job["settings"].device)
+        self._first = {dev: threading.Lock() for dev in gpus}
         self._warm: set = set()
         self._busy: list[float] = []  # seconds each task was scored (DEBUG summary at close)
         self._t0 = time.perf_counter()
@@ -72,11 +63,9 @@ class Server:
         self._interval = sys.getswitchinterval()
         sys.setswitchinterval(switch_interval(job["settings"].device, self._interval))
         self._threads = [threading.Thread(target=self._accept, args=(workers,), daemon=True)]
-        from .. import device as _device
-
         #: whether the workers send each chunk's genome (only the CPU's region path reads it)
-        self.needs_genome = any(_device.resolve(d).type == "cpu" for d in devices(job["settings"]))
-        for i, dev in enumerate(devices(job["settings"])):
+        self.needs_genome = any(_device.resolve(d).type == "cpu" for d in gpus)
+        for i, dev in enumerate(gpus):
             settings = replace(job["settings"], device=dev)
             # DeepFind's classifier is moved to the device it scores on: a copy for each GPU but the first
             dfind = job["deepfind"] if i == 0 or job["deepfind"] is None else copy.deepcopy(job["deepfind"])
