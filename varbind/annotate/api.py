@@ -42,9 +42,10 @@ from ..bank import ModelBank
 from ..errors import ContigNotFoundError, InputFormatError
 from ..panels.sources import Panel
 from .deepfind import DeepFind, load_deepfind
-from .topk import Selection, Top
+from .topk import Top
 from .windows import SKIP_REASONS, Site
-from .variants import CHUNK, REGION, Settings, effects, masked_by, percentiles, region_chunks, resolve_panel, spreads
+from .variants import (CHUNK, REGION, Settings, effects, masked_by, percentiles, region_chunks, resolve_panel, spreads,
+                       top_selection)
 from .variants import score_chunk  # noqa: F401  (public name)
 
 log = logging.getLogger("varbind")
@@ -215,7 +216,7 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
 
             job = dict(run=_annotate_vcf, region=REGION, chunk=CHUNK, fasta=str(fasta), panel=panel, settings=settings,
                        top_k=top_k, strict=strict, command=command, deepfind=dfind, declared=list(declared), vcf=str(vcf),
-                       selection=Selection(min(top_k, len(panel.bank)), spreads(panel)))
+                       selection=top_selection(panel, top_k))
             counts, skipped, index = parallel.annotate(str(vcf), output, header, host_workers, job, source.total,
                                                        progress, lambda c, seen: _refuse_unmapped(c, seen, fasta_obj))
             return _summarized(vcf, fasta, output, counts, skipped, index)
@@ -246,7 +247,7 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
         seen: set = set()
         pair_pct = _pair_percentiles(panel)
         spread = spreads(panel)
-        selection = Selection(min(top_k, len(panel.bank)), spread) if table_sink is None else None
+        selection = top_selection(panel, top_k, spread) if table_sink is None else None
 
         def write(task: list, results: list) -> None:
             for chunk, (allele_scores, skips, c) in zip(task, results):

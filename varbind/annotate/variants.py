@@ -26,6 +26,7 @@ from .output import AlleleScores, long_table
 from ..bank import ModelBank
 from ..panels.sources import Panel
 from .deepfind import DeepFind
+from .topk import Selection
 from .windows import Site
 from ..panels.nulls import effect_in_spreads, null_spread
 
@@ -146,6 +147,12 @@ def spreads(panel: Panel) -> np.ndarray | None:
     """Each model's null spread ``(M,)`` (:func:`varbind.panels.nulls.null_spread`; ``None`` without
     null tables): computed once a run, for every batch's calibrated effects."""
     return None if panel.null is None else null_spread(panel.null, panel.bank.ids)
+
+
+def top_selection(panel: Panel, top_k: int, spread: np.ndarray | None = None) -> Selection:
+    """What the scoring stage keeps when only INFO fields are written: the top ``top_k`` models by
+    calibrated effect (by raw delta without null tables); ``spread``: :func:`spreads` when already known."""
+    return Selection(min(top_k, len(panel.bank)), spreads(panel) if spread is None else spread)
 
 
 def masked_by(panel: Panel, sites: Sequence[Site], scores: AlleleScores, fasta_path: str, contig: str | None,
