@@ -13,6 +13,9 @@
 #             (default 15): worker start-up, per-part and stage times, GPU utilisation (nvidia-smi)
 #   profile   benchmarks/service_profile.py on PROFILE_N (default 200,000) saturation SNVs: the parent's
 #             scoring alone (what limits --host-workers), cProfile and torch.profiler by kernel
+#   multigpu  on a host of several GPUs: `annotate` of .device/snvs.vcf.gz in one process (one GPU), with
+#             --host-workers 6 (the scoring service on every GPU) and with --workers N_GPUS (a Dask worker
+#             per GPU); wall clock, per-GPU utilisation, and whether the three VCF texts are identical
 #   sat       SAT_N (default 2,000,000) saturation SNVs of the pack (make_snv_vcf.py --saturate), then
 #             --end-to-end with --host-workers each of SAT_WORKERS (default "12 15"), the scoring call
 #             alone on the first ALONE_N (default 500,000)
@@ -99,6 +102,35 @@ PY
   profile) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
        python3 benchmarks/service_profile.py /tmp/sat.vcf.gz --fasta $FA -n ${PROFILE_N:-200000} --kernels --threads 2 3 \
          2>&1 | tee -a $OUT/profile.log ;;
+  multigpu) NG=$(nvidia-smi -L | wc -l)
+       nvidia-smi --query-gpu=index,utilization.gpu --format=csv,noheader,nounits -lms 250 > /tmp/mutil.txt &
+       SMI=$!
+       for mode in "one" "--host-workers 6" "--workers $NG"; do
+         flags=$mode; [ "$mode" = one ] && flags=""
+         mkdir -p "/tmp/mg/${mode// /_}"  # the same file name in each: the header records -o
+         echo "== $mode: $(date +%s.%N)" >> /tmp/mutil.txt
+         /usr/bin/time -f "multigpu [$mode] ($NG GPUs): %e s wall, %M KB peak RSS (largest process)" python3 -m varbind \
+           annotate $D/snvs.vcf.gz --fasta $FA -o "/tmp/mg/${mode// /_}/out.vcf.gz" --models deepbind --device cuda $flags 2>&1 \
+           | tail -3 | tee -a $OUT/multigpu.log
+       done
+       kill $SMI
+       awk '/^==/ {m = $0; next} {split($0, f, ", "); s[m" gpu"f[1]] += f[2]; n[m" gpu"f[1]]++}
+            END {for (k in s) printf "%s: mean utilisation %.0f%%\n", k, s[k] / n[k]}' /tmp/mutil.txt | sort | tee -a $OUT/multigpu.log
+       python3 - "$NG" <<'PY' 2>&1 | tee -a $OUT/multigpu.log
+import gzip, sys
+ng = sys.argv[1]
+t = {m: gzip.open(f"/tmp/mg/{m}/out.vcf.gz", "rb").read() for m in ("one", "--host-workers_6", f"--workers_{ng}")}
+print(f"VCF text identical, one GPU vs the scoring service on {ng} GPUs:", t["one"] == t["--host-workers_6"],
+      f"; vs a Dask worker per GPU: {t['one'] == t[f'--workers_{ng}']} ({len(t['one']):,} bytes)")
+a = t["one"].splitlines()
+for m, text in t.items():
+    b = text.splitlines()
+    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    if diff or len(a) != len(b):
+        print(f"{m}: {len(diff)} of {len(a)} lines differ ({len(b)} lines); first: {a[diff[0]][:300]!r} | {b[diff[0]][:300]!r}"
+              if diff else f"{m}: {len(b)} lines against {len(a)}")
+PY
+       ;;
   sat) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
        python3 benchmarks/annotate.py --end-to-end /tmp/sat.vcf.gz --fasta $FA --models ${SAT_MODELS:-deepbind} \
          --device cuda --repeats 1 --alone-n ${ALONE_N:-500000} --host-workers ${SAT_WORKERS:-12 15} 2>&1 | tee -a $OUT/e2e_sat.log ;;

@@ -111,6 +111,21 @@ def test_snv_scores_do_not_depend_on_the_batch():
     pieces = predict.score_edits(bank, refs, edits, device="cuda", batch_size=257)
     assert np.array_equal(whole.alt, pieces.alt) and np.array_equal(whole.ref, pieces.ref)
 
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+def test_the_second_gpu_scores_from_a_thread_whose_current_device_is_the_first():
+    # the scoring service's thread for GPU 1 (and a user's `--device cuda:1`) launches Triton
+    # kernels while the thread's current device is GPU 0; both GPUs at once, from two threads
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(6)
+    bank = bank_of(6)
+    refs, edits = snv_batch(rng, 200, 2000)
+    torch.cuda.set_device(0)
+    with ThreadPoolExecutor(2) as pool:
+        got = list(pool.map(lambda d: predict.score_edits(bank, refs, edits, device=d), ["cuda:0", "cuda:1"] * 2))
+    assert all(np.array_equal(g.alt, got[0].alt) and np.array_equal(g.ref, got[0].ref) for g in got[1:])
+
+
 
 def test_mixed_edits_take_the_snv_kernel_for_snvs_and_agree_with_the_cpu():
     rng = np.random.default_rng(9)

@@ -198,18 +198,19 @@ def _features(n_slots: int, rows: int, d: int, device) -> torch.Tensor:
     return torch.empty((n_slots, rows, 2 * d), dtype=torch.float32, device=device)
 
 
-_ONE_HOT = None
+#: the code -> one-hot table on each device (threads scoring on several GPUs at once each read their own)
+_ONE_HOT: dict[torch.device, torch.Tensor] = {}
 
 
 def one_hot_padded(codes: torch.Tensor) -> torch.Tensor:
     """Padded codes ``(B, L_pad)`` -> flat fp16 one-hot ``(B, L_pad * 4)`` with N = 0.25."""
-    global _ONE_HOT
-    if _ONE_HOT is None or _ONE_HOT.device != codes.device:
-        t = torch.zeros(5, 4, dtype=torch.float16, device=codes.device)
-        t[torch.arange(4), torch.arange(4)] = 1
-        t[4] = 0.25
-        _ONE_HOT = t
-    return _ONE_HOT[codes.long()].reshape(codes.shape[0], -1)
+    table = _ONE_HOT.get(codes.device)
+    if table is None:
+        table = torch.zeros(5, 4, dtype=torch.float16, device=codes.device)
+        table[torch.arange(4), torch.arange(4)] = 1
+        table[4] = 0.25
+        _ONE_HOT[codes.device] = table
+    return table[codes.long()].reshape(codes.shape[0], -1)
 
 
 def global_pool(codes: torch.Tensor, lengths: torch.Tensor, weights: Weights, thr: torch.Tensor, m: int,
@@ -231,12 +232,15 @@ def _launch(tuned, jit, kernel: str, grid_rows: int, cols: int, device, key: tup
     """Launch ``jit`` with the shipped tile choice for this GPU model and ``kernel``
     (:mod:`varbind.predict.kernels.triton_tiles`), else its autotuned form ``tuned``."""
     tile = _tiles.choice(device, kernel, key)
-    if tile is None:
-        _tiles.note_tuning(device)
-        tuned[lambda m: (grid_rows, cols // m["BLOCK_C"])](*args, **meta)
-        return
-    jit[(grid_rows, cols // tile["BLOCK_C"])](*args, **meta, BLOCK_P=tile["BLOCK_P"], BLOCK_C=tile["BLOCK_C"],
-                                                num_warps=tile["num_warps"], num_stages=tile["num_stages"])
+    # Triton launches on the thread's current CUDA device: make it ``device`` (cuda:1 from a thread
+    # whose current device is cuda:0 is otherwise refused as "cannot be accessed from Triton")
+    with torch.cuda.device(device):
+        if tile is None:
+            _tiles.note_tuning(device)
+            tuned[lambda m: (grid_rows, cols // m["BLOCK_C"])](*args, **meta)
+            return
+        jit[(grid_rows, cols // tile["BLOCK_C"])](*args, **meta, BLOCK_P=tile["BLOCK_P"], BLOCK_C=tile["BLOCK_C"],
+                                                    num_warps=tile["num_warps"], num_stages=tile["num_stages"])
 
 
 def weights(group) -> Weights:
