@@ -102,6 +102,29 @@ def test_pipeline_equals_the_per_chunk_path_bit_for_bit(genome_world):
         assert np.isfinite(probs).sum() >= len(sites) - 3  # the SNVs got a probability
 
 
+def test_deepfind_windows_take_the_panels_cpu_pass(genome_world, monkeypatch):
+    """With the default 101-bp window, DeepFind's 51-bp windows are scored in the panel's pass
+    (no second scoring call): the same probabilities as their own windows, within float32 rounding
+    (bit for bit where the SNV's window is alone in its region)."""
+    bank = tiny_bank()
+    df = random_deepfind(bank)
+    settings = annotate.Settings(window=101, device="cpu")
+    task = [(c, c[0].chrom) for c in chunks_of(genome_world)]
+    calls = []
+    real = annotate_pipeline.predict.score_edits
+    monkeypatch.setattr(annotate_pipeline.predict, "score_edits", lambda *a, **k: calls.append(a) or real(*a, **k))
+    got = annotate_pipeline.score_task(task, str(genome_world["fa"]), bank, settings, df)
+    assert calls == []
+    same = 0
+    for (sites, _), (scores, _, _) in zip(task, got):
+        ref, alt, probs = old_chunk_path(sites, str(genome_world["fa"]), bank, settings, df)
+        assert np.array_equal(scores.ref, ref) and np.array_equal(scores.alt, alt)
+        np.testing.assert_allclose(scores.deepfind, probs, rtol=0, atol=1e-6)
+        same += int((scores.deepfind == probs).sum())
+        assert np.isfinite(probs).sum() >= len(sites) - 3
+    assert same >= 100  # the lone windows' (most of the 150 sparse SNVs)
+
+
 def _written_with(world, tmp_path, kind, set_up, values) -> list[bytes]:
     """The output bytes of the world's VCF annotated once after each ``set_up(value)``."""
     out = []

@@ -77,6 +77,37 @@ def test_lone_window_covering_its_region_and_windows_without_edits(mixed):
     check_against_full_passes(mixed, regions, windows, edits)
 
 
+@pytest.mark.parametrize("sub_len", [21, 5])
+def test_sub_windows_come_from_the_same_pass(mixed, sub_len):
+    """Shorter windows inside some windows (DeepFind's inside the panel's), scored in the same pass:
+    the windows' scores are unchanged bit for bit; a lone window's sub-window is bit for bit the
+    sub-window scored alone; one in a shared region equal within float32 rounding. Sub-windows at
+    either end of their window, and (5 bases) shorter than some detectors."""
+    rng = np.random.default_rng(7)
+    regions = encode_batch(random_seqs(rng, [41] * 6 + [90, 70], "ACGTN"))
+    spans = [(r, 0) for r in range(6)] + [(6, 0), (6, 30), (6, 49), (7, 10), (7, 29)]
+    windows = predict.RegionWindows(*(np.array(a, np.int64) for a in zip(*spans)), np.full(len(spans), 41))
+    edits = random_edits(rng, windows.length, per_window=2)
+    starts = np.array([0, 41 - sub_len, 7, -1, 12, 3, 0, 41 - sub_len, 9, 15, -1], np.int64)
+    has = starts >= 0
+    s_ref = [i for i in np.flatnonzero(has) for _ in range(int(rng.integers(1, 4)))]
+    s_edits = predict.Edits(np.array(s_ref, np.int64), rng.integers(0, sub_len, len(s_ref)),
+                            rng.integers(0, 5, (len(s_ref), 1)).astype(np.uint8), np.ones(len(s_ref), np.int64))
+    got, sub = predict.score_windows(mixed, regions, windows, edits, sub=predict.SubWindows(starts, sub_len, s_edits))
+    plain = predict.score_windows(mixed, regions, windows, edits)
+    assert np.array_equal(got.ref, plain.ref) and np.array_equal(got.alt, plain.alt)
+    at = np.cumsum(has) - 1
+    cut = predict.window_codes(regions, predict.RegionWindows(windows.region[has], windows.start[has] + starts[has],
+                                                              np.full(int(has.sum()), sub_len)))
+    alone = predict.score_edits(mixed, cut, predict.Edits(at[s_edits.ref_index], *s_edits[1:]))
+    lone = windows.region < 6
+    assert np.array_equal(sub.ref[has & lone], alone.ref[lone[has]])
+    assert np.array_equal(sub.alt[lone[s_edits.ref_index]], alone.alt[lone[s_edits.ref_index]])
+    np.testing.assert_allclose(sub.ref[has], alone.ref, **TOL)
+    np.testing.assert_allclose(sub.alt, alone.alt, **TOL)
+    assert not np.allclose(sub.ref[has], predict.score(mixed, predict.window_codes(regions, windows))[has], **TOL)
+
+
 def test_dense_windows_of_a_long_region_equal_full_passes(mixed):
     """Many overlapping windows of one long region (the range-maximum table spans many blocks and
     sparse-table levels), windows shorter than, as long as and longer than the detectors, windows at

@@ -29,7 +29,7 @@ from .deepfind import DeepFind, DeepFindWindows, deepfind_from_scores, deepfind_
 from .output import AlleleScores
 from ..bank import ModelBank
 from ..sequence import N_CODE
-from .windows import Site, Windows, build_windows
+from .windows import NOT_GENOME, Site, Windows, build_windows
 from .scoring import score_global
 from .fused import score_task as fused_task
 from . import topk
@@ -202,14 +202,18 @@ def reduced(results: list[tuple[AlleleScores, dict, Counter]], selection: Select
 
 def _score_chunks(items: Sequence[Prepared], bank: ModelBank, dbank: ModelBank | None, settings,
                   deepfind: DeepFind | None) -> list[tuple[AlleleScores, dict, Counter]]:
-    """Each chunk scored on its own (the CPU's shared-region path, ``deepbind`` mode)."""
+    """Each chunk scored on its own (the CPU's shared-region path, ``deepbind`` mode). DeepFind's
+    windows inside the panel's are scored in the panel's pass (:func:`_subwindows`), the others on
+    their own."""
     out = []
     for p in items:
         win = p.win
+        sub, own = _subwindows(p, bank, dbank, deepfind, settings)
         if len(win.site) == 0:
             ref = alt = np.zeros((0, len(bank)), np.float32)
         elif settings.mode == "global":
-            r = score_global(bank, win, p.genome, strand_merge=settings.strand_merge)
+            r = score_global(bank, win, p.genome, strand_merge=settings.strand_merge, sub=sub)
+            r, s = r if sub is not None else (r, None)
             ref, alt = r.ref[win.edits.ref_index], r.alt
         else:
             kw = dict(mode="deepbind", strand_merge=settings.strand_merge)
@@ -219,10 +223,49 @@ def _score_chunks(items: Sequence[Prepared], bank: ModelBank, dbank: ModelBank |
         if deepfind is not None:
             probs = np.full(len(win.site), np.nan, np.float32)
             if p.dfw is not None:
-                s = predict.score_edits(dbank, p.dfw.refs, p.dfw.edits, strand_merge=deepfind.model.config.strand_merge)
-                probs = deepfind_from_scores(deepfind, p.dfw, s.ref, s.alt, len(win.site))
+                d_ref = np.empty((len(p.dfw.rows), len(dbank)), np.float32)
+                d_alt = np.empty_like(d_ref)
+                if sub is not None:
+                    d_ref[~own] = s.ref[win.edits.ref_index[p.dfw.rows[~own]]]
+                    d_alt[~own] = s.alt
+                if own.any():
+                    o = p.dfw.subset(own)
+                    so = predict.score_edits(dbank, o.refs, o.edits, strand_merge=deepfind.model.config.strand_merge)
+                    d_ref[own], d_alt[own] = so.ref, so.alt
+                probs = deepfind_from_scores(deepfind, p.dfw, d_ref, d_alt, len(win.site))
         out.append((AlleleScores(win.site, win.allele, ref, alt, probs), win.skipped, p.counts))
     return out
+
+
+def _subwindows(p: Prepared, bank: ModelBank, dbank: ModelBank | None, deepfind: DeepFind | None, settings
+                ) -> tuple[predict.SubWindows | None, np.ndarray | None]:
+    """DeepFind's windows of a chunk that the panel's CPU pass scores too (:func:`score_global` with
+    ``sub``): those inside a panel window that is a genome stretch, around the same SNV, when
+    DeepFind reads the panel's own scores (the same bank and strand merge, global mode). Returns the
+    :class:`~varbind.predict.SubWindows` (or ``None``) and which DeepFind windows are left to score
+    on their own (a mask)."""
+    dfw, win = p.dfw, p.win
+    if dfw is None:
+        return None, None
+    own = np.ones(len(dfw.rows), bool)
+    if (dbank is not bank or settings.mode != "global" or win.genome_start is None
+            or deepfind.model.config.strand_merge != settings.strand_merge):
+        return None, own
+    width = deepfind.model.config.window
+    centre = width // 2
+    ref = win.edits.ref_index[dfw.rows]
+    start = win.edits.start[dfw.rows] - centre
+    ok = dfw.inside(win, centre, width) & (win.genome_start[ref] != NOT_GENOME)
+    sub_start = np.full(len(win.refs.lengths), -1, np.int64)
+    sub_start[ref[ok]] = start[ok]
+    ok &= sub_start[ref] == start  # one sub-window a window (a site's SNVs share it)
+    if not ok.any():
+        return None, own
+    sub_start[:] = -1
+    sub_start[ref[ok]] = start[ok]
+    e = dfw.edits
+    edits = predict.Edits(ref[ok], e.start[ok], e.codes[ok], e.lengths[ok])
+    return predict.SubWindows(sub_start, width, edits), ~ok
 
 
 def score_task(chunks: Sequence[tuple[Sequence[Site], str | None]], fasta_path: str, bank: ModelBank, settings,

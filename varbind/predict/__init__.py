@@ -22,7 +22,7 @@ from __future__ import annotations
 from . import warmup  # noqa: F401  (first-run messages)
 from ._core import MODES, STRAND_MERGES, _pool, score, score_frame  # noqa: F401  (_pool: kernel tests)
 from ._edits import EditScores, Edits, apply_edits, score_edits, score_snvs_with_subwindow
-from ._windows import RegionWindows, score_windows, window_codes
+from ._windows import RegionWindows, SubWindows, score_windows, window_codes
 
 __all__ = ["MODES", "STRAND_MERGES", "EditScores", "Edits", "RegionWindows", "apply_edits", "score",
-           "score_edits", "score_frame", "score_snvs_with_subwindow", "score_windows", "window_codes"]
+           "SubWindows", "score_edits", "score_frame", "score_snvs_with_subwindow", "score_windows", "window_codes"]

@@ -42,7 +42,7 @@ def _edit_batch_cpu(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge
         cpu.edit_pool(_pad(refs.codes, group.m), lengths, t["table"], t["thr"], t["slot"], t["feat"],
                       offsets, e_start, e_codes, e_len, ref_feats, alt_feats)
 
-    return _edit_features(bank, nb, order, pool, strand_merge)
+    return _edit_features(bank, [(nb, None), (len(order), order)], pool, strand_merge)
 
 
 def _sort_edits(edits: Edits, nb: int) -> tuple[np.ndarray, ...]:
@@ -54,20 +54,22 @@ def _sort_edits(edits: Edits, nb: int) -> tuple[np.ndarray, ...]:
             np.ascontiguousarray(edits.lengths[order], dtype=np.int64))
 
 
-def _edit_features(bank: ModelBank, nb: int, order: np.ndarray, pool, strand_merge: str):
-    """Per group, ``pool(group, tables, ref_feats, alt_feats)`` fills the features (edits in ``order``);
-    the heads turn them into reference ``(nb, M)`` and edit ``(E, M)`` scores in the caller's order."""
-    ne = len(order)
-    ref_out = np.empty((nb, len(bank)), np.float32)
-    alt_out = np.empty((ne, len(bank)), np.float32)
+def _edit_features(bank: ModelBank, rows: list[tuple[int, np.ndarray | None]], pool, strand_merge: str
+                   ) -> list[np.ndarray]:
+    """Per group, ``pool(group, tables, *feats)`` fills one feature array per entry ``(n, order)`` of
+    ``rows`` (references, edits, ...); the heads turn each into ``(n, M)`` scores, rows in the caller's
+    order (row ``i`` of the features is the caller's ``order[i]``; ``None``: the same)."""
+    outs = [np.empty((n, len(bank)), np.float32) for n, _ in rows]
     for group in bank.groups:
-        ref_feats = np.zeros((group.slots, nb, 2 * group.d), np.float32)
-        alt_feats = np.zeros((group.slots, ne, 2 * group.d), np.float32)
-        pool(group, group.numpy(), ref_feats, alt_feats)
-        ref_out[:, group.models] = _merge(*_heads(group, torch.from_numpy(ref_feats)), strand_merge).numpy()
-        alt_sorted = _merge(*_heads(group, torch.from_numpy(alt_feats)), strand_merge).numpy()
-        alt_out[np.ix_(order, group.models)] = alt_sorted
-    return ref_out, alt_out
+        feats = [np.zeros((group.slots, n, 2 * group.d), np.float32) for n, _ in rows]
+        pool(group, group.numpy(), *feats)
+        for out, f, (_, order) in zip(outs, feats, rows):
+            scores = _merge(*_heads(group, torch.from_numpy(f)), strand_merge).numpy()
+            if order is None:
+                out[:, group.models] = scores
+            else:
+                out[np.ix_(order, group.models)] = scores
+    return outs
 
 
 def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_merge: str,

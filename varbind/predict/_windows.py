@@ -22,9 +22,21 @@ class RegionWindows(NamedTuple):
     length: np.ndarray  # (W,) int64
 
 
+class SubWindows(NamedTuple):
+    """A shorter window inside some of the windows of :func:`score_windows`, scored from the same pass
+    (DeepFind's 51-bp window inside the panel's): window ``i``'s is its ``length`` bases from
+    ``start[i]`` (-1: none). ``edits.ref_index`` names a window that has one; ``edits.start`` is
+    relative to the sub-window."""
+
+    start: np.ndarray  # (W,) int64
+    length: int
+    edits: Edits
+
+
 def _window_batch_cpu(bank: ModelBank, regions: CodeBatch, windows: RegionWindows, edits: Edits,
-                      strand_merge: str) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`score_windows` on the CPU for windows sorted by region."""
+                      strand_merge: str, sub: SubWindows | None = None) -> list[np.ndarray]:
+    """:func:`score_windows` on the CPU for windows sorted by region: reference and edit scores (and
+    the sub-windows')."""
     from .kernels import cpu_regions as cpu
 
     nr, nw = len(regions.lengths), len(windows.start)
@@ -33,13 +45,22 @@ def _window_batch_cpu(bank: ModelBank, regions: CodeBatch, windows: RegionWindow
     w_start = np.ascontiguousarray(windows.start, dtype=np.int64)
     w_len = np.ascontiguousarray(windows.length, dtype=np.int64)
     lengths = regions.lengths.astype(np.int64)
+    if sub is None:
+        sub = SubWindows(np.full(nw, -1, np.int64), 0, Edits(*(np.zeros(0, np.int64),) * 2, np.zeros((0, 1), np.uint8),
+                                                              np.zeros(0, np.int64)))
+    s_order, s_offsets, s_start, s_codes, s_len = _sort_edits(sub.edits, nw)
+    s_win = np.ascontiguousarray(sub.start, dtype=np.int64)
+    rows = [(nw, None), (len(order), order)] + ([(nw, None), (len(s_order), s_order)] if sub.length else [])
 
-    def pool(group, t, ref_feats, alt_feats):
+    def pool(group, t, ref_feats, alt_feats, sub_ref_feats=None, sub_alt_feats=None):
+        if sub_ref_feats is None:
+            sub_ref_feats = sub_alt_feats = np.zeros((group.slots, 0, 2 * group.d), np.float32)
         cpu.window_edit_pool(_pad(regions.codes, group.m), lengths, t["table"], t["thr"], t["need_avg"], t["slot"],
                              t["feat"], w_offsets, w_start, w_len, e_offsets, e_start, e_codes, e_len, ref_feats,
-                             alt_feats)
+                             alt_feats, s_win, int(sub.length), s_offsets, s_start, s_codes, s_len, sub_ref_feats,
+                             sub_alt_feats)
 
-    return _edit_features(bank, nw, order, pool, strand_merge)
+    return _edit_features(bank, rows, pool, strand_merge)
 
 
 def window_codes(regions: CodeBatch, windows: RegionWindows) -> CodeBatch:
@@ -76,7 +97,8 @@ def score_windows(
     batch_size: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
-) -> EditScores:
+    sub: SubWindows | None = None,
+) -> EditScores | tuple[EditScores, EditScores]:
     """:func:`score_edits` on windows cut from shared regions: nearby windows share one reference pass.
 
     Each window is scored as its own N-padded sequence (global mode) and ``edits.ref_index`` names a
@@ -89,10 +111,17 @@ def score_windows(
     :func:`window_codes` within float32 rounding. Regions should be short (a few kb: the sweep keeps
     a few floats a position, column and window boundary); see :func:`varbind.annotate.windows.cluster_windows`.
 
+    With ``sub`` (:class:`SubWindows`) shorter windows inside some windows are scored from the same
+    pass, with their own edits: a lone window's sub-window costs ``m (m - 1)`` additions a column
+    beyond the window's pass and its scores are bit for bit those of the sub-window scored alone
+    (:func:`score_edits`); one in a shared region costs what a window of the region costs.
+
     Returns
     -------
     EditScores
-        ``ref`` ``(W, M)`` (one row per window) and ``alt`` ``(E, M)``.
+        ``ref`` ``(W, M)`` (one row per window) and ``alt`` ``(E, M)``; with ``sub`` a pair, the
+        second the sub-windows' (``ref`` ``(W, M)``, rows of windows without one undefined; ``alt``
+        per sub-window edit).
 
     Examples
     --------
@@ -111,25 +140,36 @@ def score_windows(
     _check("global", strand_merge)
     bank = _resolve_device(bank, device)
     _validate_windows(regions, windows, edits)
-    if bank.device.type != "cpu":
-        return score_edits(bank, window_codes(regions, windows), edits, strand_merge=strand_merge,
-                           batch_size=batch_size, progress=progress)
+    if sub is not None:
+        _validate_sub(windows, sub)
     nw = len(windows.start)
-    ref_out = np.empty((nw, len(bank)), np.float32)
-    alt_out = np.empty((len(edits.start), len(bank)), np.float32)
-    if nw == 0:
-        return EditScores(ref_out, alt_out)
+    if bank.device.type != "cpu" or nw == 0:
+        kw = dict(strand_merge=strand_merge, batch_size=batch_size, progress=progress)
+        whole = score_edits(bank, window_codes(regions, windows), edits, **kw)
+        if sub is None:
+            return whole
+        has = np.flatnonzero(sub.start >= 0)
+        at = np.full(nw, -1, np.int64)
+        at[has] = np.arange(len(has))
+        cut = window_codes(regions, RegionWindows(windows.region[has], windows.start[has] + sub.start[has],
+                                                  np.full(len(has), sub.length, np.int64)))
+        e = sub.edits
+        s = score_edits(bank, cut, Edits(at[e.ref_index], e.start, e.codes, e.lengths), **kw)
+        ref = np.zeros((nw, len(bank)), np.float32)
+        ref[has] = s.ref
+        return whole, EditScores(ref, s.alt)
+    outs = [np.empty((nw, len(bank)), np.float32), np.empty((len(edits.start), len(bank)), np.float32)]
+    if sub is not None:
+        outs += [np.zeros((nw, len(bank)), np.float32), np.empty((len(sub.edits.start), len(bank)), np.float32)]
     # windows grouped by region (kernel order); ``order[i]`` is the caller's index of sorted window i
     order = np.argsort(windows.region, kind="stable")
     rank = np.empty(nw, np.int64)
     rank[order] = np.arange(nw)
-    e_win = rank[edits.ref_index]
     width = int(windows.length.max())
     bs = batch_size or max(1, _auto_batch(bank, width, "global") // 4)  # windows a batch, as in score_edits
     region_sorted = windows.region[order]
     offsets = np.searchsorted(region_sorted, np.arange(len(regions.lengths) + 1))
-    by_win = np.argsort(e_win, kind="stable")  # each batch's edits: one slice, not a scan of all
-    e_sorted = e_win[by_win]
+    each = _ByWindow(rank, edits), (_ByWindow(rank, sub.edits) if sub is not None else None)
     with torch.no_grad(), _progress(nw, progress, "window") as bar:
         r0 = 0
         while r0 < len(regions.lengths):  # whole regions, about ``bs`` windows a batch
@@ -137,14 +177,45 @@ def score_windows(
             i, j = int(offsets[r0]), int(offsets[r1])
             if j > i:
                 lengths = regions.lengths[r0:r1]
-                sub_regions = CodeBatch(regions.codes[r0:r1, : int(lengths.max())], lengths)
-                sub_windows = RegionWindows(region_sorted[i:j] - r0, windows.start[order[i:j]],
-                                            windows.length[order[i:j]])
-                sel = by_win[np.searchsorted(e_sorted, i) : np.searchsorted(e_sorted, j)]
-                sub_edits = Edits(e_win[sel] - i, edits.start[sel], edits.codes[sel], edits.lengths[sel])
-                r, a = _window_batch_cpu(bank, sub_regions, sub_windows, sub_edits, strand_merge)
-                ref_out[order[i:j]] = r
-                alt_out[sel] = a
+                b_regions = CodeBatch(regions.codes[r0:r1, : int(lengths.max())], lengths)
+                b_windows = RegionWindows(region_sorted[i:j] - r0, windows.start[order[i:j]],
+                                          windows.length[order[i:j]])
+                sel, b_edits = each[0].of(i, j)
+                b_sub = None
+                if sub is not None:
+                    s_sel, s_edits = each[1].of(i, j)
+                    b_sub = SubWindows(sub.start[order[i:j]], sub.length, s_edits)
+                got = _window_batch_cpu(bank, b_regions, b_windows, b_edits, strand_merge, b_sub)
+                outs[0][order[i:j]], outs[1][sel] = got[0], got[1]
+                if sub is not None:
+                    outs[2][order[i:j]], outs[3][s_sel] = got[2], got[3]
                 bar.update(j - i)
             r0 = r1
-    return EditScores(ref_out, alt_out)
+    return EditScores(*outs[:2]) if sub is None else (EditScores(*outs[:2]), EditScores(*outs[2:]))
+
+
+class _ByWindow:
+    """Edits of windows ``i .. j - 1`` (in region order) as one slice: ``(their indices, the edits with
+    windows renumbered from i)``."""
+
+    def __init__(self, rank: np.ndarray, edits: Edits):
+        self.edits, self.win = edits, rank[edits.ref_index]
+        self.by_win = np.argsort(self.win, kind="stable")
+        self.sorted = self.win[self.by_win]
+
+    def of(self, i: int, j: int) -> tuple[np.ndarray, Edits]:
+        sel = self.by_win[np.searchsorted(self.sorted, i) : np.searchsorted(self.sorted, j)]
+        e = self.edits
+        return sel, Edits(self.win[sel] - i, e.start[sel], e.codes[sel], e.lengths[sel])
+
+
+def _validate_sub(windows: RegionWindows, sub: SubWindows) -> None:
+    has = sub.start >= 0
+    if len(sub.start) != len(windows.start):
+        raise ValueError("sub-window starts must have one entry per window")
+    if sub.length < 1 or (has & (sub.start + sub.length > windows.length)).any():
+        raise ValueError(f"sub-windows of {sub.length} bases must lie inside their windows")
+    if len(sub.edits.start) and not has[sub.edits.ref_index].all():
+        raise ValueError("a sub-window edit names a window without a sub-window")
+    _validate_edits(CodeBatch(np.zeros((len(windows.start), 0), np.uint8), np.full(len(windows.start), sub.length)),
+                    sub.edits)

@@ -27,6 +27,79 @@ def _edit_block(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats
 
 
 @njit(cache=True, nogil=True)
+def _edit_block_sub(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0,
+                    ss, sn, s_start, s_codes, s_len, sub_ref_feats, sub_alt_feats, s0):
+    """:func:`_edit_block`, and the same for the window of ``sn`` bases from sequence position ``ss``
+    (a sub-window, scored as its own N-padded sequence; its edits ``s_*``, relative to its start, go to
+    ``sub_alt_feats[:, s0 + e]``, its reference to ``sub_ref_feats[:, rb]``) from the same pass.
+
+    The sub-window's interior positions are the sequence's. At its ``m - 1`` positions on either end
+    the detector reads some N: on the left, the sum of the N rows (the same for every window) then the
+    bases; on the right, the pass's own partial sum when it has added the bases inside, then the N
+    rows. Each sum runs in the order of a pass of its own, so the map is bit for bit that pass's, at
+    ``m (m - 1)`` additions a column instead of ``(sn + m - 1) m``."""
+    m = tab.shape[0]
+    blk = tab.shape[2]
+    npos = n + m - 1
+    ns = sn + m - 1
+    raw = np.empty((npos, blk), dtype=np.float32)
+    sraw = np.empty((ns, blk), dtype=np.float32)
+    short = sn < m  # a sub-window shorter than a detector: its map computed on its own
+    r0 = ss + sn if not short else npos  # positions r0 .. r0 + m - 2 cross the sub-window's right end
+    for p in range(npos):
+        for c in range(blk):
+            raw[p, c] = thr[c]
+        b = r0 + m - 1 - p  # at such a position, the columns that read the sub-window's bases
+        if p >= r0 and b > 0:
+            for j in range(b):
+                code = row[p + j]
+                for c in range(blk):
+                    raw[p, c] += tab[j, code, c]
+            for c in range(blk):
+                sraw[p - ss, c] = raw[p, c]
+            for j in range(b, m):
+                code = row[p + j]
+                for c in range(blk):
+                    raw[p, c] += tab[j, code, c]
+        else:
+            for j in range(m):
+                code = row[p + j]
+                for c in range(blk):
+                    raw[p, c] += tab[j, code, c]
+    srow = row[ss:]  # the sub-window's padded index q is the sequence's ss + q
+    if short:
+        for q in range(ns):
+            for c in range(blk):
+                sraw[q, c] = thr[c]
+            for j in range(m):
+                code = srow[q + j] if m - 1 <= q + j < ns else 4
+                for c in range(blk):
+                    sraw[q, c] += tab[j, code, c]
+    else:
+        for q in range(sn, ns):  # right end: the N rows after the pass's partial sum
+            for j in range(ns - q, m):
+                for c in range(blk):
+                    sraw[q, c] += tab[j, 4, c]
+        for q in range(m - 1, sn):  # interior
+            for c in range(blk):
+                sraw[q, c] = raw[q + ss, c]
+        pn = np.empty(blk, dtype=np.float32)  # left end: thr and the first a N rows, then the bases
+        for c in range(blk):
+            pn[c] = thr[c]
+        for a in range(1, m):
+            q = m - 1 - a
+            for c in range(blk):
+                pn[c] += tab[a - 1, 4, c]
+                sraw[q, c] = pn[c]
+            for j in range(a, m):
+                code = srow[q + j]
+                for c in range(blk):
+                    sraw[q, c] += tab[j, code, c]
+    _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0)
+    _edit_apply(sraw, srow, tab, s_start, s_codes, s_len, slot, feat, sub_ref_feats, rb, sub_alt_feats, s0)
+
+
+@njit(cache=True, nogil=True)
 def _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0):
     """Pooled features of a reference map ``raw`` ``(npos, blk)`` (conv + threshold, before the
     ReLU) into ``ref_feats[:, rb]``, and of its edits into ``alt_feats[:, e0 + e]``. ``row[q]`` must

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .cpu_edits import _edit_block, _edited_value
+from .cpu_edits import _edit_block, _edit_block_sub, _edited_value
 from .cpu import _all_n, _scatter
 
 #: positions a block of a region's range-maximum table (see :func:`_range_max_block`)
@@ -119,14 +119,21 @@ def _range_max(mx, raw, inpre, insuf, sp, lo, hi):
 
 @njit(cache=True, nogil=True)
 def _region_block(row, n, tab, thr, need_avg, w_start, w_len, e_offsets, e_start, e_codes, e_len, slot, feat,
-                  ref_feats, w0, alt_feats):
+                  ref_feats, w0, alt_feats, sub_start, sub_len, s_offsets, s_start, s_codes, s_len, sub_ref_feats,
+                  sub_alt_feats):
     m = tab.shape[0]
     blk = tab.shape[2]
     nw = w_start.shape[0]
     if nw == 1 and w_start[0] == 0 and w_len[0] == n:  # a lone window: a plain edit block is cheaper
         e0, e1 = e_offsets[w0], e_offsets[w0 + 1]
-        _edit_block(row, n, tab, thr, e_start[e0:e1], e_codes[e0:e1], e_len[e0:e1], slot, feat,
-                    ref_feats, w0, alt_feats, e0)
+        if sub_start[0] < 0:
+            _edit_block(row, n, tab, thr, e_start[e0:e1], e_codes[e0:e1], e_len[e0:e1], slot, feat,
+                        ref_feats, w0, alt_feats, e0)
+        else:
+            s0, s1 = s_offsets[w0], s_offsets[w0 + 1]
+            _edit_block_sub(row, n, tab, thr, e_start[e0:e1], e_codes[e0:e1], e_len[e0:e1], slot, feat,
+                            ref_feats, w0, alt_feats, e0, sub_start[0], sub_len, s_start[s0:s1], s_codes[s0:s1],
+                            s_len[s0:s1], sub_ref_feats, sub_alt_feats, s0)
         return
     base = _all_n(tab, thr)
     nal = n + m - 1
@@ -134,7 +141,9 @@ def _region_block(row, n, tab, thr, need_avg, w_start, w_len, e_offsets, e_start
     bid = np.full(nal + m, -1, dtype=np.int64)
     nbnd = 0
     for i in range(nw):
-        for s in (w_start[i], w_start[i] + w_len[i]):
+        ss = w_start[i] + sub_start[i]  # a sub-window's ends are boundaries too
+        for k in range(4 if sub_start[i] >= 0 else 2):
+            s = w_start[i] if k == 0 else w_start[i] + w_len[i] if k == 1 else ss if k == 2 else ss + sub_len
             if bid[s + m - 1] < 0:
                 bid[s + m - 1] = nbnd
                 nbnd += 1
@@ -163,7 +172,7 @@ def _region_block(row, n, tab, thr, need_avg, w_start, w_len, e_offsets, e_start
     # the sweep goes by blocks of _RB rows; a window is pooled as soon as the sweep has passed its last
     # row ws + w + m - 2, while what it reads is still in cache: windows in order of their end
     done = np.empty(nw, dtype=np.int64)
-    npmax = 0
+    npmax = sub_len
     for i in range(nw):
         done[i] = w_start[i] + w_len[i] + m - 2
         npmax = max(npmax, w_len[i])
@@ -180,6 +189,10 @@ def _region_block(row, n, tab, thr, need_avg, w_start, w_len, e_offsets, e_start
             _window_pool(row, tab, base, need_avg, full, bnd, bid, inpre, insuf, sp, cum, w_start[i], w_len[i],
                          e_offsets[w0 + i], e_offsets[w0 + i + 1], e_start, e_codes, e_len, slot, feat,
                          ref_feats, w0 + i, alt_feats, raw, rows)
+            if sub_start[i] >= 0:  # its sub-window ends within it: the sweep has passed it too
+                _window_pool(row, tab, base, need_avg, full, bnd, bid, inpre, insuf, sp, cum,
+                             w_start[i] + sub_start[i], sub_len, s_offsets[w0 + i], s_offsets[w0 + i + 1], s_start,
+                             s_codes, s_len, slot, feat, sub_ref_feats, w0 + i, sub_alt_feats, raw, rows)
             nxt += 1
 
 
@@ -290,7 +303,8 @@ def _window_pool(row, tab, base, need_avg, full, bnd, bid, inpre, insuf, sp, cum
 
 @njit(cache=True, parallel=True, nogil=True)
 def window_edit_pool(codes, lengths, table, thr, need_avg, slot, feat, w_offsets, w_start, w_len, e_offsets,
-                     e_start, e_codes, e_len, ref_feats, alt_feats):
+                     e_start, e_codes, e_len, ref_feats, alt_feats, sub_start, sub_len, s_offsets, s_start, s_codes,
+                     s_len, sub_ref_feats, sub_alt_feats):
     """Global-mode features of windows of shared regions, and of same-length edits of the windows.
 
     ``codes``/``lengths`` are the regions (padded as usual). Windows ``w_offsets[r] .. w_offsets[r+1]``
@@ -306,6 +320,14 @@ def window_edit_pool(codes, lengths, table, thr, need_avg, slot, feat, w_offsets
     positions it touches, as in :func:`edit_pool`, and range maxima for the rest. Windows are pooled
     during the sweep, as soon as it has passed them. A region holding a single window that covers it
     is scored as in :func:`edit_pool`.
+
+    A window ``i`` with ``sub_start[i] >= 0`` also has a sub-window, its ``sub_len`` bases from
+    ``sub_start[i]``, scored the same way from the same sweep (features in ``sub_ref_feats[:, i]``),
+    with its edits ``s_offsets[i] .. s_offsets[i+1]`` (``s_start`` relative to the sub-window) in
+    ``sub_alt_feats``: DeepFind's 51-bp window inside the panel's. In a lone window its map is the
+    window's with its ends completed (bit for bit a pass of its own,
+    :func:`varbind.predict.kernels.cpu_edits._edit_block_sub`); in a shared region it is one more
+    window of the region.
     """
     nr = codes.shape[0]
     nblk = table.shape[0]
@@ -318,5 +340,6 @@ def window_edit_pool(codes, lengths, table, thr, need_avg, slot, feat, w_offsets
         _region_block(
             codes[r], lengths[r], table[k], thr[k], need_avg[k], w_start[w0:w1], w_len[w0:w1], e_offsets,
             e_start, e_codes, e_len, slot[k * blk:(k + 1) * blk], feat[k * blk:(k + 1) * blk],
-            ref_feats, w0, alt_feats,
+            ref_feats, w0, alt_feats, sub_start[w0:w1], sub_len, s_offsets, s_start, s_codes, s_len, sub_ref_feats,
+            sub_alt_feats,
         )
