@@ -236,6 +236,8 @@ def main() -> None:
     ap.add_argument("--fasta", help="reference FASTA of --end-to-end")
     ap.add_argument("--also-no-deepfind", action="store_true", help="--end-to-end: time --no-deepfind too")
     ap.add_argument("--workers", type=int, help="--end-to-end: annotate --workers N")
+    ap.add_argument("--annotate-device", help="--end-to-end: the command's --device when it differs from the call "
+                    "alone's (cuda: every GPU of the host, the call alone on one)")
     ap.add_argument("--also-one-process", action="store_true", help="--end-to-end: time --host-workers 1 too")
     ap.add_argument("--host-workers", type=int, nargs="+", help="--end-to-end: time annotate --host-workers N for "
                     "each N (instead of the default's choice)")

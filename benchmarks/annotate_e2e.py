@@ -174,8 +174,11 @@ def run(args) -> None:
 
         rows.append(("GPU", torch.cuda.get_device_name(device)))
     alone = scoring_alone(bank, refs, edits, device, args.repeats)
+    cmd_device = args.annotate_device or device
+    if cmd_device != device:
+        rows.append(("the command's device", f"{cmd_device} ({vdevice.gpus_of(cmd_device)} for the scoring service)"))
     if device.startswith("cuda"):
-        warm_annotate(args.end_to_end, args.fasta, args.models, device)
+        warm_annotate(args.end_to_end, args.fasta, args.models, cmd_device)
     med_alone = statistics.median(alone)
     rows.append(("scoring call alone, SNV/s (median; runs)", f"{med_alone:,.0f} ({', '.join(f'{x:,.0f}' for x in alone)})"))
     variants = [("end to end, DeepFind on", [])]
@@ -186,7 +189,7 @@ def run(args) -> None:
     for w in args.host_workers or ():
         variants.append((f"end to end, DeepFind on, --host-workers {w}", ["--host-workers", str(w)]))
     for label, extra in variants:
-        rates, rss, cmd = end_to_end(args.end_to_end, args.fasta, args.models, device, extra, n, args.repeats,
+        rates, rss, cmd = end_to_end(args.end_to_end, args.fasta, args.models, cmd_device, extra, n, args.repeats,
                                      args.workers)
         med = statistics.median(rates)
         rows += [(f"{label}: command", cmd),

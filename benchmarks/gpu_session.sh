@@ -18,7 +18,8 @@
 #             per GPU); wall clock, per-GPU utilisation, and whether the three VCF texts are identical
 #   sat       SAT_N (default 2,000,000) saturation SNVs of the pack (make_snv_vcf.py --saturate), then
 #             --end-to-end with --host-workers each of SAT_WORKERS (default "12 15"), the scoring call
-#             alone on the first ALONE_N (default 500,000)
+#             alone on the first ALONE_N (default 500,000); SAT_ANNOTATE_DEVICE=cuda runs the command on every
+#             GPU of the host (the call alone on one)
 # Files are written to $OUT. Inputs: make_snv_vcf.py -o .device/snvs.vcf.gz; -o .device/big.vcf.gz
 # --avinput derived simulated --pack .device/seq.npz.
 set -u
@@ -133,6 +134,7 @@ PY
        ;;
   sat) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
        python3 benchmarks/annotate.py --end-to-end /tmp/sat.vcf.gz --fasta $FA --models ${SAT_MODELS:-deepbind} \
-         --device cuda --repeats 1 --alone-n ${ALONE_N:-500000} --host-workers ${SAT_WORKERS:-12 15} 2>&1 | tee -a $OUT/e2e_sat.log ;;
+         --device cuda --repeats 1 --alone-n ${ALONE_N:-500000} --host-workers ${SAT_WORKERS:-12 15} \
+         ${SAT_ANNOTATE_DEVICE:+--annotate-device $SAT_ANNOTATE_DEVICE} 2>&1 | tee -a $OUT/e2e_sat.log ;;
   esac
 done
