@@ -22,6 +22,17 @@ class DeepFind(NamedTuple):
     tss: Any
     path: str
 
+    def window(self) -> tuple[int, int]:
+        """The model's window as ``(centre, length)``: the SNV is its base ``centre`` (0-based)."""
+        width = self.model.config.window
+        return width // 2, width
+
+    def reads_panel_pass(self, bank, dbank, settings) -> bool:
+        """Whether the panel's own scoring pass can give this model's features: it reads the same bank
+        (``dbank`` placed as ``bank``: the same models, in order) with the run's strand merge, in global mode."""
+        return (dbank is bank and settings.mode == "global"
+                and self.model.config.strand_merge == settings.strand_merge)
+
 
 def load_deepfind(panel: Panel, tss: str | None = None, kind: str = "mlp") -> DeepFind | None:
     """The shipped DeepFind model of ``panel`` (``None``, logged, when there is none or it does not fit).
@@ -96,8 +107,7 @@ def deepfind_windows(sites: Sequence[Site], site: np.ndarray, allele: np.ndarray
     snv = [e for e, (r, a) in enumerate(pairs) if r in _BASE and a in _BASE]
     if not snv or genome is None:
         return None
-    width = df.model.config.window
-    half = width // 2
+    half, width = df.window()
     refs = [pairs[e][0] for e in snv]
     alts = [pairs[e][1] for e in snv]
     starts = [sites[site[e]].start for e in snv]

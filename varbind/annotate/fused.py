@@ -138,8 +138,7 @@ def _subwindow(bank: ModelBank, deepfind: DeepFind | None) -> tuple[int, int] | 
     (:func:`varbind.predict.score_snvs_with_subwindow`: the Triton kernels, the same bank), else ``None``."""
     if deepfind is None or bank.device.type != "cuda" or _device.backend(bank.device) != "triton":
         return None
-    width = deepfind.model.config.window
-    return width // 2, width
+    return deepfind.window()
 
 
 class _DeepFindRows:

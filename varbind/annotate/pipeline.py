@@ -176,7 +176,7 @@ def score(items: Sequence[Prepared], bank: ModelBank, settings, deepfind: DeepFi
     predict.warmup.announce(settings.device)
     bank, dbank = placed(bank, deepfind, settings.device)
     fused = (bank.device.type != "cpu" and settings.mode == "global"
-             and (deepfind is None or (dbank is bank and deepfind.model.config.strand_merge == settings.strand_merge)))
+             and (deepfind is None or deepfind.reads_panel_pass(bank, dbank, settings)))
     if fused and selection is not None and bank.device.type == "cuda":  # scores reduced where they are
         return fused_task(items, bank, settings, deepfind, selection)
     out = fused_task(items, bank, settings, deepfind) if fused else _score_chunks(items, bank, dbank, settings, deepfind)
@@ -248,11 +248,9 @@ def _subwindows(p: Prepared, bank: ModelBank, dbank: ModelBank | None, deepfind:
     if dfw is None:
         return None, None
     own = np.ones(len(dfw.rows), bool)
-    if (dbank is not bank or settings.mode != "global" or win.genome_start is None
-            or deepfind.model.config.strand_merge != settings.strand_merge):
+    if win.genome_start is None or not deepfind.reads_panel_pass(bank, dbank, settings):
         return None, own
-    width = deepfind.model.config.window
-    centre = width // 2
+    centre, width = deepfind.window()
     ref = win.edits.ref_index[dfw.rows]
     start = win.edits.start[dfw.rows] - centre
     ok = dfw.inside(win, centre, width) & (win.genome_start[ref] != NOT_GENOME)
