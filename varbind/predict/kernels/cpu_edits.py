@@ -10,6 +10,16 @@ from numba import njit, prange
 from .cpu import _scatter
 
 
+@njit(cache=True, nogil=True, inline="always")  # per position: a call costs more than its work
+def _add_columns(acc, row, p, tab, j0, j1):
+    """``acc += tab[j, row[p + j]]`` for the detector offsets ``j0 .. j1 - 1`` in order: part of the
+    sum at conv position ``p`` of a padded sequence ``row``."""
+    for j in range(j0, j1):
+        code = row[p + j]
+        for c in range(acc.shape[0]):
+            acc[c] += tab[j, code, c]
+
+
 @njit(cache=True, nogil=True)
 def _edit_block(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0):
     m = tab.shape[0]
@@ -19,10 +29,7 @@ def _edit_block(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats
     for p in range(npos):
         for c in range(blk):
             raw[p, c] = thr[c]
-        for j in range(m):
-            code = row[p + j]
-            for c in range(blk):
-                raw[p, c] += tab[j, code, c]
+        _add_columns(raw[p], row, p, tab, 0, m)
     _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0)
 
 
@@ -51,21 +58,12 @@ def _edit_block_sub(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_f
             raw[p, c] = thr[c]
         b = r0 + m - 1 - p  # at such a position, the columns that read the sub-window's bases
         if p >= r0 and b > 0:
-            for j in range(b):
-                code = row[p + j]
-                for c in range(blk):
-                    raw[p, c] += tab[j, code, c]
+            _add_columns(raw[p], row, p, tab, 0, b)
             for c in range(blk):
                 sraw[p - ss, c] = raw[p, c]
-            for j in range(b, m):
-                code = row[p + j]
-                for c in range(blk):
-                    raw[p, c] += tab[j, code, c]
+            _add_columns(raw[p], row, p, tab, b, m)
         else:
-            for j in range(m):
-                code = row[p + j]
-                for c in range(blk):
-                    raw[p, c] += tab[j, code, c]
+            _add_columns(raw[p], row, p, tab, 0, m)
     srow = row[ss:]  # the sub-window's padded index q is the sequence's ss + q
     if short:
         for q in range(ns):
@@ -91,10 +89,7 @@ def _edit_block_sub(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_f
             for c in range(blk):
                 pn[c] += tab[a - 1, 4, c]
                 sraw[q, c] = pn[c]
-            for j in range(a, m):
-                code = srow[q + j]
-                for c in range(blk):
-                    sraw[q, c] += tab[j, code, c]
+            _add_columns(sraw[q], srow, q, tab, a, m)
     _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0)
     _edit_apply(sraw, srow, tab, s_start, s_codes, s_len, slot, feat, sub_ref_feats, rb, sub_alt_feats, s0)
 
