@@ -16,6 +16,7 @@ block has average pooling, the running sum of ReLU(conv + threshold), and writes
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 from typing import NamedTuple
 
@@ -91,7 +92,7 @@ def _pooled_segment(x_row, lo, hi, npos, w_ptr, inv, thr, cols, need_avg, run_ma
     return run_max, run_sum
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["N_ROWS", "SIZE"])  # one compiled kernel whatever a batch's size
 def _conv_pool_jit(
     x_ptr,  # (B, L_PAD * 4) fp16: padded one-hot, N = 0.25, positions past the end N too
     len_ptr,  # (B,) int32 sequence lengths
@@ -234,7 +235,7 @@ def _launch(tuned, jit, kernel: str, grid_rows: int, cols: int, device, key: tup
     tile = _tiles.choice(device, kernel, key)
     # Triton launches on the thread's current CUDA device: make it ``device`` (cuda:1 from a thread
     # whose current device is cuda:0 is otherwise refused as "cannot be accessed from Triton")
-    with torch.cuda.device(device):
+    with torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext():  # (Triton's interpreter)
         if tile is None:
             _tiles.note_tuning(device)
             tuned[lambda m: (grid_rows, cols // m["BLOCK_C"])](*args, **meta)

@@ -53,7 +53,7 @@ def _pooled_segment_sub(x_row, lo, hi, npos, u_lo, u_hi, w_ptr, inv, thr, cols, 
     return run_max, run_sum, sub_max, sub_sum
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["NE", "SIZE"])  # one compiled kernel whatever a task's size
 def _snv_pool_jit(
     x_ptr,  # (B, L_PAD * 4) fp16 padded one-hot of the reference sequences
     len_ptr,  # (B,) int32
