@@ -101,6 +101,35 @@ def test_subwindow_scores_come_from_the_same_pass(window, centre, length):
     assert torch.equal(sub2.alt[8:], sub.alt[8:])
 
 
+@pytest.mark.parametrize("window,centre,length", [(101, 25, 51), (61, 15, 31)])
+def test_subwindow_ends_packed_or_in_tiles_of_their_own_give_the_same_features(window, centre, length, device="cuda"):
+    """The SNV kernel's sub-window end positions in the panel tiles' spare lanes (``packed=True``,
+    what does not fit in tiles of their own) and in tiles of their own (``False``): the panel's
+    features are the same bits, the sub-window's the same within float32 rounding (its mean pool
+    sums in another order); the substitution, and the sub-window around it, up to 3 bases off the
+    panel window's centre, so that the spare lanes hold more or fewer end positions; N in the
+    sequence and as the new base."""
+    from varbind.predict._core import _pad
+    from varbind.predict.kernels import triton_ops, triton_snv
+
+    rng = np.random.default_rng(window + 7)
+    bank = bank_of(5).to(device)
+    n_refs, n = 64, 256
+    codes = torch.from_numpy(rng.choice(5, p=[0.24, 0.24, 0.24, 0.24, 0.04], size=(n_refs, window)).astype(np.uint8))
+    shift = rng.integers(-3, 4, n)
+    e_ref = torch.from_numpy(rng.integers(0, n_refs, n)).to(device)
+    e_pos = torch.from_numpy((window - 1) // 2 + shift).to(device)
+    e_new = torch.from_numpy(rng.integers(0, 5, n)).to(device)
+    lengths = torch.full((n_refs,), window, device=device)
+    for g in bank.groups:
+        w = triton_ops.weights(g)
+        padded = _pad(codes.to(device).long(), g.m)
+        a, b = (triton_snv.snv_pool(padded, lengths, e_ref, e_pos, e_new, w, g.thr, g.m, g.slots, g.d,
+                                    sub=(centre, length), packed=packed) for packed in (False, True))
+        assert torch.equal(a[:, : 2 * n], b[:, : 2 * n]), g.m
+        assert rel(b[:, 2 * n:].cpu().numpy(), a[:, 2 * n:].cpu().numpy()) < 1e-6, g.m
+
+
 @pytest.mark.skipif(not torch.cuda.is_available() or _tiles.table_for(torch.cuda.get_device_name()) is None,
                     reason="batch-independent only with a shipped tile table (the autotuner may pick by batch size)")
 def test_snv_scores_do_not_depend_on_the_batch():

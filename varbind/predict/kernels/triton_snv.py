@@ -10,6 +10,7 @@ import torch
 import triton
 import triton.language as tl
 
+from . import triton_tiles as _tiles
 from .triton_ops import (_AUTOTUNE, BLOCK_K, CONFIGS, Weights, _conv_tile, _features, _launch, _pooled_segment,
                          _store_slots, one_hot_padded, size_class)
 
@@ -53,6 +54,65 @@ def _pooled_segment_sub(x_row, lo, hi, npos, u_lo, u_hi, w_ptr, inv, thr, cols, 
     return run_max, run_sum, sub_max, sub_sum
 
 
+@triton.jit
+def _end_position(e, s0, s1, M: tl.constexpr):
+    """The position of a sub-window's end lane ``e``: ``e < m - 1`` its left end (positions ``s0 ..``),
+    else its right end (positions ``s1 ..``)."""
+    return tl.where(e < M - 1, s0 + e, s1 + e - (M - 1))
+
+
+@triton.jit
+def _conv_tile_lanes(x_row, pos, npos, is_end, s0, s1, w_ptr, cols, M: tl.constexpr, K_PAD: tl.constexpr,
+                     COLS: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_K: tl.constexpr):
+    """:func:`_conv_tile` in lanes where ``is_end`` is false and :func:`_conv_tile_within` (the sequence
+    cut to bases ``s0 .. s1 - 1``) in lanes where it is true: each lane's products are its own, so
+    either kind of lane has the bits the tile of its own kind would give it."""
+    acc = tl.zeros((BLOCK_C, BLOCK_P), dtype=tl.float32)
+    for k0 in range(0, K_PAD, BLOCK_K):
+        ks = k0 + tl.arange(0, BLOCK_K)
+        rows = ks[:, None] < 4 * M
+        base = pos[None, :] + ks[:, None] // 4 - (M - 1)  # the base each one-hot row reads
+        outside = is_end[None, :] & ((base < s0) | (base >= s1))
+        a = tl.load(x_row + 4 * pos[None, :] + ks[:, None], mask=(pos[None, :] < npos) & rows & (outside == 0),
+                    other=0.0)
+        a = tl.where(outside & rows, 0.25, a).to(tl.float16)
+        w_off = ks[None, :] * COLS + cols[:, None]
+        acc = tl.dot(tl.load(w_ptr + w_off), a, acc)
+        acc = tl.dot(tl.load(w_ptr + K_PAD * COLS + w_off), a, acc)
+    return acc
+
+
+@triton.jit
+def _pooled_segment_packed(x_row, lo, hi, npos, e_off, s0, s1, u_lo, u_hi, w_ptr, inv, thr, cols, need_avg, run_max,
+                           run_sum, sub_max, sub_sum, M: tl.constexpr, K_PAD: tl.constexpr, COLS: tl.constexpr,
+                           BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_K: tl.constexpr):
+    """:func:`_pooled_segment_sub`, with the lanes its last tile has past ``hi`` given to the
+    sub-window's end lanes ``e_off ..`` (:func:`_end_position`; pooled into ``sub_max``/``sub_sum``
+    only). The segment's own lanes are the same positions in the same tiles as without them, so
+    its pooling is the same bits."""
+    n_end = 2 * (M - 1)
+    for p0 in range(lo, hi, BLOCK_P):
+        pm = p0 + tl.arange(0, BLOCK_P)
+        ok = pm < hi
+        if p0 + BLOCK_P > hi:  # the last tile: lanes to spare
+            e = e_off + pm - hi
+            is_end = (pm >= hi) & (e < n_end)
+            pos = tl.where(is_end, _end_position(e, s0, s1, M), pm)
+            acc = _conv_tile_lanes(x_row, pos, npos, is_end, s0, s1, w_ptr, cols, M, K_PAD, COLS, BLOCK_P, BLOCK_C,
+                                   BLOCK_K)
+        else:
+            is_end = pm < lo  # none
+            acc = _conv_tile(x_row, pm, npos, w_ptr, cols, M, K_PAD, COLS, BLOCK_P, BLOCK_C, BLOCK_K)
+        sub = (ok & (pm >= u_lo) & (pm < u_hi)) | is_end
+        run_max = tl.maximum(run_max, tl.max(tl.where(ok[None, :], acc, float("-inf")), axis=1))
+        sub_max = tl.maximum(sub_max, tl.max(tl.where(sub[None, :], acc, float("-inf")), axis=1))
+        if need_avg:
+            v = tl.maximum(acc * inv[:, None] + thr[:, None], 0.0)
+            run_sum += tl.sum(tl.where(ok[None, :], v, 0.0), axis=1)
+            sub_sum += tl.sum(tl.where(sub[None, :], v, 0.0), axis=1)
+    return run_max, run_sum, sub_max, sub_sum
+
+
 @triton.jit(do_not_specialize=["NE", "SIZE"])  # one compiled kernel whatever a task's size
 def _snv_pool_jit(
     x_ptr,  # (B, L_PAD * 4) fp16 padded one-hot of the reference sequences
@@ -82,6 +142,7 @@ def _snv_pool_jit(
     MP2: tl.constexpr,  # m rounded up to a power of two, at least 16: the substitution's tile
     SUB_N: tl.constexpr = 0,  # > 0: also the window of SUB_N bases in which the substitution is base SUB_C
     SUB_C: tl.constexpr = 0,
+    PACKED: tl.constexpr = False,  # the sub-window's end positions in the panel tiles' spare lanes (see snv_pool)
 ):
     e = tl.program_id(0)
     cb = tl.program_id(1)
@@ -107,6 +168,30 @@ def _snv_pool_jit(
         s1 = s0 + SUB_N
         umax = tl.full((BLOCK_C,), float("-inf"), dtype=tl.float32)
         usum = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    if PACKED:
+        # the sub-window's 2 (m - 1) end positions take the lanes the panel's tiles have to spare:
+        # the last tile of each side, then the covering positions' tile, then tiles of their own
+        right = npos - st - M
+        spare_l = (BLOCK_P - st % BLOCK_P) % BLOCK_P
+        spare_r = tl.where(right > 0, (BLOCK_P - right % BLOCK_P) % BLOCK_P, 0)
+        smax, ssum, umax, usum = _pooled_segment_packed(x_row, 0, st, npos, 0, s0, s1, s0 + M - 1, s1, w_ptr, inv,
+                                                        thr, cols, need_avg, smax, ssum, umax, usum, M, K_PAD, COLS,
+                                                        BLOCK_P, BLOCK_C, BLOCK_K)
+        smax, ssum, umax, usum = _pooled_segment_packed(x_row, st + M, npos, npos, spare_l, s0, s1, s0 + M - 1, s1,
+                                                        w_ptr, inv, thr, cols, need_avg, smax, ssum, umax, usum, M,
+                                                        K_PAD, COLS, BLOCK_P, BLOCK_C, BLOCK_K)
+        e_centre = spare_l + spare_r  # the first end lane of the covering positions' tile
+        for e0 in range(e_centre + MP2 - M, 2 * (M - 1), 16):
+            lane = e0 + tl.arange(0, 16)
+            is_end = lane < 2 * (M - 1)
+            acc = _conv_tile_lanes(x_row, _end_position(lane, s0, s1, M), npos, is_end, s0, s1, w_ptr, cols, M, K_PAD,
+                                   COLS, 16, BLOCK_C, BLOCK_K)
+            umax = tl.maximum(umax, tl.max(tl.where(is_end[None, :], acc, float("-inf")), axis=1))
+            if need_avg:
+                v = tl.maximum(acc * inv[:, None] + thr[:, None], 0.0)
+                usum += tl.sum(tl.where(is_end[None, :], v, 0.0), axis=1)
+        umax = tl.maximum(umax * inv + thr, 0.0)
+    elif SUB_N > 0:
         smax, ssum, umax, usum = _pooled_segment_sub(x_row, 0, st, npos, s0 + M - 1, s1, w_ptr, inv, thr, cols,
                                                      need_avg, smax, ssum, umax, usum, M, K_PAD, COLS, BLOCK_P,
                                                      BLOCK_C, BLOCK_K)
@@ -137,7 +222,13 @@ def _snv_pool_jit(
     d3 = tl.where(new == 3, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 3).to(tl.float32)
     pos = st + tl.arange(0, MP2)
     hm = (pos < st + M)[None, :]
-    acc = _conv_tile(x_row, pos, npos, w_ptr, cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
+    if PACKED:  # its lanes past the m covering positions: end lanes e_centre ..
+        lane = e_centre + tl.arange(0, MP2) - M
+        c_end = (tl.arange(0, MP2) >= M) & (lane < 2 * (M - 1))
+        acc = _conv_tile_lanes(x_row, tl.where(c_end, _end_position(lane, s0, s1, M), pos), npos, c_end, s0, s1, w_ptr,
+                               cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
+    else:
+        acc = _conv_tile(x_row, pos, npos, w_ptr, cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
     acc = acc * inv[:, None] + thr[:, None]
     j = st + M - 1 - pos  # offset of the substituted base in the detector at position p
     row = (4 * j)[None, :] * COLS + cols[:, None]
@@ -158,6 +249,10 @@ def _snv_pool_jit(
         n_rows = 2 * NE
     _store_slots(out_ptr, slot_ptr, feat_ptr, cols, e, n_rows, D, rmax, rsum * inv_n)
     _store_slots(out_ptr, slot_ptr, feat_ptr, cols, NE + e, n_rows, D, amax, asum * inv_n)
+    if PACKED:  # the end lanes of the covering positions' tile
+        umax = tl.maximum(umax, tl.max(tl.where(c_end[None, :], tl.maximum(acc, 0.0), float("-inf")), axis=1))
+        if need_avg:
+            usum += tl.sum(tl.where(c_end[None, :], tl.maximum(acc, 0.0), 0.0), axis=1)
     if SUB_N > 0:
         if (M - 1 > SUB_C) or (SUB_C + M > SUB_N):  # the covering positions reach the sub-window's padding
             acc = _conv_tile_within(x_row, pos, npos, s0, s1, w_ptr, cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
@@ -174,8 +269,23 @@ def _snv_pool_jit(
 _snv_pool_kernel = triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS", "L_PAD", "SIZE"], **_AUTOTUNE)(_snv_pool_jit)
 
 
+def _ends_fit_spare_lanes(device, m: int, key: tuple[int, int, int]) -> bool:
+    """Whether, with this GPU's tiles for ``key``, the lanes the panel's tiles leave over hold all
+    2 (m - 1) end positions of a sub-window around the centre of the longest window (``L_PAD`` less
+    its padding): only then is packing them faster (``benchmarks/snv_subwindow.py`` on the H200:
+    m = 20 +40% over the kernel alone against +55% in tiles of their own; with a tile for what
+    does not fit, m = 16 and 24, +57-64% against +47-58%). Either way the results are the same."""
+    tile = _tiles.choice(device, "snv", key)
+    if tile is None:
+        return False
+    bp, n = tile["BLOCK_P"], key[2] - 2 * (m - 1)
+    st, right = n // 2, n - 1 - n // 2  # positions left of the covering ones, and right of them
+    spare = (-st) % bp + ((-right) % bp if right > 0 else 0) + max(16, triton.next_power_of_2(m)) - m
+    return spare >= 2 * (m - 1)
+
+
 def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m, n_slots: int, d: int,
-             sub: tuple[int, int] | None = None):
+             sub: tuple[int, int] | None = None, packed: bool | None = None):
     """Global-mode features of references and single-base substitutions, one program per edit.
 
     Returns ``(n_slots, 2 E, 2 d)`` features: rows ``0 .. E - 1`` are those of each edit's reference
@@ -185,7 +295,12 @@ def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m, n_sl
     substitution is base ``c`` (reference, then edit: DeepFind's 51-bp window inside the panel's),
     from the same tiles: only its ``m - 1`` positions at either end, which read its N padding, are
     computed again. Such a window must lie inside the reference; rows of edits where it does not are
-    undefined.
+    undefined. When the ``m`` positions covering the substitution lie inside it (``m - 1 <= c`` and
+    ``c + m <= n``: every detector of up to 26 bases in DeepFind's 51-bp window), those end positions
+    can ride in the lanes the panel's tiles leave over (``PACKED``, tiles of their own taking what
+    does not fit): on the H200, 3 tiles an edit instead of 5 for m = 20. ``packed=None`` does so
+    where all of them fit (:func:`_ends_fit_spare_lanes`), ``False`` never, ``True`` wherever the
+    covering positions allow (``benchmarks/snv_subwindow.py`` compares them).
     """
     nb, l_pad = codes.shape
     _, k_pad, cols = weights.parts.shape
@@ -198,6 +313,10 @@ def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m, n_sl
             l_pad, ne, d, size_class(ne))
     meta = dict(M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K, MP2=max(16, triton.next_power_of_2(m)))
     if sub:
-        meta.update(SUB_C=int(sub[0]), SUB_N=int(sub[1]))
+        c, n = int(sub[0]), int(sub[1])
+        fits = m - 1 <= c and c + m <= n
+        if packed is None:
+            packed = _ends_fit_spare_lanes(codes.device, m, (k_pad, cols, l_pad))
+        meta.update(SUB_C=c, SUB_N=n, PACKED=packed and fits)
     _launch(_snv_pool_kernel, _snv_pool_jit, "snv", ne, cols, codes.device, (k_pad, cols, l_pad), args, meta)
     return feats
