@@ -133,6 +133,21 @@ def score_task(items: Sequence, bank: ModelBank, settings, deepfind: DeepFind | 
             for (s, skips, c), a, b in zip(out, n[:-1], n[1:])]
 
 
+def warm(bank: ModelBank, settings, deepfind: DeepFind | None) -> None:
+    """Score one SNV of a window of the run's length the way :func:`score_task` scores a task on
+    ``bank``'s GPU (``bank`` and ``deepfind`` placed there, :func:`varbind.annotate.pipeline.placed`):
+    the kernels a run uses are loaded (or compiled) before its first task arrives."""
+    n = settings.window
+    refs = CodeBatch(np.zeros((1, n), np.uint8), np.array([n], np.int64))
+    edits = predict.Edits(np.zeros(1, np.int64), np.array([n // 2], np.int64), np.ones((1, 1), np.uint8),
+                          np.ones(1, np.int64))
+    sub = _subwindow(bank, deepfind)
+    if sub is not None and n >= sub[1]:
+        predict.score_snvs_with_subwindow(bank, refs, edits, *sub, strand_merge=settings.strand_merge)
+    else:
+        predict.score_edits(bank, refs, edits, strand_merge=settings.strand_merge, to_host=False)
+
+
 def _subwindow(bank: ModelBank, deepfind: DeepFind | None) -> tuple[int, int] | None:
     """DeepFind's window as ``(centre, length)`` when the panel's pass scores it
     (:func:`varbind.predict.score_snvs_with_subwindow`: the Triton kernels, the same bank), else ``None``."""

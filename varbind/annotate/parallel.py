@@ -163,7 +163,9 @@ def annotate(vcf: str, output: str, header: bytes, workers: int, job: dict, tota
         bar.close()
         check(counts, seen)
         # no read-back: Python wrote the file (a failed write raised) and each part was read back
+        t = time.perf_counter()
         index = commit_vcf(tmp, output, counts["records"], read_back=False)
+        log.debug("output indexed and committed in %.2f s", time.perf_counter() - t)
     except BaseException:
         _fs.discard(tmp)
         raise
@@ -236,8 +238,9 @@ def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, pro
                 for key in ("startup", "annotate", "join"):
                     if stats.get(key) is not None:
                         timing[key].append(stats[key])
-                log.debug("part of %d records: worker %d, annotate %.2f s (stages %s), join %.2f s", n, stats["pid"],
-                          stats["annotate"], ", ".join(f"{k} {v:.2f}" for k, v in stats["busy"].items()), stats["join"])
+                log.debug("part of %d records: worker %d, annotate %.2f s (stages %s), join %.2f s; written at %.2f s",
+                          n, stats["pid"], stats["annotate"], ", ".join(f"{k} {v:.2f}" for k, v in stats["busy"].items()),
+                          stats["join"], time.perf_counter() - t_run)
                 counts.update(stats["counts"])
                 skipped.update(stats["skipped"])
                 seen.update(stats["seen"])

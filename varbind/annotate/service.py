@@ -29,6 +29,7 @@ from multiprocessing.connection import Client, Connection, Listener
 from typing import Any
 
 from .. import device as _device
+from ..predict import warmup as predict_warmup
 from . import pipeline
 
 log = logging.getLogger("varbind")
@@ -72,6 +73,8 @@ class Server:
             n = THREADS_PER_GPU if _device.resolve(dev).type == "cuda" else 1  # numba's kernels take the cores
             self._threads += [threading.Thread(target=self._score, args=(settings, dfind), daemon=True)
                               for _ in range(n)]
+            if _device.resolve(dev).type == "cuda":  # while the workers start (~5 s)
+                threading.Thread(target=self._warm_up, args=(settings, dfind), daemon=True).start()
         for t in self._threads:
             t.start()
 
@@ -94,6 +97,25 @@ class Server:
                 return
             self._tasks.put((conn, data))
 
+    def _warm_up(self, settings, dfind) -> None:
+        """The panel placed on the GPU and its kernels loaded before the first task comes (the first
+        task waits for this, as for any first task: :attr:`_first`)."""
+        from .fused import warm
+
+        with self._first[settings.device]:
+            if settings.device in self._warm:
+                return
+            t = time.perf_counter()
+            try:
+                predict_warmup.announce(settings.device)
+                bank, _ = pipeline.placed(self.job["panel"].bank, dfind, settings.device)
+                warm(bank, settings, dfind)
+            except Exception as e:  # noqa: BLE001 - the first task meets it again and reports it
+                log.debug("scoring service: warming %s failed (%s)", settings.device, e)
+                return
+            self._warm.add(settings.device)
+            log.debug("scoring service: %s warm in %.2f s", settings.device, time.perf_counter() - t)
+
     def _score(self, settings, dfind) -> None:
         j = self.job
         while True:
@@ -102,18 +124,26 @@ class Server:
                 return
             conn, data = item
             t = time.perf_counter()
+            n, t_load, t_score = 0, t, t
             try:
                 items = pickle.loads(data)
+                n = sum(len(p.win.site) for p in items)
+                t_load = time.perf_counter()
                 if settings.device in self._warm:
                     results = pipeline.score(items, j["panel"].bank, settings, dfind, j["selection"])
                 else:
                     with self._first[settings.device]:
                         results = pipeline.score(items, j["panel"].bank, settings, dfind, j["selection"])
                         self._warm.add(settings.device)
+                t_score = time.perf_counter()
                 reply = pickle.dumps(("ok", results), protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as e:  # noqa: BLE001 - raised in the worker that sent the task
                 reply = _error_reply(e)
-            self._busy.append(time.perf_counter() - t)
+            end = time.perf_counter()
+            self._busy.append(end - t)
+            log.debug("scoring service: task of %d alleles on %s at %.2f-%.2f s (unpickling %.3f, scoring %.3f, "
+                      "pickling %.3f s; %d waiting)", n, settings.device, t - self._t0, end - self._t0, t_load - t,
+                      t_score - t_load, end - t_score, self._tasks.qsize())
             try:
                 conn.send_bytes(reply)
             except OSError:  # the worker ended (its run failed elsewhere)
