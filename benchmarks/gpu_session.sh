@@ -9,13 +9,16 @@
 #   cold      first and second `annotate` of 1,000 SNVs with an empty Triton cache
 #   switch    `varbind --debug annotate` in one host process with Python's 5 ms thread switch interval
 #             and with annotate's own (stream.GPU_SWITCH_INTERVAL): stage busy seconds, wall
-#   satdebug  `varbind --debug annotate` of the saturation VCF with SAT_DEBUG_WORKERS host workers
-#             (default 15): worker start-up, per-part and stage times, GPU utilisation (nvidia-smi)
+#   satdebug  `varbind --debug annotate` of the saturation VCF with each of SAT_DEBUG_WORKERS host workers
+#             (default 12), after a warm-up run: the whole log (per-part, per-task and stage times) and
+#             GPU utilisation every 250 ms (nvidia-smi) in $OUT
 #   profile   benchmarks/service_profile.py on PROFILE_N (default 200,000) saturation SNVs: the parent's
 #             scoring alone (what limits --host-workers), cProfile and torch.profiler by kernel
 #   multigpu  on a host of several GPUs: `annotate` of .device/snvs.vcf.gz in one process (one GPU), with
 #             --host-workers 6 (the scoring service on every GPU) and with --workers N_GPUS (a Dask worker
 #             per GPU); wall clock, per-GPU utilisation, and whether the three VCF texts are identical
+#   subkernel benchmarks/snv_subwindow.py: the SNV kernel per group alone, with the sub-window's end
+#             positions in tiles of their own and packed into the panel tiles' spare lanes
 #   sat       SAT_N (default 2,000,000) saturation SNVs of the pack (make_snv_vcf.py --saturate), then
 #             --end-to-end with --host-workers each of SAT_WORKERS (default "12 15"), the scoring call
 #             alone on the first ALONE_N (default 500,000); SAT_ANNOTATE_DEVICE=cuda runs the command on every
@@ -91,15 +94,21 @@ PY
           done
           unset VARBIND_SWITCH_INTERVAL ;;
   satdebug) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
-       nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 250 > /tmp/util.txt &
-       SMI=$!
-       /usr/bin/time -f "satdebug: %e s wall, %M KB peak RSS (largest process)" python3 -m varbind --debug annotate \
-         /tmp/sat.vcf.gz --fasta $FA -o /tmp/satd.vcf.gz --models deepbind --device cuda \
-         --host-workers ${SAT_DEBUG_WORKERS:-15} 2>&1 | grep -E "host workers|part of|annotated|wall|stages|scoring service" \
-         | tail -16 | tee -a $OUT/satdebug.log
-       kill $SMI
-       awk '{s += $1; n++; if ($1 > 0) b++} END {printf "GPU utilisation: mean %.0f%%, samples > 0: %.0f%% (%d samples)\n", s / n, 100 * b / n, n}' \
-         /tmp/util.txt | tee -a $OUT/satdebug.log ;;
+       # warm first (the kernels compiled and cached), as the timed runs of benchmarks/annotate.py
+       python3 -c "import gzip, itertools, sys; sys.stdout.writelines(itertools.islice((l for l in gzip.open('/tmp/sat.vcf.gz', 'rt')), 20100))" > /tmp/warm.vcf
+       python3 -m varbind annotate /tmp/warm.vcf --fasta $FA -o /tmp/warm.out.vcf.gz --models deepbind --device cuda --quiet
+       for w in ${SAT_DEBUG_WORKERS:-12}; do
+         nvidia-smi --query-gpu=timestamp,utilization.gpu --format=csv,noheader,nounits -lms 250 > $OUT/util_$w.csv &
+         SMI=$!
+         date +%s.%N > $OUT/satdebug_$w.start
+         /usr/bin/time -f "satdebug $w workers: %e s wall, %M KB peak RSS (largest process)" python3 -m varbind --debug \
+           annotate /tmp/sat.vcf.gz --fasta $FA -o /tmp/satd.vcf.gz --models deepbind --device cuda \
+           --host-workers $w > $OUT/satdebug_$w.log 2>&1
+         kill $SMI
+         grep -E "host workers|annotated|wall|indexed|tasks scored" $OUT/satdebug_$w.log | tail -8
+         awk -F', ' '{s += $2; n++; if ($2 > 0) b++} END {printf "GPU utilisation: mean %.0f%%, samples > 0: %.0f%% (%d samples)\n", s / n, 100 * b / n, n}' \
+           $OUT/util_$w.csv
+       done 2>&1 | tee -a $OUT/satdebug.log ;;
   profile) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
        python3 benchmarks/service_profile.py /tmp/sat.vcf.gz --fasta $FA -n ${PROFILE_N:-200000} --kernels --threads 2 3 \
          2>&1 | tee -a $OUT/profile.log ;;
@@ -132,6 +141,7 @@ for m, text in t.items():
               if diff else f"{m}: {len(b)} lines against {len(a)}")
 PY
        ;;
+  subkernel) python3 benchmarks/snv_subwindow.py --models deepbind -n 16384 2>&1 | tee -a $OUT/subkernel.log ;;
   sat) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
        python3 benchmarks/annotate.py --end-to-end /tmp/sat.vcf.gz --fasta $FA --models ${SAT_MODELS:-deepbind} \
          --device cuda --repeats 1 --alone-n ${ALONE_N:-500000} --host-workers ${SAT_WORKERS:-12 15} \
