@@ -2,4 +2,43 @@
 ``cpu_regions``), torch twins for any device (``torch_ops``) and fused Triton GPU kernels (``triton_ops``).
 
 Nothing outside :mod:`varbind.predict` imports these.
+
+numba keys a cached kernel by the time stamp of its own source file only, but the kernels of
+``cpu_regions`` inline functions of ``cpu_edits``: after an edit (or a ``git pull``) that changes
+``cpu_edits.py`` alone they would load stale machine code and compute with the old functions. So the
+CPU kernels' sources are hashed when this package is imported (before any kernel is loaded), and
+when the hash differs from the one kept beside numba's cache, the cached kernels are removed
+(:func:`drop_stale_numba_cache`).
 """
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+#: the file beside numba's cache that holds the hash of the sources it was compiled from
+STAMP = "varbind-numba-sources.sha256"
+
+
+def drop_stale_numba_cache(folder: str | Path | None = None) -> bool:
+    """Remove numba's cached kernels of ``folder``'s ``cpu*.py`` (default: this package's) from its
+    ``__pycache__`` when those sources changed since they were cached; returns whether it removed
+    any. A read-only install (its cache elsewhere, its sources fixed) is left as it is."""
+    here = Path(folder) if folder is not None else Path(__file__).parent
+    cache = here / "__pycache__"
+    try:
+        digest = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes()
+                                         for p in sorted(here.glob("cpu*.py")))).hexdigest()
+        stamp = cache / STAMP
+        if stamp.is_file() and stamp.read_text() == digest:
+            return False
+        stale = list(cache.glob("cpu*.nbi")) + list(cache.glob("cpu*.nbc"))
+        for f in stale:
+            f.unlink(missing_ok=True)
+        cache.mkdir(exist_ok=True)
+        stamp.write_text(digest)
+        return bool(stale)
+    except OSError:
+        return False
+
+
+drop_stale_numba_cache()
