@@ -57,13 +57,23 @@ def _edit_block_sub(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_f
         for c in range(blk):
             raw[p, c] = thr[c]
         b = r0 + m - 1 - p  # at such a position, the columns that read the sub-window's bases
+        # (the loops written out in this function: through _add_columns on row views it took 12% longer)
         if p >= r0 and b > 0:
-            _add_columns(raw[p], row, p, tab, 0, b)
+            for j in range(b):
+                code = row[p + j]
+                for c in range(blk):
+                    raw[p, c] += tab[j, code, c]
             for c in range(blk):
                 sraw[p - ss, c] = raw[p, c]
-            _add_columns(raw[p], row, p, tab, b, m)
+            for j in range(b, m):
+                code = row[p + j]
+                for c in range(blk):
+                    raw[p, c] += tab[j, code, c]
         else:
-            _add_columns(raw[p], row, p, tab, 0, m)
+            for j in range(m):
+                code = row[p + j]
+                for c in range(blk):
+                    raw[p, c] += tab[j, code, c]
     srow = row[ss:]  # the sub-window's padded index q is the sequence's ss + q
     if short:
         for q in range(ns):
@@ -89,7 +99,10 @@ def _edit_block_sub(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_f
             for c in range(blk):
                 pn[c] += tab[a - 1, 4, c]
                 sraw[q, c] = pn[c]
-            _add_columns(sraw[q], srow, q, tab, a, m)
+            for j in range(a, m):
+                code = srow[q + j]
+                for c in range(blk):
+                    sraw[q, c] += tab[j, code, c]
     _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0)
     _edit_apply(sraw, srow, tab, s_start, s_codes, s_len, slot, feat, sub_ref_feats, rb, sub_alt_feats, s0)
 
