@@ -284,8 +284,8 @@ class ModelBank:
     def __repr__(self) -> str:
         return f"ModelBank({len(self)} models, {len(self.groups)} groups, device={self.device})"
 
-    def select(self, ids: Sequence[str]) -> ModelBank:
-        """A bank of the given models, in the given order.
+    def rows(self, ids: Sequence[str]) -> np.ndarray:
+        """The rows (positions in :attr:`ids`) of the given models, in the given order.
 
         Raises
         ------
@@ -296,7 +296,11 @@ class ModelBank:
         missing = [i for i in ids if i not in index]
         if missing:
             raise ModelNotFoundError(f"model {missing[0]!r} is not in this panel ({len(missing)} unknown ids)")
-        bank = ModelBank.from_params([self.params[index[i]] for i in ids], list(ids))
+        return np.array([index[i] for i in ids], np.int64)
+
+    def select(self, ids: Sequence[str]) -> ModelBank:
+        """A bank of the given models, in the given order (:meth:`rows` raises for an unknown ID)."""
+        bank = ModelBank.from_params([self.params[r] for r in self.rows(ids)], list(ids))
         return bank.to(self.device)
 
     def to(self, device: str | torch.device) -> ModelBank:

@@ -178,7 +178,7 @@ def mutation_map(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     bank = _bank(models)
-    rows = np.arange(len(bank)) if ids is None else _rows(bank, ids)
+    rows = np.arange(len(bank)) if ids is None else bank.rows(ids)
     seq, chrom, start = _resolve(seq_or_region, fasta)
     refs = encode_batch([seq])
     seq = "".join("ACGTN"[c] for c in refs.codes[0, : len(seq)])
@@ -204,17 +204,6 @@ def mutation_map(
         deltas[:, edits.codes[:, 0], edits.start] = (alt - ref[None, :]).T
     return MutationMap(seq, [bank.ids[r] for r in rows], ref.astype(np.float32), deltas, importance(deltas),
                        chrom, start)
-
-
-def _rows(bank: ModelBank, ids) -> np.ndarray:
-    """Bank rows of model IDs, in the given order (:class:`~varbind.errors.ModelNotFoundError` names an unknown one)."""
-    from .errors import ModelNotFoundError
-
-    index = {m: i for i, m in enumerate(bank.ids)}
-    missing = [i for i in ids if i not in index]
-    if missing:
-        raise ModelNotFoundError(f"model {missing[0]!r} is not in this panel ({len(missing)} unknown ids)")
-    return np.array([index[i] for i in ids], np.int64)
 
 
 def select(mm: MutationMap, ids) -> MutationMap:
