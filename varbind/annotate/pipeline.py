@@ -32,6 +32,7 @@ from ..sequence import N_CODE
 from .windows import NOT_GENOME, Site, Windows, build_windows
 from .scoring import score_global
 from .fused import score_task as fused_task
+from .fused import warm as fused_warm
 from . import topk
 from .topk import Selection
 
@@ -175,12 +176,27 @@ def score(items: Sequence[Prepared], bank: ModelBank, settings, deepfind: DeepFi
     (:func:`reduced`)."""
     predict.warmup.announce(settings.device)
     bank, dbank = placed(bank, deepfind, settings.device)
-    fused = (bank.device.type != "cpu" and settings.mode == "global"
-             and (deepfind is None or deepfind.reads_panel_pass(bank, dbank, settings)))
+    fused = _fused(bank, dbank, settings, deepfind)
     if fused and selection is not None and bank.device.type == "cuda":  # scores reduced where they are
         return fused_task(items, bank, settings, deepfind, selection)
     out = fused_task(items, bank, settings, deepfind) if fused else _score_chunks(items, bank, dbank, settings, deepfind)
     return out if selection is None else reduced(out, selection, bank.device)
+
+
+def _fused(bank: ModelBank, dbank: ModelBank | None, settings, deepfind: DeepFind | None) -> bool:
+    """Whether a task on ``bank``'s device is scored as one call (:mod:`varbind.annotate.fused`)."""
+    return (bank.device.type != "cpu" and settings.mode == "global"
+            and (deepfind is None or deepfind.reads_panel_pass(bank, dbank, settings)))
+
+
+def warm(bank: ModelBank, settings, deepfind: DeepFind | None = None) -> None:
+    """What :func:`score` does first on a device, ahead of the first task: the panel (and DeepFind)
+    placed there once, and on the fused path its kernels loaded (or compiled) on one SNV
+    (:func:`varbind.annotate.fused.warm`)."""
+    predict.warmup.announce(settings.device)
+    bank, dbank = placed(bank, deepfind, settings.device)
+    if _fused(bank, dbank, settings, deepfind):
+        fused_warm(bank, settings, deepfind)
 
 
 def reduced(results: list[tuple[AlleleScores, dict, Counter]], selection: Selection, device

@@ -12,7 +12,7 @@ random key authenticates the workers, see :mod:`multiprocessing.connection`); a 
 receives its tasks, and two scoring threads per GPU score them (one does its task's host work while
 the other's kernels run). A worker keeps one task in flight (its reader prepares the next). While the
 workers start (~5 s), a thread per GPU places the panel there and loads the run's kernels
-(:func:`varbind.annotate.fused.warm`): the first task took 0.6 s instead of 1.4-1.7 s on the H200.
+(:func:`varbind.annotate.pipeline.warm`): the first task took 0.6 s instead of 1.4-1.7 s on the H200.
 """
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ from multiprocessing.connection import Client, Connection, Listener
 from typing import Any
 
 from .. import device as _device
-from ..predict import warmup as predict_warmup
 from . import pipeline
 
 log = logging.getLogger("varbind")
@@ -72,10 +71,11 @@ class Server:
             settings = replace(job["settings"], device=dev)
             # DeepFind's classifier is moved to the device it scores on: a copy for each GPU but the first
             dfind = job["deepfind"] if i == 0 or job["deepfind"] is None else copy.deepcopy(job["deepfind"])
-            n = THREADS_PER_GPU if _device.resolve(dev).type == "cuda" else 1  # numba's kernels take the cores
+            gpu = _device.resolve(dev).type == "cuda"
+            n = THREADS_PER_GPU if gpu else 1  # numba's kernels take the cores
             self._threads += [threading.Thread(target=self._score, args=(settings, dfind), daemon=True)
                               for _ in range(n)]
-            if _device.resolve(dev).type == "cuda":  # while the workers start (~5 s)
+            if gpu:  # while the workers start (~5 s)
                 threading.Thread(target=self._warm_up, args=(settings, dfind), daemon=True).start()
         for t in self._threads:
             t.start()
@@ -102,16 +102,12 @@ class Server:
     def _warm_up(self, settings, dfind) -> None:
         """The panel placed on the GPU and its kernels loaded before the first task comes (the first
         task waits for this, as for any first task: :attr:`_first`)."""
-        from .fused import warm
-
         with self._first[settings.device]:
             if settings.device in self._warm:
                 return
             t = time.perf_counter()
             try:
-                predict_warmup.announce(settings.device)
-                bank, _ = pipeline.placed(self.job["panel"].bank, dfind, settings.device)
-                warm(bank, settings, dfind)
+                pipeline.warm(self.job["panel"].bank, settings, dfind)
             except Exception as e:  # noqa: BLE001 - the first task meets it again and reports it
                 log.debug("scoring service: warming %s failed (%s)", settings.device, e)
                 return
