@@ -10,16 +10,6 @@ from numba import njit, prange
 from .cpu import _scatter
 
 
-@njit(cache=True, nogil=True, inline="always")  # per position: a call costs more than its work
-def _add_columns(acc, row, p, tab, j0, j1):
-    """``acc += tab[j, row[p + j]]`` for the detector offsets ``j0 .. j1 - 1`` in order: part of the
-    sum at conv position ``p`` of a padded sequence ``row``."""
-    for j in range(j0, j1):
-        code = row[p + j]
-        for c in range(acc.shape[0]):
-            acc[c] += tab[j, code, c]
-
-
 @njit(cache=True, nogil=True)
 def _edit_block(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0):
     m = tab.shape[0]
@@ -29,7 +19,10 @@ def _edit_block(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_feats
     for p in range(npos):
         for c in range(blk):
             raw[p, c] = thr[c]
-        _add_columns(raw[p], row, p, tab, 0, m)
+        for j in range(m):
+            code = row[p + j]
+            for c in range(blk):
+                raw[p, c] += tab[j, code, c]
     _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0)
 
 
@@ -57,7 +50,7 @@ def _edit_block_sub(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_f
         for c in range(blk):
             raw[p, c] = thr[c]
         b = r0 + m - 1 - p  # at such a position, the columns that read the sub-window's bases
-        # (the loops written out in this function: through _add_columns on row views it took 12% longer)
+        # (the loops written out, as in _edit_block: through a helper on row views this took 12% longer)
         if p >= r0 and b > 0:
             for j in range(b):
                 code = row[p + j]
