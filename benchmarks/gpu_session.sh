@@ -17,8 +17,7 @@
 #   multigpu  on a host of several GPUs: `annotate` of .device/snvs.vcf.gz in one process (one GPU), with
 #             --host-workers 6 (the scoring service on every GPU) and with --workers N_GPUS (a Dask worker
 #             per GPU); wall clock, per-GPU utilisation, and whether the three VCF texts are identical
-#   subkernel benchmarks/snv_subwindow.py: the SNV kernel per group alone, with the sub-window's end
-#             positions in tiles of their own and packed into the panel tiles' spare lanes
+#   subkernel benchmarks/snv_subwindow.py: the SNV kernel per group alone and with DeepFind's sub-window
 #   sat       SAT_N (default 2,000,000) saturation SNVs of the pack (make_snv_vcf.py --saturate), then
 #             --end-to-end with --host-workers each of SAT_WORKERS (default "12 15"), the scoring call
 #             alone on the first ALONE_N (default 500,000); SAT_ANNOTATE_DEVICE=cuda runs the command on every

@@ -61,58 +61,6 @@ def _end_position(e, s0, s1, M: tl.constexpr):
     return tl.where(e < M - 1, s0 + e, s1 + e - (M - 1))
 
 
-@triton.jit
-def _conv_tile_lanes(x_row, pos, npos, is_end, s0, s1, w_ptr, cols, M: tl.constexpr, K_PAD: tl.constexpr,
-                     COLS: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_K: tl.constexpr):
-    """:func:`_conv_tile` in lanes where ``is_end`` is false and :func:`_conv_tile_within` (the sequence
-    cut to bases ``s0 .. s1 - 1``) in lanes where it is true: each lane's products are its own, so
-    either kind of lane has the bits the tile of its own kind would give it."""
-    acc = tl.zeros((BLOCK_C, BLOCK_P), dtype=tl.float32)
-    for k0 in range(0, K_PAD, BLOCK_K):
-        ks = k0 + tl.arange(0, BLOCK_K)
-        rows = ks[:, None] < 4 * M
-        base = pos[None, :] + ks[:, None] // 4 - (M - 1)  # the base each one-hot row reads
-        outside = is_end[None, :] & ((base < s0) | (base >= s1))
-        a = tl.load(x_row + 4 * pos[None, :] + ks[:, None], mask=(pos[None, :] < npos) & rows & (outside == 0),
-                    other=0.0)
-        a = tl.where(outside & rows, 0.25, a).to(tl.float16)
-        w_off = ks[None, :] * COLS + cols[:, None]
-        acc = tl.dot(tl.load(w_ptr + w_off), a, acc)
-        acc = tl.dot(tl.load(w_ptr + K_PAD * COLS + w_off), a, acc)
-    return acc
-
-
-@triton.jit
-def _pooled_segment_packed(x_row, lo, hi, npos, e_off, s0, s1, u_lo, u_hi, w_ptr, inv, thr, cols, need_avg, run_max,
-                           run_sum, sub_max, sub_sum, M: tl.constexpr, K_PAD: tl.constexpr, COLS: tl.constexpr,
-                           BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_K: tl.constexpr):
-    """:func:`_pooled_segment_sub`, with the lanes its last tile has past ``hi`` given to the
-    sub-window's end lanes ``e_off ..`` (:func:`_end_position`; pooled into ``sub_max``/``sub_sum``
-    only). The segment's own lanes are the same positions in the same tiles as without them, so
-    its pooling is the same bits."""
-    n_end = 2 * (M - 1)
-    for p0 in range(lo, hi, BLOCK_P):
-        pm = p0 + tl.arange(0, BLOCK_P)
-        ok = pm < hi
-        if p0 + BLOCK_P > hi:  # the last tile: lanes to spare
-            e = e_off + pm - hi
-            is_end = (pm >= hi) & (e < n_end)
-            pos = tl.where(is_end, _end_position(e, s0, s1, M), pm)
-            acc = _conv_tile_lanes(x_row, pos, npos, is_end, s0, s1, w_ptr, cols, M, K_PAD, COLS, BLOCK_P, BLOCK_C,
-                                   BLOCK_K)
-        else:
-            is_end = pm < lo  # none
-            acc = _conv_tile(x_row, pm, npos, w_ptr, cols, M, K_PAD, COLS, BLOCK_P, BLOCK_C, BLOCK_K)
-        sub = (ok & (pm >= u_lo) & (pm < u_hi)) | is_end
-        run_max = tl.maximum(run_max, tl.max(tl.where(ok[None, :], acc, float("-inf")), axis=1))
-        sub_max = tl.maximum(sub_max, tl.max(tl.where(sub[None, :], acc, float("-inf")), axis=1))
-        if need_avg:
-            v = tl.maximum(acc * inv[:, None] + thr[:, None], 0.0)
-            run_sum += tl.sum(tl.where(ok[None, :], v, 0.0), axis=1)
-            sub_sum += tl.sum(tl.where(sub[None, :], v, 0.0), axis=1)
-    return run_max, run_sum, sub_max, sub_sum
-
-
 @triton.jit(do_not_specialize=["NE", "SIZE"])  # one compiled kernel whatever a task's size
 def _snv_pool_jit(
     x_ptr,  # (B, L_PAD * 4) fp16 padded one-hot of the reference sequences
@@ -142,7 +90,14 @@ def _snv_pool_jit(
     MP2: tl.constexpr,  # m rounded up to a power of two, at least 16: the substitution's tile
     SUB_N: tl.constexpr = 0,  # > 0: also the window of SUB_N bases in which the substitution is base SUB_C
     SUB_C: tl.constexpr = 0,
-    PACKED: tl.constexpr = False,  # the sub-window's end positions in the panel tiles' spare lanes (see snv_pool)
+    # with a sub-window that holds the m covering positions in its interior (the positions that read
+    # only its bases), the layout of snv_pool's docstring; constants from _centre_layout:
+    CENTRE: tl.constexpr = False,
+    C_OFF: tl.constexpr = 0,  # the substitution's tile starts at st + C_OFF (<= 0)
+    I_N: tl.constexpr = 0,  # interior positions outside that tile: I_LEFT left of it, the rest right
+    I_LEFT: tl.constexpr = 0,
+    IP2: tl.constexpr = 16,  # their tile
+    EP2: tl.constexpr = 16,  # the sub-window's end positions' tile
 ):
     e = tl.program_id(0)
     cb = tl.program_id(1)
@@ -156,40 +111,48 @@ def _snv_pool_jit(
     inv = tl.load(inv_ptr + cols)
     x_row = x_ptr + b.to(tl.int64) * (L_PAD * 4)
     need_avg = tl.max(tl.load(avg_ptr + cols)) > 0
-    # positions st .. st + m - 1 cover the substituted base; on either side of them the alternate's
-    # map is the reference's, so those tiles are pooled once for both
+    # positions st .. st + m - 1 cover the substituted base; away from them the alternate's map is
+    # the reference's, so those tiles are pooled once for both
     smax = tl.full((BLOCK_C,), float("-inf"), dtype=tl.float32)
     ssum = tl.zeros((BLOCK_C,), dtype=tl.float32)
     if SUB_N > 0:
         # the sub-window: bases s0 .. s1 - 1; its positions s0 .. s1 + m - 2, of which those from
-        # s0 + m - 1 to s1 - 1 read only its bases (their values are this window's), the m - 1 at
-        # either end read its N padding (computed below)
+        # s0 + m - 1 to s1 - 1 (its interior) read only its bases, so their values are this
+        # window's; the m - 1 at either end read its N padding (computed with it cut out)
         s0 = st - SUB_C
         s1 = s0 + SUB_N
         umax = tl.full((BLOCK_C,), float("-inf"), dtype=tl.float32)
         usum = tl.zeros((BLOCK_C,), dtype=tl.float32)
-    if PACKED:
-        # the sub-window's 2 (m - 1) end positions take the lanes the panel's tiles have to spare:
-        # the last tile of each side, then the covering positions' tile, then tiles of their own
-        right = npos - st - M
-        spare_l = (BLOCK_P - st % BLOCK_P) % BLOCK_P
-        spare_r = tl.where(right > 0, (BLOCK_P - right % BLOCK_P) % BLOCK_P, 0)
-        smax, ssum, umax, usum = _pooled_segment_packed(x_row, 0, st, npos, 0, s0, s1, s0 + M - 1, s1, w_ptr, inv,
-                                                        thr, cols, need_avg, smax, ssum, umax, usum, M, K_PAD, COLS,
-                                                        BLOCK_P, BLOCK_C, BLOCK_K)
-        smax, ssum, umax, usum = _pooled_segment_packed(x_row, st + M, npos, npos, spare_l, s0, s1, s0 + M - 1, s1,
-                                                        w_ptr, inv, thr, cols, need_avg, smax, ssum, umax, usum, M,
-                                                        K_PAD, COLS, BLOCK_P, BLOCK_C, BLOCK_K)
-        e_centre = spare_l + spare_r  # the first end lane of the covering positions' tile
-        for e0 in range(e_centre + MP2 - M, 2 * (M - 1), 16):
-            lane = e0 + tl.arange(0, 16)
-            is_end = lane < 2 * (M - 1)
-            acc = _conv_tile_lanes(x_row, _end_position(lane, s0, s1, M), npos, is_end, s0, s1, w_ptr, cols, M, K_PAD,
-                                   COLS, 16, BLOCK_C, BLOCK_K)
-            umax = tl.maximum(umax, tl.max(tl.where(is_end[None, :], acc, float("-inf")), axis=1))
+    if CENTRE:
+        # tiles of one kind each, so that each is pooled once: the outer positions (the panel's only),
+        # the interior (both windows'; the substitution's tile takes what it can) and the end
+        # positions (the sub-window's only). Positions of a sub-window that does not lie inside the
+        # reference are left out of the interior's tiles (the panel stays right; the sub-window's rows
+        # are undefined)
+        u_lo = s0 + M - 1
+        smax, ssum = _pooled_segment(x_row, 0, u_lo, npos, w_ptr, inv, thr, cols, need_avg, smax, ssum, M, K_PAD,
+                                     COLS, BLOCK_P, BLOCK_C, BLOCK_K)
+        smax, ssum = _pooled_segment(x_row, s1, npos, npos, w_ptr, inv, thr, cols, need_avg, smax, ssum, M, K_PAD,
+                                     COLS, BLOCK_P, BLOCK_C, BLOCK_K)
+        lane = tl.arange(0, EP2)
+        is_end = lane < 2 * (M - 1)
+        acc = _conv_tile_within(x_row, _end_position(lane, s0, s1, M), npos, s0, s1, w_ptr, cols, M, K_PAD, COLS,
+                                EP2, BLOCK_C, BLOCK_K)
+        umax = tl.maximum(umax, tl.max(tl.where(is_end[None, :], acc, float("-inf")), axis=1))
+        if need_avg:
+            usum += tl.sum(tl.where(is_end[None, :], tl.maximum(acc * inv[:, None] + thr[:, None], 0.0), 0.0), axis=1)
+        if I_N > 0:  # interior positions the substitution's tile does not reach: pooled into both
+            lane = tl.arange(0, IP2)
+            pos = tl.where(lane < I_LEFT, u_lo + lane, st + C_OFF + MP2 + lane - I_LEFT)
+            acc = _conv_tile(x_row, tl.maximum(pos, 0), npos, w_ptr, cols, M, K_PAD, COLS, IP2, BLOCK_C, BLOCK_K)
+            ok = ((lane < I_N) & (pos >= 0) & (pos < npos))[None, :]
+            imax = tl.max(tl.where(ok, acc, float("-inf")), axis=1)
+            smax = tl.maximum(smax, imax)
+            umax = tl.maximum(umax, imax)
             if need_avg:
-                v = tl.maximum(acc * inv[:, None] + thr[:, None], 0.0)
-                usum += tl.sum(tl.where(is_end[None, :], v, 0.0), axis=1)
+                isum = tl.sum(tl.where(ok, tl.maximum(acc * inv[:, None] + thr[:, None], 0.0), 0.0), axis=1)
+                ssum += isum
+                usum += isum
         umax = tl.maximum(umax * inv + thr, 0.0)
     elif SUB_N > 0:
         smax, ssum, umax, usum = _pooled_segment_sub(x_row, 0, st, npos, s0 + M - 1, s1, w_ptr, inv, thr, cols,
@@ -213,21 +176,20 @@ def _snv_pool_jit(
         smax, ssum = _pooled_segment(x_row, st + M, npos, npos, w_ptr, inv, thr, cols, need_avg, smax, ssum, M, K_PAD,
                                      COLS, BLOCK_P, BLOCK_C, BLOCK_K)
     smax = tl.maximum(smax * inv + thr, 0.0)
-    # one small tile computes the m covering positions, for the reference and, with the substituted
-    # base's weight differences added, for the alternate
+    # one small tile computes the m covering positions (and, with CENTRE, interior positions beside
+    # them), for the reference and, with the substituted base's weight differences added, for the alternate
     centre = x_row + 4 * (st + M - 1)
     d0 = tl.where(new == 0, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 0).to(tl.float32)
     d1 = tl.where(new == 1, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 1).to(tl.float32)
     d2 = tl.where(new == 2, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 2).to(tl.float32)
     d3 = tl.where(new == 3, 1.0, tl.where(new == 4, 0.25, 0.0)) - tl.load(centre + 3).to(tl.float32)
-    pos = st + tl.arange(0, MP2)
-    hm = (pos < st + M)[None, :]
-    if PACKED:  # its lanes past the m covering positions: end lanes e_centre ..
-        lane = e_centre + tl.arange(0, MP2) - M
-        c_end = (tl.arange(0, MP2) >= M) & (lane < 2 * (M - 1))
-        acc = _conv_tile_lanes(x_row, tl.where(c_end, _end_position(lane, s0, s1, M), pos), npos, c_end, s0, s1, w_ptr,
-                               cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
+    pos = st + C_OFF + tl.arange(0, MP2)
+    hm = ((pos >= st) & (pos < st + M))[None, :]
+    if CENTRE:
+        valid = ((pos >= 0) & (pos < s1) & (pos < npos))[None, :]
+        acc = _conv_tile(x_row, tl.maximum(pos, 0), npos, w_ptr, cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
     else:
+        valid = hm
         acc = _conv_tile(x_row, pos, npos, w_ptr, cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
     acc = acc * inv[:, None] + thr[:, None]
     j = st + M - 1 - pos  # offset of the substituted base in the detector at position p
@@ -236,8 +198,8 @@ def _snv_pool_jit(
     delta += d1 * tl.load(w32_ptr + row + COLS, mask=hm & (d1 != 0.0), other=0.0)
     delta += d2 * tl.load(w32_ptr + row + 2 * COLS, mask=hm & (d2 != 0.0), other=0.0)
     delta += d3 * tl.load(w32_ptr + row + 3 * COLS, mask=hm & (d3 != 0.0), other=0.0)
-    vr = tl.where(hm, tl.maximum(acc, 0.0), 0.0)
-    va = tl.where(hm, tl.maximum(acc + delta, 0.0), 0.0)
+    vr = tl.where(valid, tl.maximum(acc, 0.0), 0.0)
+    va = tl.where(valid, tl.maximum(acc + delta, 0.0), 0.0)
     amax = tl.maximum(smax, tl.max(va, axis=1))
     asum = ssum + tl.sum(va, axis=1)
     rmax = tl.maximum(smax, tl.max(vr, axis=1))
@@ -249,16 +211,13 @@ def _snv_pool_jit(
         n_rows = 2 * NE
     _store_slots(out_ptr, slot_ptr, feat_ptr, cols, e, n_rows, D, rmax, rsum * inv_n)
     _store_slots(out_ptr, slot_ptr, feat_ptr, cols, NE + e, n_rows, D, amax, asum * inv_n)
-    if PACKED:  # the end lanes of the covering positions' tile
-        umax = tl.maximum(umax, tl.max(tl.where(c_end[None, :], tl.maximum(acc, 0.0), float("-inf")), axis=1))
-        if need_avg:
-            usum += tl.sum(tl.where(c_end[None, :], tl.maximum(acc, 0.0), 0.0), axis=1)
     if SUB_N > 0:
-        if (M - 1 > SUB_C) or (SUB_C + M > SUB_N):  # the covering positions reach the sub-window's padding
-            acc = _conv_tile_within(x_row, pos, npos, s0, s1, w_ptr, cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
-            acc = acc * inv[:, None] + thr[:, None]
-            vr = tl.where(hm, tl.maximum(acc, 0.0), 0.0)
-            va = tl.where(hm, tl.maximum(acc + delta, 0.0), 0.0)
+        if not CENTRE:
+            if (M - 1 > SUB_C) or (SUB_C + M > SUB_N):  # the covering positions reach the sub-window's padding
+                acc = _conv_tile_within(x_row, pos, npos, s0, s1, w_ptr, cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
+                acc = acc * inv[:, None] + thr[:, None]
+                vr = tl.where(hm, tl.maximum(acc, 0.0), 0.0)
+                va = tl.where(hm, tl.maximum(acc + delta, 0.0), 0.0)
         inv_u = 1.0 / (SUB_N + M - 1)
         _store_slots(out_ptr, slot_ptr, feat_ptr, cols, 2 * NE + e, n_rows, D, tl.maximum(umax, tl.max(vr, axis=1)),
                      (usum + tl.sum(vr, axis=1)) * inv_u)
@@ -269,23 +228,20 @@ def _snv_pool_jit(
 _snv_pool_kernel = triton.autotune(configs=CONFIGS, key=["K_PAD", "COLS", "L_PAD", "SIZE"], **_AUTOTUNE)(_snv_pool_jit)
 
 
-def _ends_fit_spare_lanes(device, m: int, key: tuple[int, int, int]) -> bool:
-    """Whether, with this GPU's tiles for ``key``, the lanes the panel's tiles leave over hold all
-    2 (m - 1) end positions of a sub-window around the centre of the longest window (``L_PAD`` less
-    its padding): only then is packing them faster (``benchmarks/snv_subwindow.py`` on the H200:
-    m = 20 +40% over the kernel alone against +55% in tiles of their own; with a tile for what
-    does not fit, m = 16 and 24, +57-64% against +47-58%). Either way the results are the same."""
-    tile = _tiles.choice(device, "snv", key)
-    if tile is None:
-        return False
-    bp, n = tile["BLOCK_P"], key[2] - 2 * (m - 1)
-    st, right = n // 2, n - 1 - n // 2  # positions left of the covering ones, and right of them
-    spare = (-st) % bp + ((-right) % bp if right > 0 else 0) + max(16, triton.next_power_of_2(m)) - m
-    return spare >= 2 * (m - 1)
+def _centre_layout(m: int, c: int, n: int) -> dict:
+    """The kernel's constants for a sub-window of ``n`` bases with the substitution at base ``c`` whose
+    interior holds the ``m`` covering positions (positions relative to the substitution's first
+    covering one: the interior is ``m - 1 - c .. n - c - 1``)."""
+    mp2 = max(16, triton.next_power_of_2(m))
+    c_off = max(m - 1 - c, m - mp2)  # the substitution's tile: as much of the interior as it holds
+    i_left = c_off - (m - 1 - c)
+    i_n = i_left + max(0, n - c - (c_off + mp2))
+    return dict(CENTRE=True, C_OFF=c_off, I_N=i_n, I_LEFT=i_left, IP2=max(16, triton.next_power_of_2(i_n)),
+                EP2=max(16, triton.next_power_of_2(2 * (m - 1))))
 
 
 def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m, n_slots: int, d: int,
-             sub: tuple[int, int] | None = None, packed: bool | None = None):
+             sub: tuple[int, int] | None = None):
     """Global-mode features of references and single-base substitutions, one program per edit.
 
     Returns ``(n_slots, 2 E, 2 d)`` features: rows ``0 .. E - 1`` are those of each edit's reference
@@ -293,14 +249,18 @@ def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m, n_sl
     program pools the positions away from its substitution once for both. With ``sub = (c, n)``
     also, rows ``2 E .. 4 E - 1``, those of the shorter window of ``n`` bases in which the
     substitution is base ``c`` (reference, then edit: DeepFind's 51-bp window inside the panel's),
-    from the same tiles: only its ``m - 1`` positions at either end, which read its N padding, are
+    from the same pass: only its ``m - 1`` positions at either end, which read its N padding, are
     computed again. Such a window must lie inside the reference; rows of edits where it does not are
-    undefined. When the ``m`` positions covering the substitution lie inside it (``m - 1 <= c`` and
-    ``c + m <= n``: every detector of up to 26 bases in DeepFind's 51-bp window), those end positions
-    can ride in the lanes the panel's tiles leave over (``PACKED``, tiles of their own taking what
-    does not fit): on the H200, 3 tiles an edit instead of 5 for m = 20. ``packed=None`` does so
-    where all of them fit (:func:`_ends_fit_spare_lanes`), ``False`` never, ``True`` wherever the
-    covering positions allow (``benchmarks/snv_subwindow.py`` compares them).
+    undefined. When the ``m`` positions covering the substitution lie in its interior (``m - 1 <= c``
+    and ``c + m <= n``: every detector of up to 26 bases in DeepFind's 51-bp window), each tile holds
+    positions of one kind, pooled once: the outer positions (the panel's alone), the interior (both
+    windows'; the substitution's tile takes as much of it as it holds, a tile of its own the rest)
+    and the end positions (the sub-window's alone). Pooling a tile twice, under two masks, cost as
+    much as the tile's products: on the H200 this layout adds 37% to the kernel alone, pooling the
+    panel's tiles for both windows 53-57% (``benchmarks/snv_subwindow.py``). The panel's features
+    are those without the sub-window within float32 rounding: positions near the substitution are
+    computed in tiles of another shape (whose tensor-core sums round differently), and the mean
+    pools sum over other tiles.
     """
     nb, l_pad = codes.shape
     _, k_pad, cols = weights.parts.shape
@@ -314,9 +274,8 @@ def snv_pool(codes, lengths, e_ref, e_pos, e_new, weights: Weights, thr, m, n_sl
     meta = dict(M=m, K_PAD=k_pad, COLS=cols, BLOCK_K=BLOCK_K, MP2=max(16, triton.next_power_of_2(m)))
     if sub:
         c, n = int(sub[0]), int(sub[1])
-        fits = m - 1 <= c and c + m <= n
-        if packed is None:
-            packed = _ends_fit_spare_lanes(codes.device, m, (k_pad, cols, l_pad))
-        meta.update(SUB_C=c, SUB_N=n, PACKED=packed and fits)
+        meta.update(SUB_C=c, SUB_N=n)
+        if m - 1 <= c and c + m <= n:
+            meta.update(_centre_layout(m, c, n))
     _launch(_snv_pool_kernel, _snv_pool_jit, "snv", ne, cols, codes.device, (k_pad, cols, l_pad), args, meta)
     return feats
