@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 
+import numpy as np
 import pytest
 
 from varbind import annotate, io
@@ -50,6 +51,14 @@ def test_parts_end_where_region_chunks_end(genome_world):  # noqa: F811
     cuts = [sum(len(p) for _, p in got[:i]) for i in range(1, len(got))]
     assert set(cuts) <= starts  # every part begins a chunk
     assert all(len(p) >= 20 for _, p in got[:-1])
+    # the last 60 records (of the total) in parts of a quarter: still whole chunks, the same lines
+    tail = list(parallel.parts(str(genome_world["vcf"]), annotate.REGION, 7, size=20, total=len(lines), tail=60))
+    assert [line for _, part in tail for line in part] == lines
+    sizes = [len(p) for _, p in tail]
+    cuts = np.cumsum(sizes)[:-1]
+    assert set(cuts.tolist()) <= starts and len(tail) > len(got)
+    before = [s for s, c in zip(sizes, np.r_[0, cuts]) if c < len(lines) - 60]
+    assert all(s >= 20 for s in before[:-1]) and all(5 <= s < 20 for s in sizes[len(before) + 1 : -1])
 
 
 @pytest.mark.parametrize("kind,service", [("vcf.gz", False), ("vcf", False), ("vcf.gz", True)])
@@ -57,10 +66,12 @@ def test_parts_in_worker_processes_write_the_text_of_one_process(genome_world, t
                                                                  monkeypatch):  # noqa: F811
     """Two worker processes, parts of ~40 records: the same VCF text (header included) and summary;
     the .vcf.gz is BGZF that tabix indexes and pysam reads by region. ``service``: the parent scores
-    the workers' tasks, as on a GPU (:mod:`varbind.annotate.service`; here on the CPU)."""
+    the workers' tasks and they are forked from a forkserver, as on a GPU
+    (:mod:`varbind.annotate.service`; here on the CPU)."""
     import pysam
 
     monkeypatch.setattr(parallel, "_on_gpu", lambda settings: service)
+    monkeypatch.setattr(parallel, "_forks", lambda device: service)
 
     panel = calibrated_panel()
     outs, summaries = [], []
@@ -190,3 +201,34 @@ def test_the_scoring_service_serves_every_visible_gpu_each_with_its_deepfind(mon
         assert not server.needs_genome and server.address.startswith("\0varbind-")
     finally:
         server.close()
+
+
+def test_the_command_line_starts_the_forkserver_only_for_runs_that_will_fork_on_a_gpu(monkeypatch):
+    """``varbind annotate`` starts the workers' forkserver before it imports torch when the words say
+    the run will probably fork workers on a GPU, and not for the CPU, one host process or Dask."""
+    import os
+
+    from varbind import forkserver
+
+    started = []
+    monkeypatch.setattr(forkserver, "start", lambda: started.append(True))
+    driver = {"present": True}
+    monkeypatch.setattr(os.path, "exists", lambda p: driver["present"] if p == "/dev/nvidiactl" else False)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+
+    def starts(*words: str, present: bool = True, visible: str | None = None) -> bool:
+        driver["present"] = present
+        if visible is None:
+            monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+        else:
+            monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+        started.clear()
+        forkserver.start_for_command(["annotate", "in.vcf", "--fasta", "g.fa", "-o", "o.vcf.gz", *words])
+        return bool(started)
+
+    assert starts() and starts("--device", "cuda") and starts("--device=cuda:1", present=False)
+    assert starts("--host-workers", "8") and starts("--host-workers=auto")
+    assert not starts(present=False) and not starts(visible="") and not starts(visible="-1")
+    assert not starts("--device", "cpu") and not starts("--device=cpu")
+    assert not starts("--host-workers", "1") and not starts("--device", "cuda", "--host-workers=1")
+    assert not starts("--device", "cuda", "--workers", "2") and not starts("--dask=tcp://h:8786")

@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from .. import _fs
+from .. import _fs, forkserver
 from ..errors import InputFormatError, VarbindError
 from . import part_worker, service
 
@@ -103,12 +103,16 @@ def _lines(vcf: str) -> Iterator[bytes]:
         yield from f
 
 
-def parts(vcf: str, region: int, chunk: int, size: int | None = None) -> Iterator[tuple[bytes, list[bytes]]]:
+def parts(vcf: str, region: int, chunk: int, size: int | None = None, total: int | None = None,
+          tail: int = 0) -> Iterator[tuple[bytes, list[bytes]]]:
     """``(header, records)`` of consecutive parts of ``vcf`` (raw lines), each at least ``size``
     records (the last may be smaller) and ending where a region chunk ends
     (:func:`varbind.annotate.variants.region_chunks`: the contig or ``region``-base bin changes, or
-    ``chunk`` records); ``size`` defaults to :data:`PART`."""
-    size = size or PART
+    ``chunk`` records); ``size`` defaults to :data:`PART`. With ``total`` (the records of ``vcf``),
+    the last ``tail`` records go in parts of a quarter of ``size``: each worker writes its last part
+    after the GPU has scored it, so smaller last parts end the run sooner."""
+    full = size or PART
+    size = full
     lines = _lines(vcf)
     header: list[bytes] = []
     for line in lines:
@@ -121,6 +125,7 @@ def parts(vcf: str, region: int, chunk: int, size: int | None = None) -> Iterato
     head = b"".join(header)
     part: list[bytes] = []
     key, in_chunk = None, 0
+    done = 0
     for line in _chain(first, lines):  # every line goes to a part as it is: htslib reads it as in one process
         fields = line.split(b"\t", 2)
         try:
@@ -130,7 +135,10 @@ def parts(vcf: str, region: int, chunk: int, size: int | None = None) -> Iterato
         if in_chunk and (k != key or in_chunk == chunk):
             if len(part) >= size:
                 yield head, part
+                done += len(part)
                 part = []
+                if total is not None and total - done <= tail:
+                    size = max(1, full // 4)
             in_chunk = 0
         part.append(line)
         in_chunk += 1
@@ -156,10 +164,14 @@ def annotate(vcf: str, output: str, header: bytes, workers: int, job: dict, tota
 
     predict.warmup.announce(job["settings"].device)  # the workers' first-run compiling, said once here
     log.info("annotating by parts of %d records in %d host processes", PART, workers)
+    import psutil
+
+    log.debug("host workers: the run begins %.1f s after this process started", time.time() -
+              psutil.Process().create_time())
     tmp = _fs.new_temp(output)
     bar = Progress("annotate", total, "rec", enabled=progress)
     try:
-        counts, skipped, seen = run(vcf, tmp, header, workers, job, bar, output)
+        counts, skipped, seen = run(vcf, tmp, header, workers, job, bar, output, total)
         bar.close()
         check(counts, seen)
         # no read-back: Python wrote the file (a failed write raised) and each part was read back
@@ -173,15 +185,16 @@ def annotate(vcf: str, output: str, header: bytes, workers: int, job: dict, tota
 
 
 def run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, progress=None,
-        final: str | None = None) -> tuple[Counter, dict, set]:
+        final: str | None = None, total: int | None = None) -> tuple[Counter, dict, set]:
     """Annotate ``vcf`` into ``output`` (a temporary file) by parts; returns the merged counts, the
     skipped ALT alleles by reason and the contigs seen (see :func:`varbind.annotate.part_worker.annotate_part`); ``final``: the
-    output's name in messages. ``job``: what
+    output's name in messages; ``total``: the input's records, when known (the last parts are smaller).
+    ``job``: what
     every worker needs, pickled once per worker: ``run`` (the single-process annotation,
     :func:`varbind.annotate.api._annotate_vcf`), ``region`` and ``chunk`` (how it cuts chunks), the
     panel, DeepFind, settings ..."""
     with _main_importable():
-        return _run(vcf, output, header_text, workers, job, progress, final or output)
+        return _run(vcf, output, header_text, workers, job, progress, final or output, total)
 
 
 @contextlib.contextmanager
@@ -200,13 +213,13 @@ def _main_importable() -> Iterator[None]:
         main.__file__ = path
 
 
-def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, progress, final: str
-         ) -> tuple[Counter, dict, set]:
+def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, progress, final: str,
+         total: int | None) -> tuple[Counter, dict, set]:
     counts: Counter = Counter()
     skipped: Counter = Counter()
     seen: set = set()
-    timing: dict[str, list[float]] = {"startup": [], "annotate": [], "join": [], "waited": []}
-    t_run = time.perf_counter()
+    timing: dict[str, list[float]] = {"startup": [], "annotate": [], "join": [], "waited": [], "created": []}
+    t_run, t_epoch = time.perf_counter(), time.time()
     folder = tempfile.mkdtemp(prefix=".varbind-parts-", dir=str(Path(output).resolve().parent))
     compress = output.endswith((".gz", ".bgz"))
     try:
@@ -238,6 +251,8 @@ def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, pro
                 for key in ("startup", "annotate", "join"):
                     if stats.get(key) is not None:
                         timing[key].append(stats[key])
+                if stats.get("created") is not None:
+                    timing["created"].append(stats["created"] - t_epoch)
                 log.debug("part of %d records: worker %d, annotate %.2f s (stages %s), join %.2f s; written at %.2f s",
                           n, stats["pid"], stats["annotate"], ", ".join(f"{k} {v:.2f}" for k, v in stats["busy"].items()),
                           stats["join"], time.perf_counter() - t_run)
@@ -248,7 +263,8 @@ def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, pro
                     progress.update(n)
 
             offset = 0
-            for i, (head, lines) in enumerate(parts(vcf, job["region"], job["chunk"])):
+            for i, (head, lines) in enumerate(parts(vcf, job["region"], job["chunk"], total=total,
+                                                    tail=workers * PART)):
                 path = os.path.join(folder, f"part{i:06d}.vcf")
                 with open(path, "wb") as f:
                     f.write(head)
@@ -277,9 +293,10 @@ def _run(vcf: str, output: str, header_text: bytes, workers: int, job: dict, pro
             server.close()
         shutil.rmtree(folder, ignore_errors=True)
     med = {k: statistics.median(v) if v else 0.0 for k, v in timing.items()}
-    log.debug("host workers: %d started in %.1f s (median; max %.1f), parts annotated in %.2f s and joined in %.2f s "
-              "(medians), the parent waited %.1f s in all; wall %.1f s", len(timing["startup"]), med["startup"],
-              max(timing["startup"], default=0.0), med["annotate"], med["join"], sum(timing["waited"]),
+    log.debug("host workers: %d started in %.1f s (median; max %.1f; the first created %.1f s into the run), parts "
+              "annotated in %.2f s and joined in %.2f s (medians), the parent waited %.1f s in all; wall %.1f s",
+              len(timing["startup"]), med["startup"], max(timing["startup"], default=0.0),
+              min(timing["created"], default=0.0), med["annotate"], med["join"], sum(timing["waited"]),
               time.perf_counter() - t_run)
     return counts, dict(skipped), seen
 
@@ -298,7 +315,9 @@ def _start(folder: str, job: dict, workers: int) -> tuple[service.Server | None,
         with open(job_file, "wb") as f:
             pickle.dump(dict(job, service=server and (server.address, server.authkey, server.needs_genome)), f,
                         protocol=pickle.HIGHEST_PROTOCOL)
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+        prestart(job["settings"].device)  # started already by the run, unless called from elsewhere
+        method = "forkserver" if _forks(job["settings"].device) else "spawn"
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
                                    initializer=part_worker.init, initargs=(job_file, workers))
     except BaseException:
         if server is not None:
@@ -311,6 +330,22 @@ def _on_gpu(settings) -> bool:
     from .. import device as _device
 
     return _device.resolve(settings.device).type == "cuda"
+
+
+def _forks(device) -> bool:
+    """Whether the workers are forked from :mod:`varbind.forkserver` (on a GPU, where they only read,
+    build windows and write) rather than spawned."""
+    from .. import device as _device
+
+    return forkserver.available() and _device.resolve(device).type == "cuda"
+
+
+def prestart(device) -> None:
+    """Start the workers' forkserver (:mod:`varbind.forkserver`) if they will fork from it: as early as
+    the device is known, so that it imports what they need while this process loads the panel (the
+    command line starts it earlier still)."""
+    if _forks(device):
+        forkserver.start()
 
 
 def _put(out, final: str, data) -> None:

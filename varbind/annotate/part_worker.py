@@ -55,7 +55,7 @@ def init(job_file: str, workers: int) -> None:
         from .service import Remote
 
         job["scorer"] = Remote(*job["service"]).score
-    _JOB.update(job, _startup=time.time() - started)
+    _JOB.update(job, _startup=time.time() - started, _created=started)
 
 
 def annotate_part(path: str, compress: bool, offset: int = 0) -> tuple:
@@ -66,7 +66,7 @@ def annotate_part(path: str, compress: bool, offset: int = 0) -> tuple:
     from ..io import vcf_policy
 
     out = path[: -len(".vcf")] + ".out.vcf"
-    stats: dict = {"startup": _JOB.pop("_startup", None), "pid": os.getpid()}
+    stats: dict = {"startup": _JOB.pop("_startup", None), "created": _JOB.pop("_created", None), "pid": os.getpid()}
     j = _JOB
     t = time.perf_counter()
     try:

@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-from .. import __version__
+from .. import __version__, forkserver
 from ..errors import VarbindError
 from . import runtime
 
@@ -77,6 +77,8 @@ def build_parser(argv: list[str] | None = None, *, full: bool = True) -> argpars
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 any error, 3 nothing annotated, 130 interrupted)."""
+    if _chosen(argv) == "annotate":  # before torch is imported: see varbind.forkserver
+        forkserver.start_for_command(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv, full=False)
     args = parser.parse_args(argv)
     logging.basicConfig(
