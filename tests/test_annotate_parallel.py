@@ -71,7 +71,7 @@ def test_parts_in_worker_processes_write_the_text_of_one_process(genome_world, t
     import pysam
 
     monkeypatch.setattr(parallel, "_on_gpu", lambda settings: service)
-    monkeypatch.setattr(parallel, "_forks", lambda device: service)
+    monkeypatch.setattr(parallel, "_forks", lambda settings: service)
 
     panel = calibrated_panel()
     outs, summaries = [], []

@@ -177,7 +177,7 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
     ``scorer``: that worker's tasks scored by the parent (:class:`varbind.annotate.service.Remote`)."""
     settings = settings or Settings()
     if part_stats is None and host_workers != 1 and str(vcf) != "-" and not (workers or dask_address):
-        parallel.prestart(settings.device)  # the workers' imports while the panel loads, if it comes to them
+        parallel.prestart(settings)  # the workers' imports while the panel loads, if it comes to them
     panel = resolve_panel(panel, ids)
     tfs = pretrained.panel_tfs(panel)
     if dfind is None and deepfind:

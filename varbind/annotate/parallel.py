@@ -47,7 +47,8 @@ log = logging.getLogger("varbind")
 PART = 16384
 #: ``--host-workers auto`` cuts inputs of at least this many records (from the index), or, without an
 #: index, files of at least this many bytes: the workers' start (~15-20 s on an H200 host with 12 of
-#: them) costs more than parts save on fewer (BENCHMARKS.md)
+#: them, spawned; forked from varbind.forkserver they start in ~0.7 s, not measured again for this)
+#: costs more than parts save on fewer (BENCHMARKS.md)
 AUTO_RECORDS = 400_000
 MIN_BYTES = {"bgzf": 2 << 20, "gzip": 2 << 20, "plain": 40 << 20}
 
@@ -315,8 +316,8 @@ def _start(folder: str, job: dict, workers: int) -> tuple[service.Server | None,
         with open(job_file, "wb") as f:
             pickle.dump(dict(job, service=server and (server.address, server.authkey, server.needs_genome)), f,
                         protocol=pickle.HIGHEST_PROTOCOL)
-        prestart(job["settings"].device)  # started already by the run, unless called from elsewhere
-        method = "forkserver" if _forks(job["settings"].device) else "spawn"
+        prestart(job["settings"])  # started already by the run, unless called from elsewhere
+        method = "forkserver" if _forks(job["settings"]) else "spawn"
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
                                    initializer=part_worker.init, initargs=(job_file, workers))
     except BaseException:
@@ -332,19 +333,17 @@ def _on_gpu(settings) -> bool:
     return _device.resolve(settings.device).type == "cuda"
 
 
-def _forks(device) -> bool:
+def _forks(settings) -> bool:
     """Whether the workers are forked from :mod:`varbind.forkserver` (on a GPU, where they only read,
     build windows and write) rather than spawned."""
-    from .. import device as _device
-
-    return forkserver.available() and _device.resolve(device).type == "cuda"
+    return forkserver.available() and _on_gpu(settings)
 
 
-def prestart(device) -> None:
+def prestart(settings) -> None:
     """Start the workers' forkserver (:mod:`varbind.forkserver`) if they will fork from it: as early as
     the device is known, so that it imports what they need while this process loads the panel (the
     command line starts it earlier still)."""
-    if _forks(device):
+    if _forks(settings):
         forkserver.start()
 
 

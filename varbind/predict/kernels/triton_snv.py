@@ -10,7 +10,6 @@ import torch
 import triton
 import triton.language as tl
 
-from . import triton_tiles as _tiles
 from .triton_ops import (_AUTOTUNE, BLOCK_K, CONFIGS, Weights, _conv_tile, _features, _launch, _pooled_segment,
                          _store_slots, one_hot_padded, size_class)
 
