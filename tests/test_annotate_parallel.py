@@ -203,31 +203,37 @@ def test_the_scoring_service_serves_every_visible_gpu_each_with_its_deepfind(mon
         server.close()
 
 
-def test_the_command_line_starts_the_forkserver_only_for_runs_that_will_fork_on_a_gpu(monkeypatch):
+def test_the_command_line_starts_the_forkserver_only_for_runs_that_will_fork_on_a_gpu(monkeypatch, tmp_path):
     """``varbind annotate`` starts the workers' forkserver before it imports torch when the words say
-    the run will probably fork workers on a GPU, and not for the CPU, one host process or Dask."""
+    the run will probably fork workers on a GPU, and not for the CPU, one host process, a small input
+    under ``--host-workers auto`` (it runs in one process) or Dask."""
     import os
 
     from varbind import forkserver
 
+    big, small = tmp_path / "big.vcf.gz", tmp_path / "small.vcf.gz"
+    with open(big, "wb") as f:
+        f.truncate(forkserver.GUESS_BYTES)
+    small.write_bytes(b"\x1f\x8b" + b"\0" * 1000)
     started = []
     monkeypatch.setattr(forkserver, "start", lambda: started.append(True))
     driver = {"present": True}
-    monkeypatch.setattr(os.path, "exists", lambda p: driver["present"] if p == "/dev/nvidiactl" else False)
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    exists = os.path.exists
+    monkeypatch.setattr(os.path, "exists", lambda p: driver["present"] if p == "/dev/nvidiactl" else exists(p))
 
-    def starts(*words: str, present: bool = True, visible: str | None = None) -> bool:
+    def starts(*words: str, vcf=big, out="o.vcf.gz", present: bool = True, visible: str | None = None) -> bool:
         driver["present"] = present
         if visible is None:
             monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
         else:
             monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
         started.clear()
-        forkserver.start_for_command(["annotate", "in.vcf", "--fasta", "g.fa", "-o", "o.vcf.gz", *words])
+        forkserver.start_for_command(["annotate", str(vcf), "--fasta", "g.fa", "-o", str(out), *words])
         return bool(started)
 
     assert starts() and starts("--device", "cuda") and starts("--device=cuda:1", present=False)
-    assert starts("--host-workers", "8") and starts("--host-workers=auto")
+    assert starts("--host-workers", "8", vcf=small) and starts("--host-workers=auto")
+    assert not starts(vcf=small) and not starts(vcf=small, out=big) and not starts(vcf=tmp_path / "none.vcf.gz")
     assert not starts(present=False) and not starts(visible="") and not starts(visible="-1")
     assert not starts("--device", "cpu") and not starts("--device=cpu")
     assert not starts("--host-workers", "1") and not starts("--device", "cuda", "--host-workers=1")

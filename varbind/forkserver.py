@@ -17,6 +17,11 @@ import sys
 #: what the forkserver imports before it forks a worker: all that unpickling the job and annotating
 #: a part need (torch among them)
 PRELOAD = ["varbind.annotate.api", "varbind.annotate.part_worker", "varbind.deepfind.model", "pysam.libcbgzf"]
+#: ``--host-workers auto`` runs smaller inputs in one process (:mod:`varbind.annotate.parallel`: at
+#: least 400,000 records, or 2 MB bgzipped), so the command line does not start the server for a
+#: VCF file under this size: it would import torch beside the parent's own import (~1 s more on a
+#: GPU host for a run of 1,000 SNVs)
+GUESS_BYTES = 2 << 20
 
 
 def available() -> bool:
@@ -37,8 +42,9 @@ def start() -> None:
 def start_for_command(argv: list[str]) -> None:
     """:func:`start` for a ``varbind annotate`` command line that will probably fork workers on a GPU:
     a guess from the words alone, before torch is imported (``--device`` cuda, or auto on a machine
-    with an NVIDIA driver; neither ``--host-workers 1`` nor Dask). A wrong guess costs an idle
-    process; the run decides again with the device resolved."""
+    with an NVIDIA driver; ``--host-workers`` more than 1, or auto with a VCF file of at least
+    :data:`GUESS_BYTES`; not Dask). A wrong guess costs an idle process, or a later start; the run
+    decides again with the device resolved."""
     words = {w.split("=", 1)[0]: w for w in argv}
     if "--workers" in words or "--dask" in words:
         return
@@ -50,9 +56,18 @@ def start_for_command(argv: list[str]) -> None:
         if w.startswith(("--device=", "--host-workers=")):
             key, v = w.split("=", 1)
             value[key] = v
-    if value.get("--host-workers") == "1":
+    workers = value.get("--host-workers", "auto")
+    if workers == "1" or (workers == "auto" and not _large_input(argv)):
         return
     device = value.get("--device", "auto")
     hidden = os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1")
     if device.startswith("cuda") or (device == "auto" and not hidden and os.path.exists("/dev/nvidiactl")):
         start()
+
+
+def _large_input(argv: list[str]) -> bool:
+    """Whether a VCF file named among the words (not the output) has at least :data:`GUESS_BYTES`."""
+    outputs = {argv[i + 1] for i, w in enumerate(argv[:-1]) if w in ("-o", "--output")}
+    outputs |= {w.split("=", 1)[1] for w in argv if w.startswith("--output=")}
+    return any(w not in outputs and w.endswith((".vcf", ".vcf.gz", ".vcf.bgz")) and os.path.isfile(w)
+               and os.path.getsize(w) >= GUESS_BYTES for w in argv)
