@@ -65,9 +65,14 @@ def start_for_command(argv: list[str]) -> None:
         start()
 
 
+def large_vcf(path: str) -> bool:
+    """Whether ``path`` is a VCF file of at least :data:`GUESS_BYTES` (one that ``--host-workers auto``
+    may cut into parts)."""
+    return path.endswith((".vcf", ".vcf.gz", ".vcf.bgz")) and os.path.isfile(path) and os.path.getsize(path) >= GUESS_BYTES
+
+
 def _large_input(argv: list[str]) -> bool:
-    """Whether a VCF file named among the words (not the output) has at least :data:`GUESS_BYTES`."""
+    """Whether a VCF file named among the words (not the output) is :func:`large_vcf`."""
     outputs = {argv[i + 1] for i, w in enumerate(argv[:-1]) if w in ("-o", "--output")}
     outputs |= {w.split("=", 1)[1] for w in argv if w.startswith("--output=")}
-    return any(w not in outputs and w.endswith((".vcf", ".vcf.gz", ".vcf.bgz")) and os.path.isfile(w)
-               and os.path.getsize(w) >= GUESS_BYTES for w in argv)
+    return any(w not in outputs and large_vcf(w) for w in argv)

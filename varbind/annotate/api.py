@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import __version__, _fs, io, masking
+from .. import __version__, _fs, forkserver, io, masking
 from ..panels import sources as pretrained
 from ..io import vcf_policy
 from ..io import vcf_source
@@ -176,7 +176,8 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
     annotating one part): filled with the counts instead of checking contigs and saying the summary;
     ``scorer``: that worker's tasks scored by the parent (:class:`varbind.annotate.service.Remote`)."""
     settings = settings or Settings()
-    if part_stats is None and host_workers != 1 and str(vcf) != "-" and not (workers or dask_address):
+    if part_stats is None and not (workers or dask_address) and (
+            (host_workers or 0) > 1 or (host_workers is None and forkserver.large_vcf(str(vcf)))):
         parallel.prestart(settings)  # the workers' imports while the panel loads, if it comes to them
     panel = resolve_panel(panel, ids)
     tfs = pretrained.panel_tfs(panel)
