@@ -206,7 +206,8 @@ def score_snvs_with_subwindow(bank: ModelBank, refs: CodeBatch, edits: Edits, ce
     Other edits are scored as :func:`score_edits` scores them (full passes); their ``sub`` rows are NaN.
 
     Returns ``(scores, sub)``: ``scores`` as :func:`score_edits` with ``to_host=False`` (tensors on the
-    GPU: ``ref`` a row per reference, ``alt`` a row per edit) and ``sub``, a row per edit, ``ref``
+    GPU: ``ref`` a row per reference, ``alt`` a row per edit; equal to it within float32 rounding, as
+    some positions are computed in tiles of another shape) and ``sub``, a row per edit, ``ref``
     of its shorter window and ``alt`` of it substituted; equal to :func:`score_edits` on those windows
     within float32 rounding. Rows of edits whose shorter window does not lie inside their reference
     are undefined (the caller scores those windows on their own).
