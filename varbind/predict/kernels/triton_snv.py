@@ -90,7 +90,8 @@ def _snv_pool_jit(
     SUB_N: tl.constexpr = 0,  # > 0: also the window of SUB_N bases in which the substitution is base SUB_C
     SUB_C: tl.constexpr = 0,
     # with a sub-window that holds the m covering positions in its interior (the positions that read
-    # only its bases), the layout of snv_pool's docstring; constants from _centre_layout:
+    # only its bases), the layout of snv_pool's docstring; constants from _centre_layout (without it
+    # the covering positions reach the sub-window's padding):
     CENTRE: tl.constexpr = False,
     C_OFF: tl.constexpr = 0,  # the substitution's tile starts at st + C_OFF (<= 0)
     I_N: tl.constexpr = 0,  # interior positions outside that tile: I_LEFT left of it, the rest right
@@ -211,12 +212,11 @@ def _snv_pool_jit(
     _store_slots(out_ptr, slot_ptr, feat_ptr, cols, e, n_rows, D, rmax, rsum * inv_n)
     _store_slots(out_ptr, slot_ptr, feat_ptr, cols, NE + e, n_rows, D, amax, asum * inv_n)
     if SUB_N > 0:
-        if not CENTRE:
-            if (M - 1 > SUB_C) or (SUB_C + M > SUB_N):  # the covering positions reach the sub-window's padding
-                acc = _conv_tile_within(x_row, pos, npos, s0, s1, w_ptr, cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
-                acc = acc * inv[:, None] + thr[:, None]
-                vr = tl.where(hm, tl.maximum(acc, 0.0), 0.0)
-                va = tl.where(hm, tl.maximum(acc + delta, 0.0), 0.0)
+        if not CENTRE:  # the covering positions reach the sub-window's padding
+            acc = _conv_tile_within(x_row, pos, npos, s0, s1, w_ptr, cols, M, K_PAD, COLS, MP2, BLOCK_C, BLOCK_K)
+            acc = acc * inv[:, None] + thr[:, None]
+            vr = tl.where(hm, tl.maximum(acc, 0.0), 0.0)
+            va = tl.where(hm, tl.maximum(acc + delta, 0.0), 0.0)
         inv_u = 1.0 / (SUB_N + M - 1)
         _store_slots(out_ptr, slot_ptr, feat_ptr, cols, 2 * NE + e, n_rows, D, tl.maximum(umax, tl.max(vr, axis=1)),
                      (usum + tl.sum(vr, axis=1)) * inv_u)
