@@ -10,9 +10,11 @@ on the CPU, leaves the server idle.
 """
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import sys
+from collections.abc import Iterable
 
 #: what the forkserver imports before it forks a worker: all that unpickling the job and annotating
 #: a part need (torch among them)
@@ -39,40 +41,38 @@ def start() -> None:
     forkserver.ensure_running()
 
 
+def parts_likely(inputs: Iterable[str], host_workers: int | None) -> bool:
+    """Whether a run may cut its input into parts: ``--host-workers`` N > 1, or auto (``None``) with a
+    VCF file of at least :data:`GUESS_BYTES` among ``inputs`` (smaller ones run in one process)."""
+    if host_workers is not None:
+        return host_workers > 1
+    return any(str(p).endswith((".vcf", ".vcf.gz", ".vcf.bgz")) and os.path.isfile(p)
+               and os.path.getsize(p) >= GUESS_BYTES for p in inputs)
+
+
+class _Words(argparse.ArgumentParser):
+    def error(self, message):  # a malformed line: the command's own parser says what is wrong
+        raise ValueError(message)
+
+
 def start_for_command(argv: list[str]) -> None:
     """:func:`start` for a ``varbind annotate`` command line that will probably fork workers on a GPU:
     a guess from the words alone, before torch is imported (``--device`` cuda, or auto on a machine
-    with an NVIDIA driver; ``--host-workers`` more than 1, or auto with a VCF file of at least
-    :data:`GUESS_BYTES`; not Dask). A wrong guess costs an idle process, or a later start; the run
-    decides again with the device resolved."""
-    words = {w.split("=", 1)[0]: w for w in argv}
-    if "--workers" in words or "--dask" in words:
+    with an NVIDIA driver; :func:`parts_likely`, the input being among the words other than the
+    output; not Dask). A wrong guess costs an idle process, or a later start; the run decides again
+    with the device resolved."""
+    words = _Words(add_help=False)
+    for opt in ("--device", "--host-workers", "--workers", "--dask", "--output"):
+        words.add_argument(opt, *(["-o"] if opt == "--output" else []))
+    try:
+        args, rest = words.parse_known_args(argv)
+    except ValueError:
         return
-    value = {}
-    for i, w in enumerate(argv[:-1]):
-        if w in ("--device", "--host-workers"):
-            value[w] = argv[i + 1]
-    for w in argv:
-        if w.startswith(("--device=", "--host-workers=")):
-            key, v = w.split("=", 1)
-            value[key] = v
-    workers = value.get("--host-workers", "auto")
-    if workers == "1" or (workers == "auto" and not _large_input(argv)):
+    hw = args.host_workers
+    host_workers = int(hw) if hw is not None and hw.isdigit() else None
+    if args.workers is not None or args.dask is not None or not parts_likely(rest, host_workers):
         return
-    device = value.get("--device", "auto")
+    device = args.device or "auto"
     hidden = os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1")
     if device.startswith("cuda") or (device == "auto" and not hidden and os.path.exists("/dev/nvidiactl")):
         start()
-
-
-def large_vcf(path: str) -> bool:
-    """Whether ``path`` is a VCF file of at least :data:`GUESS_BYTES` (one that ``--host-workers auto``
-    may cut into parts)."""
-    return path.endswith((".vcf", ".vcf.gz", ".vcf.bgz")) and os.path.isfile(path) and os.path.getsize(path) >= GUESS_BYTES
-
-
-def _large_input(argv: list[str]) -> bool:
-    """Whether a VCF file named among the words (not the output) is :func:`large_vcf`."""
-    outputs = {argv[i + 1] for i, w in enumerate(argv[:-1]) if w in ("-o", "--output")}
-    outputs |= {w.split("=", 1)[1] for w in argv if w.startswith("--output=")}
-    return any(w not in outputs and large_vcf(w) for w in argv)

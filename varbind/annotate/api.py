@@ -176,8 +176,8 @@ def _annotate_vcf(vcf: str, fasta: str, output: str, panel: str | ModelBank | Pa
     annotating one part): filled with the counts instead of checking contigs and saying the summary;
     ``scorer``: that worker's tasks scored by the parent (:class:`varbind.annotate.service.Remote`)."""
     settings = settings or Settings()
-    if part_stats is None and not (workers or dask_address) and (
-            (host_workers or 0) > 1 or (host_workers is None and forkserver.large_vcf(str(vcf)))):
+    if part_stats is None and not (workers or dask_address) and str(vcf) != "-" and forkserver.parts_likely(
+            [str(vcf)], host_workers):
         parallel.prestart(settings)  # the workers' imports while the panel loads, if it comes to them
     panel = resolve_panel(panel, ids)
     tfs = pretrained.panel_tfs(panel)
