@@ -17,6 +17,8 @@
 #   multigpu  on a host of several GPUs: `annotate` of .device/snvs.vcf.gz in one process (one GPU), with
 #             --host-workers 6 (the scoring service on every GPU) and with --workers N_GPUS (a Dask worker
 #             per GPU); wall clock, per-GPU utilisation, and whether the three VCF texts are identical
+#   heads     benchmarks/heads.py: the panel's dense layers through torch and the fused Triton kernel
+#             (tile shapes HEADS_BLOCKS x HEADS_WARPS)
 #   subkernel benchmarks/snv_subwindow.py: the SNV kernel per group alone and with DeepFind's sub-window
 #   sat       SAT_N (default 2,000,000) saturation SNVs of the pack (make_snv_vcf.py --saturate), then
 #             --end-to-end with --host-workers each of SAT_WORKERS (default "12 15"), the scoring call
@@ -140,6 +142,8 @@ for m, text in t.items():
               if diff else f"{m}: {len(b)} lines against {len(a)}")
 PY
        ;;
+  heads) python3 benchmarks/heads.py --models deepbind --block ${HEADS_BLOCKS:-32 64 128} --warps ${HEADS_WARPS:-2 4 8} \
+         2>&1 | tee -a $OUT/heads.log ;;
   subkernel) python3 benchmarks/snv_subwindow.py --models deepbind -n 16384 2>&1 | tee -a $OUT/subkernel.log ;;
   sat) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
        python3 benchmarks/annotate.py --end-to-end /tmp/sat.vcf.gz --fasta $FA --models ${SAT_MODELS:-deepbind} \

@@ -117,8 +117,15 @@ def _score_batch(bank: ModelBank, batch: CodeBatch, mode: str, strand_merge: str
     if bank.device.type != "cpu":  # one transfer in, one out
         codes, lengths = torch.from_numpy(codes).to(bank.device), torch.from_numpy(lengths).to(bank.device)
     out = torch.empty((nb, len(bank)), dtype=torch.float32, device=bank.device)
+    backend = _default_backend(bank.device, mode)
     for group in bank.groups:
-        fwd, rev = _heads(group, _pool(group, codes, lengths, mode, bank.device))
+        feats = _pool(group, codes, lengths, mode, bank.device, backend)
+        if backend == "triton":  # the heads and the strand merge in one kernel
+            from .kernels import triton_heads
+
+            triton_heads.heads_into(group, feats, out, strand_merge)
+            continue
+        fwd, rev = _heads(group, feats)
         if mode == "deepbind":
             nwin_max = max(batch.codes.shape[1] - group.m, 1)
             fwd, rev = fwd.reshape(nb, nwin_max, -1), rev.reshape(nb, nwin_max, -1)

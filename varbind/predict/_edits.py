@@ -83,7 +83,7 @@ def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_me
     but that copy). Without ``to_host`` the scores stay on the GPU (torch tensors, nothing copied).
     With ``sub`` (and ``to_host=False``) the result is ``(scores, sub_scores)``, see
     :func:`score_snvs_with_subwindow`."""
-    from .kernels import triton_ops, triton_snv
+    from .kernels import triton_heads, triton_ops, triton_snv
 
     nb, ne = len(refs.lengths), len(edits.start)
     dev, nm = bank.device, len(bank)
@@ -138,7 +138,7 @@ def _snv_scores_triton(bank: ModelBank, refs: CodeBatch, edits: Edits, strand_me
             for group in bank.groups:
                 feats = triton_snv.snv_pool(_pad(codes, group.m), lengths_t, *args, triton_ops.weights(group),
                                             group.thr, group.m, group.slots, group.d, sub=sub)
-                out[:, group.models_t(dev)] = _merge(*_heads(group, feats), strand_merge)
+                triton_heads.heads_into(group, feats, out, strand_merge)
             if not to_host:
                 ref_out[to_dev(edits.ref_index[sl].astype(np.int64))] = out[:n]
                 alt_out[sl] = out[n : 2 * n]

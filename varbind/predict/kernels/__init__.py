@@ -1,5 +1,6 @@
 """Scoring backends of :mod:`varbind.predict`: numba CPU kernels (``cpu``, ``cpu_edits``,
-``cpu_regions``), torch twins for any device (``torch_ops``) and fused Triton GPU kernels (``triton_ops``).
+``cpu_regions``), torch twins for any device (``torch_ops``) and fused Triton GPU kernels (``triton_ops``,
+``triton_snv``; ``triton_heads`` for the dense layers).
 
 Nothing outside :mod:`varbind.predict` imports these.
 
