@@ -12,10 +12,9 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from .. import io, masking
 from ..panels import sources as pretrained
@@ -28,6 +27,9 @@ from ..panels.sources import Panel
 from .deepfind import DeepFind
 from .topk import Selection
 from .windows import Site
+
+if TYPE_CHECKING:  # imported where a table is built: pandas adds ~0.25-0.5 s to every command's start
+    import pandas as pd
 from ..panels.nulls import effect_in_spreads, null_spread
 
 log = logging.getLogger("varbind")
@@ -113,6 +115,8 @@ def score_variants(variants: Iterable[Site | tuple] | pd.DataFrame, fasta: str, 
         panel_effect``; skipped alleles are not in
         it, they are counted by reason in ``df.attrs["skipped"]``.
     """
+    import pandas as pd
+
     settings = settings or Settings()
     panel = resolve_panel(panel, ids)
     if isinstance(variants, pd.DataFrame):

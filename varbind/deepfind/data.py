@@ -24,13 +24,15 @@ from __future__ import annotations
 import gzip
 import os
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputFormatError
 from ..sequence import N_CODE, encode
+
+if TYPE_CHECKING:  # imported where a table is read: `annotate` loads this module for DeepFind, pandas would
+    import pandas as pd  # add ~0.25-0.5 s to its start
 
 #: window length the DeepFind features are computed on, and the SNV's index in it
 WINDOW = 51
@@ -56,6 +58,8 @@ def read_avinput(path: str | os.PathLike, strict: bool = True) -> pd.DataFrame:
     substitutions of ACGT raise :class:`~varbind.errors.InputFormatError` (DeepFind scores SNVs),
     or with ``strict=False`` are dropped and counted in ``table.attrs["skipped_not_snv"]``.
     """
+    import pandas as pd
+
     try:
         table = pd.read_csv(path, sep="\t", header=None, usecols=[0, 1, 3, 4], comment="#",
                             dtype={0: str, 1: np.int64, 3: str, 4: str})
@@ -92,6 +96,8 @@ def read_tss(path: str | os.PathLike, gene_types: Sequence[str] | None = None) -
     gene_types : sequence of str, optional
         Keep only these ``gene_type`` values (default: every row).
     """
+    import pandas as pd
+
     try:
         table = pd.read_csv(path, sep="\t", dtype={"chrom": str})
     except (OSError, ValueError, pd.errors.ParserError) as e:
@@ -198,6 +204,8 @@ def load_dataset(derived: str | os.PathLike, simulated: str | os.PathLike, fasta
     equals its ``ref``. (Only the positives are affected in practice: the sparse hg19 holds every
     derived SNV's window but only the simulated SNVs that happen to lie inside them.)
     """
+    import pandas as pd
+
     parts, counts = [], {}
     for name, path, label in (("derived", derived, 0), ("simulated", simulated, 1)):
         table = read_avinput(path)
@@ -248,6 +256,8 @@ def save_dataset(data: DeepFindData, path: str | os.PathLike) -> None:
 
 def load_dataset_npz(path: str | os.PathLike) -> DeepFindData:
     """Read a dataset written by :func:`save_dataset`."""
+    import pandas as pd
+
     import json
 
     try:

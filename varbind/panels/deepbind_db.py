@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .. import params as _params
 from ..errors import ModelNotFoundError, ModelSourceError
 from ..params import DeepBindParams
+
+if TYPE_CHECKING:  # imported where a table is read: `varbind annotate` loads this module, pandas would add
+    import pandas as pd  # ~0.25-0.5 s to its start
 
 
 def is_deepbind_db(path: str | os.PathLike) -> bool:
@@ -29,6 +31,8 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     ModelSourceError
         When ``db.tsv`` cannot be read or has no ``ID`` column.
     """
+    import pandas as pd
+
     db = Path(path) / "db.tsv"
     try:
         table = pd.read_csv(db, sep="\t", comment="#", dtype=str, keep_default_na=False)
