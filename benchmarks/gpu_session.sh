@@ -9,7 +9,7 @@
 #   cold      first and second `annotate` of 1,000 SNVs with an empty Triton cache
 #   switch    `varbind --debug annotate` in one host process with Python's 5 ms thread switch interval
 #             and with annotate's own (stream.GPU_SWITCH_INTERVAL): stage busy seconds, wall
-#   satdebug  `varbind --debug annotate` of the saturation VCF with each of SAT_DEBUG_WORKERS host workers
+#   satdebug  `varbind --debug annotate` of the saturation VCF (panel SAT_MODELS, default deepbind) with each of SAT_DEBUG_WORKERS host workers
 #             (default 12), after a warm-up run: the whole log (per-part, per-task and stage times) and
 #             GPU utilisation every 250 ms (nvidia-smi) in $OUT
 #   profile   benchmarks/service_profile.py on PROFILE_N (default 200,000) saturation SNVs: the parent's
@@ -97,13 +97,13 @@ PY
   satdebug) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
        # warm first (the kernels compiled and cached), as the timed runs of benchmarks/annotate.py
        python3 -c "import gzip, itertools, sys; sys.stdout.writelines(itertools.islice((l for l in gzip.open('/tmp/sat.vcf.gz', 'rt')), 20100))" > /tmp/warm.vcf
-       python3 -m varbind annotate /tmp/warm.vcf --fasta $FA -o /tmp/warm.out.vcf.gz --models deepbind --device cuda --quiet
+       python3 -m varbind annotate /tmp/warm.vcf --fasta $FA -o /tmp/warm.out.vcf.gz --models ${SAT_MODELS:-deepbind} --device cuda --quiet
        for w in ${SAT_DEBUG_WORKERS:-12}; do
          nvidia-smi --query-gpu=timestamp,utilization.gpu --format=csv,noheader,nounits -lms 250 > $OUT/util_$w.csv &
          SMI=$!
          date +%s.%N > $OUT/satdebug_$w.start
          /usr/bin/time -f "satdebug $w workers: %e s wall, %M KB peak RSS (largest process)" python3 -m varbind --debug \
-           annotate /tmp/sat.vcf.gz --fasta $FA -o /tmp/satd.vcf.gz --models deepbind --device cuda \
+           annotate /tmp/sat.vcf.gz --fasta $FA -o /tmp/satd.vcf.gz --models ${SAT_MODELS:-deepbind} --device cuda \
            --host-workers $w > $OUT/satdebug_$w.log 2>&1
          kill $SMI
          grep -E "host workers|annotated|wall|indexed|tasks scored" $OUT/satdebug_$w.log | tail -8
@@ -111,7 +111,7 @@ PY
            $OUT/util_$w.csv
        done 2>&1 | tee -a $OUT/satdebug.log ;;
   profile) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
-       python3 benchmarks/service_profile.py /tmp/sat.vcf.gz --fasta $FA -n ${PROFILE_N:-200000} --kernels --threads 2 3 \
+       python3 benchmarks/service_profile.py /tmp/sat.vcf.gz --fasta $FA --models ${SAT_MODELS:-deepbind} -n ${PROFILE_N:-200000} --kernels --threads 2 3 \
          2>&1 | tee -a $OUT/profile.log ;;
   multigpu) NG=$(nvidia-smi -L | wc -l)
        nvidia-smi --query-gpu=index,utilization.gpu --format=csv,noheader,nounits -lms 250 > /tmp/mutil.txt &

@@ -165,10 +165,11 @@ def annotate(vcf: str, output: str, header: bytes, workers: int, job: dict, tota
 
     predict.warmup.announce(job["settings"].device)  # the workers' first-run compiling, said once here
     log.info("annotating by parts of %d records in %d host processes", PART, workers)
-    import psutil
+    if log.isEnabledFor(logging.DEBUG):  # psutil's import (~0.08 s) only for the message
+        import psutil
 
-    log.debug("host workers: the run begins %.1f s after this process started", time.time() -
-              psutil.Process().create_time())
+        log.debug("host workers: the run begins %.1f s after this process started", time.time() -
+                  psutil.Process().create_time())
     tmp = _fs.new_temp(output)
     bar = Progress("annotate", total, "rec", enabled=progress)
     try:
