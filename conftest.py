@@ -5,4 +5,5 @@ import importlib.util
 
 collect_ignore = ["varbind/pretrained.py"]  # an alias of varbind/panels/sources.py
 if importlib.util.find_spec("triton") is None:  # the GPU kernels need Triton (CUDA builds of torch)
-    collect_ignore += ["varbind/predict/kernels/triton_ops.py", "varbind/predict/kernels/triton_snv.py"]
+    collect_ignore += ["varbind/predict/kernels/triton_ops.py", "varbind/predict/kernels/triton_snv.py",
+                       "varbind/predict/kernels/triton_heads.py"]
