@@ -112,9 +112,10 @@ def score_windows(
     a few floats a position, column and window boundary); see :func:`varbind.annotate.windows.cluster_windows`.
 
     With ``sub`` (:class:`SubWindows`) shorter windows inside some windows are scored from the same
-    pass, with their own edits: a lone window's sub-window costs ``m (m - 1)`` additions a column
-    beyond the window's pass and its scores are bit for bit those of the sub-window scored alone
-    (:func:`score_edits`); one in a shared region costs what a window of the region costs.
+    pass, with their own edits: a lone window's sub-window costs ``4 (m - 1)`` row operations a
+    column block beyond the window's pass (its ends from the pass's partial sums), one in a shared
+    region what a window of the region costs; either way its scores equal those of the sub-window
+    scored alone (:func:`score_edits`) within float32 rounding.
 
     Returns
     -------

@@ -325,8 +325,8 @@ def window_edit_pool(codes, lengths, table, thr, need_avg, slot, feat, w_offsets
     ``sub_start[i]``, scored the same way from the same sweep (features in ``sub_ref_feats[:, i]``),
     with its edits ``s_offsets[i] .. s_offsets[i+1]`` (``s_start`` relative to the sub-window) in
     ``sub_alt_feats``: DeepFind's 51-bp window inside the panel's. In a lone window its map is the
-    window's with its ends completed (bit for bit a pass of its own,
-    :func:`varbind.predict.kernels.cpu_edits._edit_block_sub`); in a shared region it is one more
+    window's with its ends completed from the pass's partial sums
+    (:func:`varbind.predict.kernels.cpu_edits._edit_block_sub`); in a shared region it is one more
     window of the region.
     """
     nr = codes.shape[0]
