@@ -118,11 +118,11 @@ def _score_batch(bank: ModelBank, batch: CodeBatch, mode: str, strand_merge: str
         codes, lengths = torch.from_numpy(codes).to(bank.device), torch.from_numpy(lengths).to(bank.device)
     out = torch.empty((nb, len(bank)), dtype=torch.float32, device=bank.device)
     backend = _default_backend(bank.device, mode)
+    if backend == "triton":  # the heads and the strand merge in one kernel
+        from .kernels import triton_heads
     for group in bank.groups:
         feats = _pool(group, codes, lengths, mode, bank.device, backend)
-        if backend == "triton":  # the heads and the strand merge in one kernel
-            from .kernels import triton_heads
-
+        if backend == "triton":
             triton_heads.heads_into(group, feats, out, strand_merge)
             continue
         fwd, rev = _heads(group, feats)
