@@ -89,22 +89,20 @@ def _edit_block_sub(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_f
             for c in range(blk):
                 nrow[a, c] = nrow[a + 1, c] + tab[a, 4, c]
         for q in range(sn, ns):  # right end: the pass's sum over the sub-window's bases, then N
-            na = nrow[ns - q]
+            a = ns - q
             for c in range(blk):
-                sraw[q, c] += na[c]
+                sraw[q, c] += nrow[a, c]
         for q in range(m - 1, sn):  # interior
             for c in range(blk):
                 sraw[q, c] = raw[q + ss, c]
-        pn = nrow[0]  # left end: thr and the first a N rows in place of the bases before the window
+        # left end: thr and the first a N rows (in nrow[0]) in place of the bases before the window
         for c in range(blk):
-            pn[c] = thr[c]
+            nrow[0, c] = thr[c]
         for a in range(1, m):
             q = m - 1 - a
-            rq = raw[q + ss]
-            sq = sraw[q]
             for c in range(blk):
-                pn[c] += tab[a - 1, 4, c]
-                sq[c] = pn[c] + (rq[c] - sq[c])
+                nrow[0, c] += tab[a - 1, 4, c]
+                sraw[q, c] = nrow[0, c] + (raw[q + ss, c] - sraw[q, c])
     _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0)
     _edit_apply(sraw, srow, tab, s_start, s_codes, s_len, slot, feat, sub_ref_feats, rb, sub_alt_feats, s0)
 
@@ -138,7 +136,7 @@ def _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, r
             mx[c] = out[c] if out[c] > mx[c] else mx[c]
             sm[c] = tot[c] * inv
         _scatter(mx, sm, slot, feat, d, ref_feats, rb)
-        _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes[0], e_start[0], e_len[0], lo, hi, inv)
+        _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes, 0, e_start[0], e_len[0], lo, hi, inv)
         _scatter(mx, sm, slot, feat, d, alt_feats, e0)
         return
     _max_sum_rows(mx, tot, raw, 0, npos)
@@ -154,26 +152,21 @@ def _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, r
     for c in range(blk):
         pmax[0, c] = 0.0
     for q in range(npos):
-        rq = raw[q]
-        pq = pmax[q + 1]
         for c in range(blk):
-            out[c] = rq[c] if rq[c] > out[c] else out[c]
-            pq[c] = out[c]
+            out[c] = raw[q, c] if raw[q, c] > out[c] else out[c]
+            pmax[q + 1, c] = out[c]
     for c in range(blk):
         out[c] = 0.0
         smax[npos, c] = 0.0
     for q in range(npos - 1, -1, -1):
-        rq = raw[q]
-        sq = smax[q]
         for c in range(blk):
-            out[c] = rq[c] if rq[c] > out[c] else out[c]
-            sq[c] = out[c]
+            out[c] = raw[q, c] if raw[q, c] > out[c] else out[c]
+            smax[q, c] = out[c]
     for e in range(ne):
         lo, hi = _edit_span(e_start[e], e_len[e], m, npos)
-        pl, sh = pmax[lo], smax[hi]
         for c in range(blk):
-            out[c] = pl[c] if pl[c] > sh[c] else sh[c]
-        _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes[e], e_start[e], e_len[e], lo, hi, inv)
+            out[c] = pmax[lo, c] if pmax[lo, c] > smax[hi, c] else smax[hi, c]
+        _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes, e, e_start[e], e_len[e], lo, hi, inv)
         _scatter(mx, sm, slot, feat, d, alt_feats, e0 + e)
 
 
@@ -189,40 +182,39 @@ def _edit_span(st, k, m, npos):
 def _max_sum_rows(mx, tot, raw, lo, hi):
     """``mx = max(mx, raw[lo:hi])`` and ``tot += sum(ReLU(raw[lo:hi]))`` per column, rows in order."""
     for q in range(lo, hi):
-        rq = raw[q]
         for c in range(mx.shape[0]):  # (loops with one store each: numba vectorises them far better)
-            mx[c] = rq[c] if rq[c] > mx[c] else mx[c]
+            mx[c] = raw[q, c] if raw[q, c] > mx[c] else mx[c]
         for c in range(mx.shape[0]):
-            tot[c] += rq[c] if rq[c] > 0.0 else np.float32(0.0)
+            tot[c] += raw[q, c] if raw[q, c] > 0.0 else np.float32(0.0)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, codes, st, k, lo, hi, inv):
-    """Max ``mx`` and mean ``sm`` of the map edited at positions ``lo .. hi-1`` (see
+def _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, codes, e, st, k, lo, hi, inv):
+    """Max ``mx`` and mean ``sm`` of the map edited at positions ``lo .. hi-1`` by edit ``e`` (see
     :func:`_edited_value`), given the maximum ``out`` of the map elsewhere (at least 0) and its ReLU total ``tot``."""
     blk = mx.shape[0]
     for c in range(blk):
         mx[c] = out[c]
         sm[c] = tot[c]
     for p in range(lo, hi):
-        rp = raw[p]
-        _edited_value(acc, rp, row, tab, codes, st, k, p)
+        _edited_value(acc, raw, p, row, tab, codes, e, st, k, p)
         for c in range(blk):
             mx[c] = acc[c] if acc[c] > mx[c] else mx[c]
         for c in range(blk):
             v = acc[c] if acc[c] > 0.0 else np.float32(0.0)
-            r = rp[c] if rp[c] > 0.0 else np.float32(0.0)
+            r = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
             sm[c] += v - r
     for c in range(blk):
         sm[c] *= inv
 
 
 @njit(cache=True, nogil=True, inline="always")  # called per position or window: a call costs more than its work
-def _edited_value(acc, src, row, tab, codes, st, k, p):
-    """``acc`` = conv position ``p``'s reference value ``src`` plus the weight differences of an edit
-    of ``k`` bases by ``codes`` at sequence position ``st``: only the detector offsets that fall on
-    edited bases change (``min(k, m)`` rows, at least one). ``row`` is the padded reference (index
-    ``p + j`` at offset ``j``)."""
+def _edited_value(acc, src, q, row, tab, codes, e, st, k, p):
+    """``acc`` = conv position ``p``'s reference value ``src[q]`` plus the weight differences of edit
+    ``e`` (``k`` bases ``codes[e]`` at sequence position ``st``): only the detector offsets that fall
+    on edited bases change (``min(k, m)`` rows, at least one). ``row`` is the padded reference (index
+    ``p + j`` at offset ``j``). Arrays are indexed in place: a row view a position (numba counts its
+    references) cost more than the arithmetic in these short loops."""
     m = tab.shape[0]
     j0 = st + m - 1 - p
     j1 = j0 + k
@@ -230,15 +222,15 @@ def _edited_value(acc, src, row, tab, codes, st, k, p):
         j0 = 0
     if j1 > m:
         j1 = m
-    tn = tab[j0, codes[p + j0 - (m - 1) - st]]
-    to = tab[j0, row[p + j0]]
+    cn = codes[e, p + j0 - (m - 1) - st]
+    co = row[p + j0]
     for c in range(acc.shape[0]):
-        acc[c] = src[c] + (tn[c] - to[c])
+        acc[c] = src[q, c] + (tab[j0, cn, c] - tab[j0, co, c])
     for j in range(j0 + 1, j1):
-        tn = tab[j, codes[p + j - (m - 1) - st]]
-        to = tab[j, row[p + j]]
+        cn = codes[e, p + j - (m - 1) - st]
+        co = row[p + j]
         for c in range(acc.shape[0]):
-            acc[c] += tn[c] - to[c]
+            acc[c] += tab[j, cn, c] - tab[j, co, c]
 
 
 @njit(cache=True, parallel=True, nogil=True)

@@ -25,21 +25,17 @@ def _range_max_block(raw, q0, q1, inpre, insuf, sp):
     for c in range(blk):
         run[c] = raw[q0, c]
     for q in range(q0, q1):
-        rq = raw[q]
-        iq = inpre[q]
         for c in range(blk):
-            run[c] = rq[c] if rq[c] > run[c] else run[c]
-            iq[c] = run[c]
+            run[c] = raw[q, c] if raw[q, c] > run[c] else run[c]
+            inpre[q, c] = run[c]
     b = q0 // _RB
     for c in range(blk):
         sp[0, b, c] = run[c]
         run[c] = raw[q1 - 1, c]
     for q in range(q1 - 1, q0 - 1, -1):
-        rq = raw[q]
-        iq = insuf[q]
         for c in range(blk):
-            run[c] = rq[c] if rq[c] > run[c] else run[c]
-            iq[c] = run[c]
+            run[c] = raw[q, c] if raw[q, c] > run[c] else run[c]
+            insuf[q, c] = run[c]
     lv = 1
     while (1 << lv) <= b + 1 and lv < sp.shape[0]:
         b0 = b - (1 << lv) + 1
@@ -75,20 +71,17 @@ def _region_rows(row, e, base, bid, full, bnd, cum, need_avg, t0, t1):
         for c in range(blk):
             run[c] = cum[t0, c]
         for t in range(t0, t1):
-            ft = full[t]
-            ct = cum[t + 1]
             for c in range(blk):
-                run[c] += ft[c] if ft[c] > 0.0 else np.float32(0.0)
-                ct[c] = run[c]
+                run[c] += full[t, c] if full[t, c] > 0.0 else np.float32(0.0)
+                cum[t + 1, c] = run[c]
 
 
 @njit(cache=True, nogil=True, inline="always")  # called per position or window: a call costs more than its work
 def _max_rows(mx, a, lo, hi):
     """``mx = max(mx, a[lo:hi])`` per column, by a scan."""
     for q in range(lo, hi):
-        aq = a[q]
         for c in range(mx.shape[0]):
-            mx[c] = aq[c] if aq[c] > mx[c] else mx[c]
+            mx[c] = a[q, c] if a[q, c] > mx[c] else mx[c]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -102,18 +95,17 @@ def _range_max(mx, raw, inpre, insuf, sp, lo, hi):
     if bl == br:
         _max_rows(mx, raw, lo, hi)
         return
-    a, b = insuf[lo], inpre[hi - 1]
     for c in range(blk):
-        x = a[c] if a[c] > b[c] else b[c]
+        x = insuf[lo, c] if insuf[lo, c] > inpre[hi - 1, c] else inpre[hi - 1, c]
         mx[c] = x if x > mx[c] else mx[c]
     nb = br - bl - 1
     if nb > 0:
         lv = 0
         while (2 << lv) <= nb:
             lv += 1
-        a, b = sp[lv, bl + 1], sp[lv, br - (1 << lv)]
+        ba, bb = bl + 1, br - (1 << lv)
         for c in range(blk):
-            x = a[c] if a[c] > b[c] else b[c]
+            x = sp[lv, ba, c] if sp[lv, ba, c] > sp[lv, bb, c] else sp[lv, bb, c]
             mx[c] = x if x > mx[c] else mx[c]
 
 
@@ -222,35 +214,30 @@ def _window_pool(row, tab, base, need_avg, full, bnd, bid, inpre, insuf, sp, cum
         tot[c] = 0.0
     # edge position p: detector columns lo = m-1-p .. hi-1 (hi = w+m-1-p) fall inside the window
     for p in range(m - 1):
-        rp = raw[p]
-        bp = bnd[bl, m - 1 - p]
         hi = npos - p
+        a = m - 1 - p
         if hi >= m:
-            fp = full[ws + p]
+            q = ws + p
             for c in range(blk):
-                rp[c] = fp[c] - bp[c]
+                raw[p, c] = full[q, c] - bnd[bl, a, c]
         else:
-            bq = bnd[br, hi]
             for c in range(blk):
-                rp[c] = base[c] + bq[c] - bp[c]
+                raw[p, c] = base[c] + bnd[br, hi, c] - bnd[bl, a, c]
         for c in range(blk):
-            lmax[c] = rp[c] if rp[c] > lmax[c] else lmax[c]
+            lmax[c] = raw[p, c] if raw[p, c] > lmax[c] else lmax[c]
     for p in range(we, npos):  # (loops with one store each: numba vectorises them far better)
-        rp = raw[p]
-        bq = bnd[br, npos - p]
+        a = npos - p
         for c in range(blk):
-            rp[c] = base[c] + bq[c]
+            raw[p, c] = base[c] + bnd[br, a, c]
         for c in range(blk):
-            rmax[c] = rp[c] if rp[c] > rmax[c] else rmax[c]
+            rmax[c] = raw[p, c] if raw[p, c] > rmax[c] else rmax[c]
     if need_avg:
         for p in range(m - 1):
-            rp = raw[p]
             for c in range(blk):
-                tot[c] += rp[c] if rp[c] > 0.0 else np.float32(0.0)
+                tot[c] += raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
         for p in range(we, npos):
-            rp = raw[p]
             for c in range(blk):
-                tot[c] += rp[c] if rp[c] > 0.0 else np.float32(0.0)
+                tot[c] += raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
         for c in range(blk):
             tot[c] += np.float32(cum[ws + we, c] - cum[ws + m - 1, c])
     # the reference window: edges, then the interior from the region's tables
@@ -287,13 +274,15 @@ def _window_pool(row, tab, base, need_avg, full, bnd, bid, inpre, insuf, sp, cum
         for c in range(blk):
             sm[c] = tot[c]
         for p in range(lo, hi):
-            src = raw[p] if p < m - 1 or p >= we else full[ws + p]
-            _edited_value(acc, src, wrow, tab, e_codes[e], st, k, p)
+            edge = p < m - 1 or p >= we
+            src = raw if edge else full
+            q = p if edge else ws + p
+            _edited_value(acc, src, q, wrow, tab, e_codes, e, st, k, p)
             for c in range(blk):
                 mx[c] = acc[c] if acc[c] > mx[c] else mx[c]
             if need_avg:
                 for c in range(blk):
-                    x = src[c] if src[c] > 0.0 else np.float32(0.0)
+                    x = src[q, c] if src[q, c] > 0.0 else np.float32(0.0)
                     v = acc[c] if acc[c] > 0.0 else np.float32(0.0)
                     sm[c] += v - x
         for c in range(blk):
