@@ -105,6 +105,38 @@ def test_sub_windows_come_from_the_same_pass(mixed, sub_len):
     assert not np.allclose(sub.ref[has], predict.score(mixed, predict.window_codes(regions, windows))[has], **TOL)
 
 
+def test_a_lone_windows_sub_window_with_the_same_edit_is_pooled_in_the_windows_sweep(mixed):
+    """DeepFind's case: a lone window and its sub-window with one and the same edit (an SNV or a
+    two-base edit inside the sub-window's interior) are pooled in one sweep
+    (``cpu_edits._edit_apply_shared``): the window's scores stay bit for bit those without the
+    sub-window, the sub-window's equal it scored alone within float32 rounding. An edit nearer the
+    sub-window's end than a detector's length, and a sub-window edit other than the window's, take
+    the separate pools (the same checks)."""
+    rng = np.random.default_rng(11)
+    n, w, ss, sn = 12, 61, 15, 31
+    regions = encode_batch(random_seqs(rng, [w] * n, "ACGTN"))
+    windows = predict.RegionWindows(np.arange(n), np.zeros(n, np.int64), np.full(n, w))
+    # edits at the centre, off it, two bases, near the sub-window's ends, and (last two) a sub edit of their own
+    at = np.array([30, 30, 28, 33, 30, 31, ss, ss + sn - 1, ss + 2, 40, 30, 30])
+    k = np.array([1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1])
+    codes = rng.integers(0, 4, (n, 2)).astype(np.uint8)
+    edits = predict.Edits(np.arange(n), at, codes, k)
+    s_at, s_codes = at - ss, codes.copy()
+    s_at[-2] += 1
+    s_codes[-1, 0] = (codes[-1, 0] + 1) % 4
+    s_edits = predict.Edits(np.arange(n), s_at, s_codes, k)
+    got, sub = predict.score_windows(mixed, regions, windows, edits, sub=predict.SubWindows(np.full(n, ss), sn, s_edits))
+    plain = predict.score_windows(mixed, regions, windows, edits)
+    assert np.array_equal(got.ref, plain.ref) and np.array_equal(got.alt, plain.alt)
+    alone_panel = predict.score_edits(mixed, regions, edits)
+    assert np.array_equal(got.ref, alone_panel.ref) and np.array_equal(got.alt, alone_panel.alt)
+    cut = encode_batch([s[ss : ss + sn] for s in random_seqs(np.random.default_rng(11), [w] * n, "ACGTN")])
+    alone = predict.score_edits(mixed, cut, s_edits)
+    np.testing.assert_allclose(sub.ref, alone.ref, **TOL)
+    np.testing.assert_allclose(sub.alt, alone.alt, **TOL)
+    assert not np.allclose(sub.alt, got.alt, **TOL)  # the sub-window's own scores, not the window's
+
+
 def test_dense_windows_of_a_long_region_equal_full_passes(mixed):
     """Many overlapping windows of one long region (the range-maximum table spans many blocks and
     sparse-table levels), windows shorter than, as long as and longer than the detectors, windows at

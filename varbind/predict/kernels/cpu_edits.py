@@ -92,9 +92,6 @@ def _edit_block_sub(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_f
             a = ns - q
             for c in range(blk):
                 sraw[q, c] += nrow[a, c]
-        for q in range(m - 1, sn):  # interior
-            for c in range(blk):
-                sraw[q, c] = raw[q + ss, c]
         # left end: thr and the first a N rows (in nrow[0]) in place of the bases before the window
         for c in range(blk):
             nrow[0, c] = thr[c]
@@ -103,8 +100,93 @@ def _edit_block_sub(row, n, tab, thr, e_start, e_codes, e_len, slot, feat, ref_f
             for c in range(blk):
                 nrow[0, c] += tab[a - 1, 4, c]
                 sraw[q, c] = nrow[0, c] + (raw[q + ss, c] - sraw[q, c])
+        if _same_lone_edit(e_start, e_codes, e_len, s_start, s_codes, s_len, ss, sn, m, npos):
+            _edit_apply_shared(raw, sraw, ss, sn, row, tab, e_start[0], e_codes, e_len[0], slot, feat, ref_feats,
+                               rb, alt_feats, e0, sub_ref_feats, sub_alt_feats, s0)
+            return
+        for q in range(m - 1, sn):  # interior
+            for c in range(blk):
+                sraw[q, c] = raw[q + ss, c]
     _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, rb, alt_feats, e0)
     _edit_apply(sraw, srow, tab, s_start, s_codes, s_len, slot, feat, sub_ref_feats, rb, sub_alt_feats, s0)
+
+
+@njit(cache=True, nogil=True)
+def _same_lone_edit(e_start, e_codes, e_len, s_start, s_codes, s_len, ss, sn, m, npos):
+    """Whether the window and its sub-window have one edit each, the same one (DeepFind's SNV in
+    the panel's window), whose positions lie in the sub-window's interior."""
+    if e_start.shape[0] != 1 or s_start.shape[0] != 1 or e_len[0] != s_len[0] or s_start[0] + ss != e_start[0]:
+        return False
+    for i in range(e_len[0]):
+        if e_codes[0, i] != s_codes[0, i]:
+            return False
+    lo, hi = _edit_span(e_start[0], e_len[0], m, npos)
+    return lo >= ss + m - 1 and hi <= ss + sn
+
+
+@njit(cache=True, nogil=True)
+def _edit_apply_shared(raw, sraw, ss, sn, row, tab, st, e_codes, k, slot, feat, ref_feats, rb, alt_feats, e0,
+                       sub_ref_feats, sub_alt_feats, s0):
+    """:func:`_edit_apply` of a window with one edit (into ``ref_feats[:, rb]``, ``alt_feats[:, e0]``)
+    and of its sub-window of ``sn`` bases from ``ss`` with the same edit (``sub_ref_feats[:, rb]``,
+    ``sub_alt_feats[:, s0]``), in one sweep: the sub-window's interior rows are the window's, read
+    once for both, and the edit's positions (inside that interior) are computed once for both. Only
+    the sub-window's ``2 (m - 1)`` end rows of ``sraw`` are read. The window's features are bit for bit
+    :func:`_edit_apply`'s (its rows summed in the same order); the sub-window's sum runs in another
+    order (within float32 rounding of a pass of its own)."""
+    npos, blk = raw.shape
+    ns = sraw.shape[0]
+    m = tab.shape[0]
+    d = ref_feats.shape[2] // 2
+    inv = np.float32(1.0) / np.float32(npos)
+    inv_s = np.float32(1.0) / np.float32(ns)
+    rows = np.empty((9, blk), dtype=np.float32)
+    mx, sm, tot, acc, out = rows[0], rows[1], rows[2], rows[3], rows[4]
+    smx, ssm, stot, sout = rows[5], rows[6], rows[7], rows[8]
+    for c in range(blk):
+        tot[c] = 0.0
+        out[c] = 0.0
+        mx[c] = 0.0
+        stot[c] = 0.0
+        sout[c] = 0.0
+        smx[c] = 0.0
+    lo, hi = _edit_span(st, k, m, npos)
+    a, b = ss + m - 1, ss + sn  # the sub-window's interior, in the window's rows
+    _max_sum_rows(out, tot, raw, 0, a)
+    _max_sum_rows2(out, tot, sout, stot, raw, a, lo)
+    _max_sum_rows2(mx, tot, smx, stot, raw, lo, hi)
+    _max_sum_rows2(out, tot, sout, stot, raw, hi, b)
+    _max_sum_rows(out, tot, raw, b, npos)
+    _max_sum_rows(sout, stot, sraw, 0, m - 1)  # the sub-window's ends
+    _max_sum_rows(sout, stot, sraw, sn, ns)
+    for c in range(blk):
+        mx[c] = out[c] if out[c] > mx[c] else mx[c]
+        sm[c] = tot[c] * inv
+        smx[c] = sout[c] if sout[c] > smx[c] else smx[c]
+        ssm[c] = stot[c] * inv_s
+    _scatter(mx, sm, slot, feat, d, ref_feats, rb)
+    _scatter(smx, ssm, slot, feat, d, sub_ref_feats, rb)
+    for c in range(blk):  # the edit: as _edit_pooled, for both
+        mx[c] = out[c]
+        sm[c] = tot[c]
+        smx[c] = sout[c]
+        ssm[c] = stot[c]
+    for p in range(lo, hi):
+        _edited_value(acc, raw, p, row, tab, e_codes, 0, st, k, p)
+        for c in range(blk):
+            mx[c] = acc[c] if acc[c] > mx[c] else mx[c]
+        for c in range(blk):
+            smx[c] = acc[c] if acc[c] > smx[c] else smx[c]
+        for c in range(blk):
+            v = acc[c] if acc[c] > 0.0 else np.float32(0.0)
+            r = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
+            sm[c] += v - r
+            ssm[c] += v - r
+    for c in range(blk):
+        sm[c] *= inv
+        ssm[c] *= inv_s
+    _scatter(mx, sm, slot, feat, d, alt_feats, e0)
+    _scatter(smx, ssm, slot, feat, d, sub_alt_feats, s0)
 
 
 @njit(cache=True, nogil=True)
@@ -186,6 +268,20 @@ def _max_sum_rows(mx, tot, raw, lo, hi):
             mx[c] = raw[q, c] if raw[q, c] > mx[c] else mx[c]
         for c in range(mx.shape[0]):
             tot[c] += raw[q, c] if raw[q, c] > 0.0 else np.float32(0.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _max_sum_rows2(mx, tot, mx2, tot2, raw, lo, hi):
+    """:func:`_max_sum_rows` into two pairs of accumulators at once."""
+    for q in range(lo, hi):
+        for c in range(mx.shape[0]):
+            mx[c] = raw[q, c] if raw[q, c] > mx[c] else mx[c]
+        for c in range(mx.shape[0]):
+            mx2[c] = raw[q, c] if raw[q, c] > mx2[c] else mx2[c]
+        for c in range(mx.shape[0]):
+            x = raw[q, c] if raw[q, c] > 0.0 else np.float32(0.0)
+            tot[c] += x
+            tot2[c] += x
 
 
 @njit(cache=True, nogil=True, inline="always")
