@@ -113,7 +113,8 @@ def score_windows(
 
     With ``sub`` (:class:`SubWindows`) shorter windows inside some windows are scored from the same
     pass, with their own edits: a lone window's sub-window costs ``4 (m - 1)`` row operations a
-    column block beyond the window's pass (its ends from the pass's partial sums), one in a shared
+    column block beyond the window's pass (its ends from the pass's partial sums; with the window's
+    own single edit, both are pooled in one sweep of its rows), one in a shared
     region what a window of the region costs; either way its scores equal those of the sub-window
     scored alone (:func:`score_edits`) within float32 rounding.
 
