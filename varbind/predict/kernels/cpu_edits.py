@@ -166,25 +166,8 @@ def _edit_apply_shared(raw, sraw, ss, sn, row, tab, st, e_codes, k, slot, feat, 
         ssm[c] = stot[c] * inv_s
     _scatter(mx, sm, slot, feat, d, ref_feats, rb)
     _scatter(smx, ssm, slot, feat, d, sub_ref_feats, rb)
-    for c in range(blk):  # the edit: as _edit_pooled, for both
-        mx[c] = out[c]
-        sm[c] = tot[c]
-        smx[c] = sout[c]
-        ssm[c] = stot[c]
-    for p in range(lo, hi):
-        _edited_value(acc, raw, p, row, tab, e_codes, 0, st, k, p)
-        for c in range(blk):
-            mx[c] = acc[c] if acc[c] > mx[c] else mx[c]
-        for c in range(blk):
-            smx[c] = acc[c] if acc[c] > smx[c] else smx[c]
-        for c in range(blk):
-            v = acc[c] if acc[c] > 0.0 else np.float32(0.0)
-            r = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
-            sm[c] += v - r
-            ssm[c] += v - r
-    for c in range(blk):
-        sm[c] *= inv
-        ssm[c] *= inv_s
+    _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes, 0, st, k, lo, hi, inv, smx, ssm, sout, stot, inv_s,
+                 True)
     _scatter(mx, sm, slot, feat, d, alt_feats, e0)
     _scatter(smx, ssm, slot, feat, d, sub_alt_feats, s0)
 
@@ -218,7 +201,8 @@ def _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, r
             mx[c] = out[c] if out[c] > mx[c] else mx[c]
             sm[c] = tot[c] * inv
         _scatter(mx, sm, slot, feat, d, ref_feats, rb)
-        _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes, 0, e_start[0], e_len[0], lo, hi, inv)
+        _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes, 0, e_start[0], e_len[0], lo, hi, inv,
+                     mx, sm, out, tot, inv, False)
         _scatter(mx, sm, slot, feat, d, alt_feats, e0)
         return
     _max_sum_rows(mx, tot, raw, 0, npos)
@@ -248,7 +232,8 @@ def _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, r
         lo, hi = _edit_span(e_start[e], e_len[e], m, npos)
         for c in range(blk):
             out[c] = pmax[lo, c] if pmax[lo, c] > smax[hi, c] else smax[hi, c]
-        _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes, e, e_start[e], e_len[e], lo, hi, inv)
+        _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes, e, e_start[e], e_len[e], lo, hi, inv,
+                     mx, sm, out, tot, inv, False)
         _scatter(mx, sm, slot, feat, d, alt_feats, e0 + e)
 
 
@@ -285,23 +270,42 @@ def _max_sum_rows2(mx, tot, mx2, tot2, raw, lo, hi):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, codes, e, st, k, lo, hi, inv):
+def _add_edited(mx, sm, acc, raw, p):
+    """Position ``p``'s edited value ``acc`` into the maximum ``mx`` and, in place of its reference
+    value ``raw[p]``, into the ReLU sum ``sm``."""
+    for c in range(mx.shape[0]):
+        mx[c] = acc[c] if acc[c] > mx[c] else mx[c]
+    for c in range(mx.shape[0]):
+        v = acc[c] if acc[c] > 0.0 else np.float32(0.0)
+        r = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
+        sm[c] += v - r
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, codes, e, st, k, lo, hi, inv, mx2, sm2, out2, tot2, inv2,
+                 both):
     """Max ``mx`` and mean ``sm`` of the map edited at positions ``lo .. hi-1`` by edit ``e`` (see
-    :func:`_edited_value`), given the maximum ``out`` of the map elsewhere (at least 0) and its ReLU total ``tot``."""
+    :func:`_edited_value`), given the maximum ``out`` of the map elsewhere (at least 0) and its ReLU
+    total ``tot``. With ``both``, also ``mx2``/``sm2`` from ``out2``/``tot2`` (and ``1 / inv2``
+    positions): a sub-window whose interior holds the edit's positions, which are computed once."""
     blk = mx.shape[0]
     for c in range(blk):
         mx[c] = out[c]
         sm[c] = tot[c]
+    if both:
+        for c in range(blk):
+            mx2[c] = out2[c]
+            sm2[c] = tot2[c]
     for p in range(lo, hi):
         _edited_value(acc, raw, p, row, tab, codes, e, st, k, p)
-        for c in range(blk):
-            mx[c] = acc[c] if acc[c] > mx[c] else mx[c]
-        for c in range(blk):
-            v = acc[c] if acc[c] > 0.0 else np.float32(0.0)
-            r = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
-            sm[c] += v - r
+        _add_edited(mx, sm, acc, raw, p)
+        if both:
+            _add_edited(mx2, sm2, acc, raw, p)
     for c in range(blk):
         sm[c] *= inv
+    if both:
+        for c in range(blk):
+            sm2[c] *= inv2
 
 
 @njit(cache=True, nogil=True, inline="always")  # called per position or window: a call costs more than its work
