@@ -52,8 +52,8 @@ class Server:
         self._listener = Listener(self.address, family="AF_UNIX", backlog=max(16, workers), authkey=self.authkey)
         self._tasks: queue.Queue = queue.Queue()
         self._closed = threading.Event()
-        # on each GPU the warm-up (or the first task, when it failed) runs alone: it places the panel and
-        # compiles or loads the kernels
+        # on each GPU the warm-up runs alone (tasks wait for it): it places the panel and compiles or
+        # loads the kernels
         gpus = _device.gpus_of(job["settings"].device)
         self._first = {dev: threading.Lock() for dev in gpus}
         self._warm: set = set()
@@ -101,8 +101,9 @@ class Server:
             self._tasks.put((conn, data))
 
     def _warm_up(self, settings, dfind) -> None:
-        """The panel placed on the GPU and its kernels loaded before the first task comes (the first
-        task waits for this, as for any first task: :attr:`_first`)."""
+        """The panel placed on the GPU and its kernels loaded before the first task comes; a task that
+        finds the device cold calls this too, and waits for it (:attr:`_first`). When it fails the
+        task's scoring meets the error again and sends it to its worker."""
         with self._first[settings.device]:
             if settings.device in self._warm:
                 return
@@ -128,14 +129,9 @@ class Server:
                 items = pickle.loads(data)
                 n = sum(len(p.win.site) for p in items)
                 t_load = time.perf_counter()
-                results = None
-                if settings.device not in self._warm:  # wait for the warm-up (or the first task)
-                    with self._first[settings.device]:
-                        if settings.device not in self._warm:  # it failed: this task places the panel
-                            results = pipeline.score(items, j["panel"].bank, settings, dfind, j["selection"])
-                            self._warm.add(settings.device)
-                if results is None:  # warm: the GPU's threads score side by side from the first task
-                    results = pipeline.score(items, j["panel"].bank, settings, dfind, j["selection"])
+                if settings.device not in self._warm:  # then the device's threads score side by side
+                    self._warm_up(settings, dfind)
+                results = pipeline.score(items, j["panel"].bank, settings, dfind, j["selection"])
                 t_score = time.perf_counter()
                 reply = pickle.dumps(("ok", results), protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as e:  # noqa: BLE001 - raised in the worker that sent the task
