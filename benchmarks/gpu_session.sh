@@ -19,6 +19,9 @@
 #             per GPU); wall clock, per-GPU utilisation, and whether the three VCF texts are identical
 #   heads     benchmarks/heads.py: the panel's dense layers through torch and the fused Triton kernel
 #             (tile shapes HEADS_BLOCKS x HEADS_WARPS)
+#   startprof where the parent's start goes on the GPU (what passes before the first part is handed
+#             out): cProfile of `varbind --debug annotate` of 200,000 saturation SNVs with 14 host
+#             workers, for each panel of START_MODELS (default "deepbind default"), after a warm-up run
 #   subkernel benchmarks/snv_subwindow.py: the SNV kernel per group alone and with DeepFind's sub-window
 #   sat       SAT_N (default 2,000,000) saturation SNVs of the pack (make_snv_vcf.py --saturate), then
 #             --end-to-end with --host-workers each of SAT_WORKERS (default "12 15"), the scoring call
@@ -32,6 +35,13 @@ OUT=${OUT:-/tmp/out}
 D=.device
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1
+# The device's image sets PYTHONDONTWRITEBYTECODE=1 and ships torch without compiled bytecode, so
+# every process compiled ~940 modules of torch from source: `import torch` 5-7 s there, 2.2-2.5 s
+# with the bytecode kept (measured 2026-12-01). A user's pip install compiles it; so do these runs,
+# once, into a cache of their own (the first import below).
+unset PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX=/tmp/pycache
+python3 -c "import torch, varbind.annotate.api, varbind.annotate.part_worker, varbind.deepfind.model"
 nvidia-smi -L
 python3 -c "import torch, triton, numba, numpy; print('torch', torch.__version__, 'triton', triton.__version__, 'numba', numba.__version__, 'numpy', numpy.__version__)"
 FA=/tmp/hg19_snvs.fa
@@ -144,6 +154,15 @@ PY
        ;;
   heads) python3 benchmarks/heads.py --models deepbind --block ${HEADS_BLOCKS:-32 64 128} --warps ${HEADS_WARPS:-2 4 8} \
          2>&1 | tee -a $OUT/heads.log ;;
+  startprof) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
+       python3 -c "import gzip, itertools, sys; sys.stdout.writelines(itertools.islice((l for l in gzip.open('/tmp/sat.vcf.gz', 'rt')), 200100))" > /tmp/s200k.vcf
+       for m in ${START_MODELS:-deepbind default}; do
+         python3 -m varbind annotate /tmp/s200k.vcf --fasta $FA -o /tmp/sp.vcf.gz --models $m --device cuda --quiet --host-workers 14
+         python3 -m cProfile -o $OUT/start_$m.prof -m varbind --debug annotate /tmp/s200k.vcf --fasta $FA -o /tmp/sp.vcf.gz \
+           --models $m --device cuda --host-workers 14 2>&1 | grep -vE "part of|task of" | tee -a $OUT/startprof.log
+         python3 -c "import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats('cumulative').print_stats(70)" $OUT/start_$m.prof \
+           2>&1 | grep -vE "^$|parallel.py:242|acquire|queue.py|threading.py" | cut -c1-170 | head -80 | tee -a $OUT/startprof.log
+       done ;;
   subkernel) python3 benchmarks/snv_subwindow.py --models deepbind -n 16384 2>&1 | tee -a $OUT/subkernel.log ;;
   sat) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
        python3 benchmarks/annotate.py --end-to-end /tmp/sat.vcf.gz --fasta $FA --models ${SAT_MODELS:-deepbind} \
