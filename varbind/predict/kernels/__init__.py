@@ -14,6 +14,7 @@ when the hash differs from the one kept beside numba's cache, the cached kernels
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 #: the file beside numba's cache that holds the hash of the sources it was compiled from
@@ -21,25 +22,43 @@ STAMP = "varbind-numba-sources.sha256"
 
 
 def drop_stale_numba_cache(folder: str | Path | None = None) -> bool:
-    """Remove numba's cached kernels of ``folder``'s ``cpu*.py`` (default: this package's) from its
-    ``__pycache__`` when those sources changed since they were cached; returns whether it removed
-    any. A read-only install (its cache elsewhere, its sources fixed) is left as it is."""
+    """Remove numba's cached kernels of ``folder``'s ``cpu*.py`` (default: this package's) when those
+    sources changed since they were cached; returns whether it removed any. numba's cache is the
+    package's ``__pycache__``, and with ``NUMBA_CACHE_DIR`` set also numba's folder for the package
+    there (a read-only install keeps its cache there; a stale one was read from it too). A cache
+    that cannot be written is left as it is."""
     here = Path(folder) if folder is not None else Path(__file__).parent
-    cache = here / "__pycache__"
     try:
         digest = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes()
                                          for p in sorted(here.glob("cpu*.py")))).hexdigest()
-        stamp = cache / STAMP
-        if stamp.is_file() and stamp.read_text() == digest:
-            return False
-        stale = list(cache.glob("cpu*.nbi")) + list(cache.glob("cpu*.nbc"))
-        for f in stale:
-            f.unlink(missing_ok=True)
-        cache.mkdir(exist_ok=True)
-        stamp.write_text(digest)
-        return bool(stale)
     except OSError:
         return False
+    dropped = False
+    for cache in _cache_folders(here):
+        try:
+            stamp = cache / STAMP
+            if stamp.is_file() and stamp.read_text() == digest:
+                continue
+            stale = list(cache.glob("cpu*.nbi")) + list(cache.glob("cpu*.nbc"))
+            for f in stale:
+                f.unlink(missing_ok=True)
+            cache.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(digest)
+            dropped = dropped or bool(stale)
+        except OSError:
+            continue
+    return dropped
 
+
+def _cache_folders(here: Path) -> list[Path]:
+    """Where numba caches the kernels of the files in ``here``: ``__pycache__`` beside them and, with
+    ``NUMBA_CACHE_DIR``, numba's own folder for ``here`` under it (named by numba's rule)."""
+    folders = [here / "__pycache__"]
+    user = os.environ.get("NUMBA_CACHE_DIR")
+    if user:
+        from numba.core.caching import _CacheLocator
+
+        folders.append(Path(user) / _CacheLocator.get_suitable_cache_subpath(str(here / "cpu.py")))
+    return folders
 
 drop_stale_numba_cache()
