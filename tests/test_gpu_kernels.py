@@ -18,6 +18,8 @@ from varbind.params import random_params
 from varbind.sequence import decode, encode_batch
 
 from . import refimpl
+from .test_annotate_parallel import _text, cut  # noqa: F401 (a fixture)
+from .test_annotate_pipeline import W, calibrated_panel, genome_world  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not (torch.cuda.is_available() and vdevice.have_triton()),
                                                   reason="needs a CUDA device and Triton")]
@@ -257,7 +259,6 @@ def test_annotate_on_the_gpu_writes_the_same_info_with_and_without_full_tables(t
     from varbind import annotate
 
     from .annotate_helpers import random_genome, write_fasta, write_vcf
-    from .test_annotate_pipeline import calibrated_panel
 
     rng = np.random.default_rng(2)
     g = random_genome(rng, 40000)
@@ -273,3 +274,33 @@ def test_annotate_on_the_gpu_writes_the_same_info_with_and_without_full_tables(t
                               scores=None if scores is None else str(scores))
         bodies.append([ln for ln in path.read_text().splitlines() if not ln.startswith("##")])
     assert bodies[0] == bodies[1] and sum("VARBIND=" in b for b in bodies[0]) > 400
+
+
+def test_the_scoring_service_on_the_gpu_writes_the_text_of_one_process(genome_world, tmp_path, cut,  # noqa: F811
+                                                                        monkeypatch):
+    """Three host workers send parts of ~40 records to the parent, whose two scoring threads each
+    score on a CUDA stream of their own (:mod:`varbind.annotate.service`): the same VCF text and
+    summary as one process, and no task scored on the default stream, where the warm-up placed the panel."""
+    from varbind import annotate
+    from varbind.annotate import service
+
+    streams = []
+    real = service.pipeline.score
+
+    def score(*args, **kw):
+        streams.append(torch.cuda.current_stream().cuda_stream)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(service.pipeline, "score", score)
+    panel = calibrated_panel()
+    texts, summaries = [], []
+    for workers in (1, 3):
+        out = tmp_path / f"o{workers}.vcf.gz"
+        streams.clear()  # one process scores on the default stream
+        summaries.append(annotate.annotate_vcf(str(genome_world["vcf"]), str(genome_world["fa"]), str(out), panel,
+                                               settings=annotate.Settings(window=W, device="cuda"),
+                                               host_workers=workers)._replace(output="", index=None))
+        texts.append(_text(out))
+    assert cut == [3]  # the second run went through the workers and the service
+    assert texts[0] == texts[1] and summaries[0] == summaries[1] and summaries[0].records > 150
+    assert len(streams) >= 2 and torch.cuda.default_stream().cuda_stream not in streams
