@@ -155,7 +155,7 @@ PY
   heads) python3 benchmarks/heads.py --models deepbind --block ${HEADS_BLOCKS:-32 64 128} --warps ${HEADS_WARPS:-2 4 8} \
          2>&1 | tee -a $OUT/heads.log ;;
   startprof) [ -f /tmp/sat.vcf.gz ] || python3 benchmarks/make_snv_vcf.py -o /tmp/sat.vcf.gz --saturate $D/seq.npz ${SAT_N:-2000000}
-       python3 -c "import gzip, itertools, sys; sys.stdout.writelines(itertools.islice((l for l in gzip.open('/tmp/sat.vcf.gz', 'rt')), 200100))" > /tmp/s200k.vcf
+       zcat /tmp/sat.vcf.gz | head -n 200100 > /tmp/s200k.vcf
        for m in ${START_MODELS:-deepbind default}; do
          python3 -m varbind annotate /tmp/s200k.vcf --fasta $FA -o /tmp/sp.vcf.gz --models $m --device cuda --quiet --host-workers 14
          python3 -m cProfile -o $OUT/start_$m.prof -m varbind --debug annotate /tmp/s200k.vcf --fasta $FA -o /tmp/sp.vcf.gz \

@@ -16,6 +16,7 @@ workers start (~5 s), a thread per GPU places the panel there and loads the run'
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
@@ -168,8 +169,6 @@ def _own_stream(device: str):
     copied to the GPU) waited for the other thread's kernels queued before them too, and the GPU
     went idle while both threads did host work: 2 threads scored as fast as 3. Each task's stream
     first waits for the device's default stream, where the warm-up placed the panel."""
-    import contextlib
-
     dev = _device.resolve(device)
     if dev.type != "cuda":
         return contextlib.nullcontext

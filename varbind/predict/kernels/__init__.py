@@ -56,9 +56,12 @@ def _cache_folders(here: Path) -> list[Path]:
     folders = [here / "__pycache__"]
     user = os.environ.get("NUMBA_CACHE_DIR")
     if user:
-        from numba.core.caching import _CacheLocator
+        try:  # numba's private naming rule: a numba without it leaves that cache to numba's own checks
+            from numba.core.caching import _CacheLocator
 
-        folders.append(Path(user) / _CacheLocator.get_suitable_cache_subpath(str(here / "cpu.py")))
+            folders.append(Path(user) / _CacheLocator.get_suitable_cache_subpath(str(here / "cpu.py")))
+        except (ImportError, AttributeError):
+            pass
     return folders
 
 drop_stale_numba_cache()

@@ -270,15 +270,16 @@ def _max_sum_rows2(mx, tot, mx2, tot2, raw, lo, hi):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _add_edited(mx, sm, acc, raw, p):
-    """Position ``p``'s edited value ``acc`` into the maximum ``mx`` and, in place of its reference
-    value ``raw[p]``, into the ReLU sum ``sm``."""
+def _add_edited(mx, sm, acc, raw, p, with_sum=True):
+    """Position ``p``'s edited value ``acc`` into the maximum ``mx`` and (``with_sum``), in place of
+    its reference value ``raw[p]``, into the ReLU sum ``sm``."""
     for c in range(mx.shape[0]):
         mx[c] = acc[c] if acc[c] > mx[c] else mx[c]
-    for c in range(mx.shape[0]):
-        v = acc[c] if acc[c] > 0.0 else np.float32(0.0)
-        r = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
-        sm[c] += v - r
+    if with_sum:
+        for c in range(mx.shape[0]):
+            v = acc[c] if acc[c] > 0.0 else np.float32(0.0)
+            r = raw[p, c] if raw[p, c] > 0.0 else np.float32(0.0)
+            sm[c] += v - r
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .cpu_edits import _edit_block, _edit_block_sub, _edited_value
+from .cpu_edits import _add_edited, _edit_block, _edit_block_sub, _edited_value
 from .cpu import _all_n, _scatter
 
 #: positions a block of a region's range-maximum table (see :func:`_range_max_block`)
@@ -278,13 +278,7 @@ def _window_pool(row, tab, base, need_avg, full, bnd, bid, inpre, insuf, sp, cum
             src = raw if edge else full
             q = p if edge else ws + p
             _edited_value(acc, src, q, wrow, tab, e_codes, e, st, k, p)
-            for c in range(blk):
-                mx[c] = acc[c] if acc[c] > mx[c] else mx[c]
-            if need_avg:
-                for c in range(blk):
-                    x = src[q, c] if src[q, c] > 0.0 else np.float32(0.0)
-                    v = acc[c] if acc[c] > 0.0 else np.float32(0.0)
-                    sm[c] += v - x
+            _add_edited(mx, sm, acc, src, q, need_avg)
         for c in range(blk):
             sm[c] *= inv
         _scatter(mx, sm, slot, feat, d, alt_feats, e)
