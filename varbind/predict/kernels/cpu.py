@@ -24,6 +24,17 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(inline="always")
+def _fmax(x, y):
+    """``max(x, y)`` of two finite floats, written so that the loops that keep a running maximum
+    are vectorised: ``a[c] = x if x > a[c] else a[c]`` is a store of ``a[c]`` back to itself on one
+    side, which LLVM turns into a conditional store, and a loop with one is not vectorised (a row of
+    64 columns took 38 ns instead of 7 on an AVX2 core). Adding +0.0 (which LLVM may not fold away
+    without the no-signed-zeros flag) keeps the store unconditional. The result is exact; only a
+    maximum of -0.0 comes out as +0.0."""
+    return (x if x > y else y) + np.float32(0.0)
+
+
 @njit(cache=True, fastmath=False, nogil=True)
 def _global_block(row, n, tab, thr, out_max, out_avg):
     m = tab.shape[0]
@@ -39,12 +50,10 @@ def _global_block(row, n, tab, thr, out_max, out_avg):
             code = row[p + j]
             for c in range(blk):
                 acc[c] += tab[j, code, c]
-        for c in range(blk):
+        for c in range(blk):  # (mx >= 0: the ReLU's floor; see _fmax)
             v = acc[c]
-            if v > 0.0:
-                sm[c] += v
-                if v > mx[c]:
-                    mx[c] = v
+            sm[c] += v if v > 0.0 else np.float32(0.0)
+            mx[c] = _fmax(v, mx[c])
     inv = np.float32(1.0) / np.float32(npos)
     for c in range(blk):
         out_max[c] = mx[c]
@@ -142,19 +151,15 @@ def _window_block(row, n, tab, thr, start_offset, need_avg, slot, feat, feats, r
                 r = s + a + m - 1
                 for c in range(blk):
                     v = base[c] + pre[r, m - a, c]
-                    if v > 0.0:
-                        sm[c] += v
-                        if v > mx[c]:
-                            mx[c] = v
+                    sm[c] += v if v > 0.0 else np.float32(0.0)
+                    mx[c] = _fmax(v, mx[c])
             # alignment t = s - a: detector columns a .. m-1 fall inside the window
             for a in range(1, m):
                 r = s - a + m - 1
                 for c in range(blk):
                     v = base[c] + (pre[r, m, c] - pre[r, a, c])
-                    if v > 0.0:
-                        sm[c] += v
-                        if v > mx[c]:
-                            mx[c] = v
+                    sm[c] += v if v > 0.0 else np.float32(0.0)
+                    mx[c] = _fmax(v, mx[c])
             for c in range(blk):
                 sm[c] *= inv
         else:
@@ -168,10 +173,7 @@ def _window_block(row, n, tab, thr, start_offset, need_avg, slot, feat, feats, r
                 for c in range(blk):
                     v = pre[r, m - a, c]
                     v2 = pre[r2, m, c] - pre[r2, a, c]
-                    if v2 > v:
-                        v = v2
-                    if v > mx[c]:
-                        mx[c] = v
+                    mx[c] = _fmax(v2 if v2 > v else v, mx[c])
             for c in range(blk):
                 v = mx[c] + base[c]
                 mx[c] = v if v > 0.0 else 0.0

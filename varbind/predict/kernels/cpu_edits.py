@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .cpu import _scatter
+from .cpu import _fmax, _scatter
 
 
 @njit(cache=True, nogil=True)
@@ -160,9 +160,9 @@ def _edit_apply_shared(raw, sraw, ss, sn, row, tab, st, e_codes, k, slot, feat, 
     _max_sum_rows(sout, stot, sraw, 0, m - 1)  # the sub-window's ends
     _max_sum_rows(sout, stot, sraw, sn, ns)
     for c in range(blk):
-        mx[c] = out[c] if out[c] > mx[c] else mx[c]
+        mx[c] = _fmax(out[c], mx[c])
         sm[c] = tot[c] * inv
-        smx[c] = sout[c] if sout[c] > smx[c] else smx[c]
+        smx[c] = _fmax(sout[c], smx[c])
         ssm[c] = stot[c] * inv_s
     _scatter(mx, sm, slot, feat, d, ref_feats, rb)
     _scatter(smx, ssm, slot, feat, d, sub_ref_feats, rb)
@@ -198,7 +198,7 @@ def _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, r
         _max_sum_rows(mx, tot, raw, lo, hi)
         _max_sum_rows(out, tot, raw, hi, npos)
         for c in range(blk):
-            mx[c] = out[c] if out[c] > mx[c] else mx[c]
+            mx[c] = _fmax(out[c], mx[c])
             sm[c] = tot[c] * inv
         _scatter(mx, sm, slot, feat, d, ref_feats, rb)
         _edit_pooled(mx, sm, acc, out, tot, raw, row, tab, e_codes, 0, e_start[0], e_len[0], lo, hi, inv,
@@ -219,14 +219,14 @@ def _edit_apply(raw, row, tab, e_start, e_codes, e_len, slot, feat, ref_feats, r
         pmax[0, c] = 0.0
     for q in range(npos):
         for c in range(blk):
-            out[c] = raw[q, c] if raw[q, c] > out[c] else out[c]
+            out[c] = _fmax(raw[q, c], out[c])
             pmax[q + 1, c] = out[c]
     for c in range(blk):
         out[c] = 0.0
         smax[npos, c] = 0.0
     for q in range(npos - 1, -1, -1):
         for c in range(blk):
-            out[c] = raw[q, c] if raw[q, c] > out[c] else out[c]
+            out[c] = _fmax(raw[q, c], out[c])
             smax[q, c] = out[c]
     for e in range(ne):
         lo, hi = _edit_span(e_start[e], e_len[e], m, npos)
@@ -250,7 +250,7 @@ def _max_sum_rows(mx, tot, raw, lo, hi):
     """``mx = max(mx, raw[lo:hi])`` and ``tot += sum(ReLU(raw[lo:hi]))`` per column, rows in order."""
     for q in range(lo, hi):
         for c in range(mx.shape[0]):  # (loops with one store each: numba vectorises them far better)
-            mx[c] = raw[q, c] if raw[q, c] > mx[c] else mx[c]
+            mx[c] = _fmax(raw[q, c], mx[c])
         for c in range(mx.shape[0]):
             tot[c] += raw[q, c] if raw[q, c] > 0.0 else np.float32(0.0)
 
@@ -260,9 +260,9 @@ def _max_sum_rows2(mx, tot, mx2, tot2, raw, lo, hi):
     """:func:`_max_sum_rows` into two pairs of accumulators at once."""
     for q in range(lo, hi):
         for c in range(mx.shape[0]):
-            mx[c] = raw[q, c] if raw[q, c] > mx[c] else mx[c]
+            mx[c] = _fmax(raw[q, c], mx[c])
         for c in range(mx.shape[0]):
-            mx2[c] = raw[q, c] if raw[q, c] > mx2[c] else mx2[c]
+            mx2[c] = _fmax(raw[q, c], mx2[c])
         for c in range(mx.shape[0]):
             x = raw[q, c] if raw[q, c] > 0.0 else np.float32(0.0)
             tot[c] += x
@@ -274,7 +274,7 @@ def _add_edited(mx, sm, acc, raw, p, with_sum=True):
     """Position ``p``'s edited value ``acc`` into the maximum ``mx`` and (``with_sum``), in place of
     its reference value ``raw[p]``, into the ReLU sum ``sm``."""
     for c in range(mx.shape[0]):
-        mx[c] = acc[c] if acc[c] > mx[c] else mx[c]
+        mx[c] = _fmax(acc[c], mx[c])
     if with_sum:
         for c in range(mx.shape[0]):
             v = acc[c] if acc[c] > 0.0 else np.float32(0.0)

@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit, prange
 
 from .cpu_edits import _add_edited, _edit_block, _edit_block_sub, _edited_value
-from .cpu import _all_n, _scatter
+from .cpu import _all_n, _fmax, _scatter
 
 #: positions a block of a region's range-maximum table (see :func:`_range_max_block`)
 _RB = 16
@@ -26,7 +26,7 @@ def _range_max_block(raw, q0, q1, inpre, insuf, sp):
         run[c] = raw[q0, c]
     for q in range(q0, q1):
         for c in range(blk):
-            run[c] = raw[q, c] if raw[q, c] > run[c] else run[c]
+            run[c] = _fmax(raw[q, c], run[c])
             inpre[q, c] = run[c]
     b = q0 // _RB
     for c in range(blk):
@@ -34,7 +34,7 @@ def _range_max_block(raw, q0, q1, inpre, insuf, sp):
         run[c] = raw[q1 - 1, c]
     for q in range(q1 - 1, q0 - 1, -1):
         for c in range(blk):
-            run[c] = raw[q, c] if raw[q, c] > run[c] else run[c]
+            run[c] = _fmax(raw[q, c], run[c])
             insuf[q, c] = run[c]
     lv = 1
     while (1 << lv) <= b + 1 and lv < sp.shape[0]:
@@ -81,7 +81,7 @@ def _max_rows(mx, a, lo, hi):
     """``mx = max(mx, a[lo:hi])`` per column, by a scan."""
     for q in range(lo, hi):
         for c in range(mx.shape[0]):
-            mx[c] = a[q, c] if a[q, c] > mx[c] else mx[c]
+            mx[c] = _fmax(a[q, c], mx[c])
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -97,7 +97,7 @@ def _range_max(mx, raw, inpre, insuf, sp, lo, hi):
         return
     for c in range(blk):
         x = insuf[lo, c] if insuf[lo, c] > inpre[hi - 1, c] else inpre[hi - 1, c]
-        mx[c] = x if x > mx[c] else mx[c]
+        mx[c] = _fmax(x, mx[c])
     nb = br - bl - 1
     if nb > 0:
         lv = 0
@@ -106,7 +106,7 @@ def _range_max(mx, raw, inpre, insuf, sp, lo, hi):
         ba, bb = bl + 1, br - (1 << lv)
         for c in range(blk):
             x = sp[lv, ba, c] if sp[lv, ba, c] > sp[lv, bb, c] else sp[lv, bb, c]
-            mx[c] = x if x > mx[c] else mx[c]
+            mx[c] = _fmax(x, mx[c])
 
 
 @njit(cache=True, nogil=True)
@@ -224,13 +224,13 @@ def _window_pool(row, tab, base, need_avg, full, bnd, bid, inpre, insuf, sp, cum
             for c in range(blk):
                 raw[p, c] = base[c] + bnd[br, hi, c] - bnd[bl, a, c]
         for c in range(blk):
-            lmax[c] = raw[p, c] if raw[p, c] > lmax[c] else lmax[c]
+            lmax[c] = _fmax(raw[p, c], lmax[c])
     for p in range(we, npos):  # (loops with one store each: numba vectorises them far better)
         a = npos - p
         for c in range(blk):
             raw[p, c] = base[c] + bnd[br, a, c]
         for c in range(blk):
-            rmax[c] = raw[p, c] if raw[p, c] > rmax[c] else rmax[c]
+            rmax[c] = _fmax(raw[p, c], rmax[c])
     if need_avg:
         for p in range(m - 1):
             for c in range(blk):
@@ -267,7 +267,7 @@ def _window_pool(row, tab, base, need_avg, full, bnd, bid, inpre, insuf, sp, cum
             _max_rows(mx, raw, 0, lo)
         if hi <= we:
             for c in range(blk):
-                mx[c] = rmax[c] if rmax[c] > mx[c] else mx[c]
+                mx[c] = _fmax(rmax[c], mx[c])
             _range_max(mx, full, inpre, insuf, sp, ws + hi, ws + we)
         else:
             _max_rows(mx, raw, hi, npos)
