@@ -249,7 +249,7 @@ def _edit_span(st, k, m, npos):
 def _max_sum_rows(mx, tot, raw, lo, hi):
     """``mx = max(mx, raw[lo:hi])`` and ``tot += sum(ReLU(raw[lo:hi]))`` per column, rows in order."""
     for q in range(lo, hi):
-        for c in range(mx.shape[0]):  # (loops with one store each: numba vectorises them far better)
+        for c in range(mx.shape[0]):  # (one store a loop, and maxima through _fmax: both vectorised)
             mx[c] = _fmax(raw[q, c], mx[c])
         for c in range(mx.shape[0]):
             tot[c] += raw[q, c] if raw[q, c] > 0.0 else np.float32(0.0)

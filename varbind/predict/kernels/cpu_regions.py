@@ -225,7 +225,7 @@ def _window_pool(row, tab, base, need_avg, full, bnd, bid, inpre, insuf, sp, cum
                 raw[p, c] = base[c] + bnd[br, hi, c] - bnd[bl, a, c]
         for c in range(blk):
             lmax[c] = _fmax(raw[p, c], lmax[c])
-    for p in range(we, npos):  # (loops with one store each: numba vectorises them far better)
+    for p in range(we, npos):  # (one store a loop, and maxima through _fmax: both vectorised)
         a = npos - p
         for c in range(blk):
             raw[p, c] = base[c] + bnd[br, a, c]
