@@ -16,7 +16,8 @@ scoring call alone, on the same SNVs, in the same run.
   interpreter start, imports, panel and DeepFind loading, reading,
   scoring, writing, bgzip and the tabix index. Its peak RSS too.
 
-Each is repeated ``--repeats`` times; medians and the ratio end to end / scoring alone are printed.
+Each is repeated ``--repeats`` times in rounds (the call alone, then each command once); medians are
+printed, and the ratio end to end / scoring alone as the median of the rounds' own ratios.
 """
 from __future__ import annotations
 
@@ -84,30 +85,33 @@ def windows(sites, fasta: str, window: int):
     return CodeBatch(codes, lengths), edits
 
 
-def scoring_alone(bank, refs, edits, device: str, repeats: int) -> list[float]:
+def warm_alone(bank, refs, edits, device: str) -> None:
+    """The scoring call's untimed warm-up (see the module's docstring)."""
+    from varbind import predict
+    from varbind.sequence import CodeBatch
+
+    if device.startswith("cuda"):  # the whole call once
+        predict.score_edits(bank, refs, edits, device=device)
+        return
+    warm = min(8192, len(edits.start))
+    sub = predict.Edits(*(x[:warm] for x in edits))
+    used = int(sub.ref_index.max()) + 1
+    predict.score_edits(bank, CodeBatch(refs.codes[:used], refs.lengths[:used]), sub, device=device)
+
+
+def scoring_alone(bank, refs, edits, device: str) -> float:
+    """One timed scoring call alone: SNV/s."""
     import torch
 
     from varbind import predict
 
-    if device.startswith("cuda"):  # the whole call once, untimed (see the module's docstring)
-        predict.score_edits(bank, refs, edits, device=device)
-    else:
-        warm = min(8192, len(edits.start))
-        sub = predict.Edits(*(x[:warm] for x in edits))
-        used = int(sub.ref_index.max()) + 1
-        from varbind.sequence import CodeBatch
-
-        predict.score_edits(bank, CodeBatch(refs.codes[:used], refs.lengths[:used]), sub, device=device)
-    out = []
-    for _ in range(repeats):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        predict.score_edits(bank, refs, edits, device=device)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        out.append(len(edits.start) / (time.perf_counter() - t))
-    return out
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    predict.score_edits(bank, refs, edits, device=device)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return len(edits.start) / (time.perf_counter() - t)
 
 
 def end_to_end(vcf: str, fasta: str, models: str, device: str, extra: list[str], n: int, repeats: int,
@@ -173,14 +177,12 @@ def run(args) -> None:
         import torch
 
         rows.append(("GPU", torch.cuda.get_device_name(device)))
-    alone = scoring_alone(bank, refs, edits, device, args.repeats)
+    warm_alone(bank, refs, edits, device)
     cmd_device = args.annotate_device or device
     if cmd_device != device:
         rows.append(("the command's device", f"{cmd_device} ({vdevice.gpus_of(cmd_device)} for the scoring service)"))
     if device.startswith("cuda"):
         warm_annotate(args.end_to_end, args.fasta, args.models, cmd_device)
-    med_alone = statistics.median(alone)
-    rows.append(("scoring call alone, SNV/s (median; runs)", f"{med_alone:,.0f} ({', '.join(f'{x:,.0f}' for x in alone)})"))
     variants = [("end to end, DeepFind on", [])]
     if args.also_no_deepfind:
         variants.append(("end to end, --no-deepfind", ["--no-deepfind"]))
@@ -188,14 +190,26 @@ def run(args) -> None:
         variants.append(("end to end, DeepFind on, --host-workers 1", ["--host-workers", "1"]))
     for w in args.host_workers or ():
         variants.append((f"end to end, DeepFind on, --host-workers {w}", ["--host-workers", str(w)]))
-    for label, extra in variants:
-        rates, rss, cmd = end_to_end(args.end_to_end, args.fasta, args.models, cmd_device, extra, n, args.repeats,
-                                     args.workers)
-        med = statistics.median(rates)
-        rows += [(f"{label}: command", cmd),
-                 (f"{label}, SNV/s (median; runs)", f"{med:,.0f} ({', '.join(f'{x:,.0f}' for x in rates)})"),
-                 (f"{label} / scoring call alone", f"{100 * med / med_alone:.0f}%"),
-                 (f"{label}, peak RSS (the largest process)", f"{max(rss):,.0f} MB")]
+    # rounds: the call alone, then each command once; a ratio is taken within its round, so that a
+    # machine whose speed drifts over the minutes of a run (a shared VM: 10-20%) moves both sides of it
+    alone, rates, rss, cmds = [], {v: [] for v, _ in variants}, {v: [] for v, _ in variants}, {}
+    for _ in range(args.repeats):
+        alone.append(scoring_alone(bank, refs, edits, device))
+        for label, extra in variants:
+            r, m, cmds[label] = end_to_end(args.end_to_end, args.fasta, args.models, cmd_device, extra, n, 1,
+                                           args.workers)
+            rates[label] += r
+            rss[label] += m
+    med_alone = statistics.median(alone)
+    rows.append(("scoring call alone, SNV/s (median; runs)", f"{med_alone:,.0f} ({', '.join(f'{x:,.0f}' for x in alone)})"))
+    for label, _ in variants:
+        med = statistics.median(rates[label])
+        ratios = [100 * r / a for r, a in zip(rates[label], alone)]
+        rows += [(f"{label}: command", cmds[label]),
+                 (f"{label}, SNV/s (median; runs)", f"{med:,.0f} ({', '.join(f'{x:,.0f}' for x in rates[label])})"),
+                 (f"{label} / scoring call alone (median of the rounds' ratios; rounds)",
+                  f"{statistics.median(ratios):.0f}% ({', '.join(f'{x:.0f}%' for x in ratios)})"),
+                 (f"{label}, peak RSS (the largest process)", f"{max(rss[label]):,.0f} MB")]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}", flush=True)
