@@ -11,7 +11,7 @@ interleaved, on one thread (process time: what the kernel does, not what the mac
 The heads and the rest of the pipeline are not in these figures.
 
 On a shared VM separate runs of one script differ by 10-20%; replaying the same calls and taking
-the minimum keeps this one within ~2%.
+the minimum keeps this one within ~3% (medians against minima).
 
     NUMBA_NUM_THREADS=1 python benchmarks/deepfind_window_cpu.py VCF --fasta hg19_sparse.fa.gz [--n 300]
 """
