@@ -114,9 +114,9 @@ def scoring_alone(bank, refs, edits, device: str) -> float:
     return len(edits.start) / (time.perf_counter() - t)
 
 
-def end_to_end(vcf: str, fasta: str, models: str, device: str, extra: list[str], n: int, repeats: int,
-               workers: int | None = None) -> tuple[list[float], list[float], str]:
-    rates, rss = [], []
+def end_to_end(vcf: str, fasta: str, models: str, device: str, extra: list[str], n: int,
+               workers: int | None = None) -> tuple[float, float, str]:
+    """One run of the command: its rate (``n`` / wall seconds), peak RSS (MB) and command line."""
     with tempfile.TemporaryDirectory() as d:
         out = str(Path(d) / "out.vcf.gz")
         cmd = [sys.executable, "-m", "varbind", "annotate", vcf, "--fasta", fasta, "-o", out, "--models", models,
@@ -126,15 +126,12 @@ def end_to_end(vcf: str, fasta: str, models: str, device: str, extra: list[str],
 
             cmd += ["--threads", str(numba.get_num_threads())]
         env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        for _ in range(repeats):
-            t = time.perf_counter()
-            p = subprocess.run(["/usr/bin/env", "python3", "-c", _RSS, *cmd], env=env, capture_output=True, text=True)
-            wall = time.perf_counter() - t
-            if p.returncode != 0:
-                raise SystemExit(f"annotate failed ({p.returncode}):\n{p.stderr[-3000:]}")
-            rates.append(n / wall)
-            rss.append(float(p.stdout.split()[-1]) / 1024)
-        return rates, rss, " ".join(cmd[1:])
+        t = time.perf_counter()
+        p = subprocess.run(["/usr/bin/env", "python3", "-c", _RSS, *cmd], env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        if p.returncode != 0:
+            raise SystemExit(f"annotate failed ({p.returncode}):\n{p.stderr[-3000:]}")
+        return n / wall, float(p.stdout.split()[-1]) / 1024, " ".join(cmd[1:])
 
 
 #: runs the command as a child and prints its peak RSS (KB): the child of this little wrapper
@@ -157,7 +154,7 @@ def warm_annotate(vcf: str, fasta: str, models: str, device: str, n: int = 20_00
                 if k > n:
                     break
                 g.write(line)
-        end_to_end(head, fasta, models, device, ["--host-workers", "1"], n, 1)
+        end_to_end(head, fasta, models, device, ["--host-workers", "1"], n)
 
 
 def run(args) -> None:
@@ -196,10 +193,10 @@ def run(args) -> None:
     for _ in range(args.repeats):
         alone.append(scoring_alone(bank, refs, edits, device))
         for label, extra in variants:
-            r, m, cmds[label] = end_to_end(args.end_to_end, args.fasta, args.models, cmd_device, extra, n, 1,
+            r, m, cmds[label] = end_to_end(args.end_to_end, args.fasta, args.models, cmd_device, extra, n,
                                            args.workers)
-            rates[label] += r
-            rss[label] += m
+            rates[label].append(r)
+            rss[label].append(m)
     med_alone = statistics.median(alone)
     rows.append(("scoring call alone, SNV/s (median; runs)", f"{med_alone:,.0f} ({', '.join(f'{x:,.0f}' for x in alone)})"))
     for label, _ in variants:

@@ -25,26 +25,30 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # annotate_e2e.read_snvs
 
 
-def sites_by_kind(vcf: str, window: int) -> dict[str, list]:
-    """The VCF's sites, as ``(None, Site)`` pairs, split into lone and shared windows."""
+def sites_by_kind(vcf: str, fasta: str, settings) -> dict[str, list]:
+    """The VCF's sites, as ``(None, Site)`` pairs, split into lone and shared windows as the CPU
+    pipeline splits them: each region chunk's windows (:func:`varbind.annotate.pipeline.prepare`)
+    clustered as :func:`varbind.annotate.scoring.score_global` clusters them."""
+    from annotate_e2e import read_snvs
+
     from varbind import io
-    from varbind.annotate.windows import Site, cluster_windows
+    from varbind.annotate import pipeline
+    from varbind.annotate.variants import region_chunks
+    from varbind.annotate.windows import cluster_windows
 
-    sites = []
-    for batch in io.read_batches(io.open_vcf(vcf), 4096, vcf):
-        sites += [Site(*io.site_of(r)) for r in batch]
+    contigs = io.ContigMap(pipeline.fasta(fasta).lengths)
     kinds: dict[str, list] = {"lone": [], "shared": []}
-    by_chrom: dict[str, list] = {}
-    for s in sites:
-        by_chrom.setdefault(s.chrom, []).append(s)
-    for ss in by_chrom.values():
-        start = np.array([s.start - (window - len(s.ref)) // 2 for s in ss], np.int64)
-        c = cluster_windows(start, np.full(len(ss), window, np.int64))
-        shared = np.bincount(c.region)[c.region] > 1
-        for s, sh in zip(ss, shared):
-            kinds["shared" if sh else "lone"].append((None, s))
+    for chunk in region_chunks((None, s) for s in read_snvs(vcf)):
+        win = pipeline.prepare([s for _, s in chunk], fasta, contigs(chunk[0][1].chrom), settings, None).win
+        if not len(win.site):
+            continue
+        c = cluster_windows(win.genome_start, win.refs.lengths)
+        shared = (np.bincount(c.region)[c.region] > 1)[win.edits.ref_index]
+        for i, sh in zip(win.site, shared):
+            kinds["shared" if sh else "lone"].append(chunk[i])
     return kinds
 
 
@@ -98,7 +102,7 @@ def main() -> None:
     panel = resolve_panel(args.models)
     dfind = load_deepfind(panel, None)
     settings = Settings(device="cpu")
-    kinds = sites_by_kind(args.vcf, settings.window)
+    kinds = sites_by_kind(args.vcf, args.fasta, settings)
     print(f"{args.vcf}: {len(kinds['lone']):,} lone and {len(kinds['shared']):,} shared windows; "
           f"{args.models} ({len(panel.bank)} models); {numba.get_num_threads()} numba thread(s)")
     for kind, sites in kinds.items():
